@@ -1,0 +1,72 @@
+# cryptofirm — two commands on a fresh machine:
+#   make demo   run the firm on embedded defaults (SQLite, local/synthetic data, rules engine)
+#   make test   install what is needed, then lint, type-check and run every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# pyenv's python3.12 (pandas-ta needs 3.12); found even when the pyenv shim points elsewhere.
+PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
+UV ?= $(shell command -v uv 2>/dev/null || echo $$HOME/.local/bin/uv)
+export UV_PYTHON := $(PY312)
+export UV_PYTHON_DOWNLOADS := never
+export LANGGRAPH_CLI_NO_ANALYTICS := 1
+export NEXT_TELEMETRY_DISABLED := 1
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help install lint typecheck test test-py test-web web-install chromium demo bench serve clean
+
+help:
+	@echo "make demo   – start the API and web UI on embedded defaults and print the URL"
+	@echo "make test   – install, lint, type-check and run all tests"
+	@echo "make bench  – performance benchmarks (ratios measured in one run)"
+
+$(UV):
+	@test -n "$(PY312)" || { echo "python3.12 not found (pyenv install 3.12)"; exit 1; }
+	$(PY312) -m pip install --quiet --user uv || $(PY312) -m pip install --quiet uv
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	@test -n "$(PY312)" || { echo "python3.12 not found (pyenv install 3.12)"; exit 1; }
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
+test-py: install
+	@mkdir -p artifacts
+	$(PY) -m pytest -ra --junitxml=artifacts/pytest.xml; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+web-install:
+	@if [ -f web/package.json ]; then cd web && npm ci --no-audit --no-fund; fi
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test-web: install web-install chromium
+	@if [ -f web/package.json ]; then cd web && npm run lint && npm run build && npm run test:e2e; fi
+
+test: lint typecheck test-py test-web
+
+demo: install web-install
+	$(PY) -m cli.main demo --host $(HOST) --port $(PORT)
+
+serve: install
+	$(PY) -m cli.main serve --host $(HOST) --port $(PORT)
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var artifacts web/.next web/out web/node_modules

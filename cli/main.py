@@ -1,0 +1,30 @@
+"""`cryptofirm` command line: one Typer app, one sub-module per area."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import data as data_cli
+
+app = typer.Typer(
+    name="cryptofirm",
+    help="A simulated crypto trading firm staffed by LLM agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_cli.app, name="data", help="Market data: fetch, import, list, gaps.")
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Bring the database schema to the latest migration."""
+    from core.settings import get_settings
+    from persistence.db import upgrade
+
+    url = get_settings().database_url
+    upgrade(url)
+    typer.echo(f"database at head: {url}")
+
+
+if __name__ == "__main__":
+    app()

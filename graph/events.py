@@ -1,0 +1,145 @@
+"""The events a run emits, in one place: the CLI renders them, the API persists and streams
+them over SSE (the event `type` is the SSE `event:` field, the persisted sequence number its
+`id:`), and the web UI consumes them. Add fields freely; never rename.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Event(BaseModel):
+    run_id: str
+    at: datetime = Field(default_factory=_now)
+
+
+class RunStarted(_Event):
+    type: Literal["run_started"] = "run_started"
+    kind: Literal["analysis", "backtest"]
+    symbol: str
+    interval: str
+    model_cheap: str
+    model_strong: str
+    data_source: str | None = None
+
+
+class NodeStarted(_Event):
+    type: Literal["node_started"] = "node_started"
+    node: str
+
+
+class Token(_Event):
+    """A piece of an agent's reasoning as it is produced. Analysts' tokens interleave."""
+
+    type: Literal["token"] = "token"
+    node: str
+    message_id: str
+    text: str
+
+
+class AgentOutput(_Event):
+    """The structured output of one agent, plus its call's cost."""
+
+    type: Literal["agent_output"] = "agent_output"
+    node: str
+    model: str
+    output: dict[str, Any]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    fallback: bool = False
+
+
+class Decision(_Event):
+    type: Literal["decision"] = "decision"
+    action: Literal["buy", "sell", "hold"]
+    size_pct: float
+    entry: float | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    approved: bool
+    reasons: list[str] = Field(default_factory=list)
+    awaiting_approval: bool = False
+
+
+class TradeEvent(_Event):
+    type: Literal["trade"] = "trade"
+    portfolio_id: int
+    trade_id: int | None
+    symbol: str
+    side: Literal["buy", "sell"]
+    quantity: float
+    price: float
+    fee: float
+
+
+class BudgetEvent(_Event):
+    type: Literal["budget"] = "budget"
+    scope: Literal["run", "day"]
+    spent_usd: float
+    limit_usd: float
+    spent_tokens: int
+    limit_tokens: int
+    exceeded: bool
+    reason: str | None = None
+
+
+class Progress(_Event):
+    """Backtest progress."""
+
+    type: Literal["progress"] = "progress"
+    done: int
+    total: int
+    equity: float | None = None
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    message: str
+    node: str | None = None
+
+
+class RunFinished(_Event):
+    type: Literal["run_finished"] = "run_finished"
+    status: Literal["completed", "failed", "cancelled", "budget_exceeded", "paused"]
+    cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+RunEventModel = Annotated[
+    RunStarted
+    | NodeStarted
+    | Token
+    | AgentOutput
+    | Decision
+    | TradeEvent
+    | BudgetEvent
+    | Progress
+    | ErrorEvent
+    | RunFinished,
+    Field(discriminator="type"),
+]
+
+run_event_adapter: TypeAdapter[RunEventModel] = TypeAdapter(RunEventModel)
+
+EVENT_TYPES: tuple[str, ...] = (
+    "run_started",
+    "node_started",
+    "token",
+    "agent_output",
+    "decision",
+    "trade",
+    "budget",
+    "progress",
+    "error",
+    "run_finished",
+)

@@ -1,0 +1,117 @@
+"""Fixtures shared by every test: databases (SQLite and the real Postgres) and the real data.
+
+Postgres tests use a fresh throw-away database on 127.0.0.1:5432. Without a server they skip
+with the reason shown; under `CI=true` a missing server is a failure, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from persistence.db import make_engine, upgrade
+
+PG_ADMIN_DSN = os.environ.get("CRYPTOFIRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REAL_DATA_DIR = Path(
+    os.environ.get(
+        "CRYPTOFIRM_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+    )
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: Postgres tests must run, not skip)")
+    pytest.skip(reason)
+
+
+def _pg_admin_connect():  # type: ignore[no-untyped-def]
+    import psycopg
+
+    try:
+        return psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        _unavailable(f"no Postgres at {PG_ADMIN_DSN}: {exc}".splitlines()[0])
+
+
+def _pg_url_for(dbname: str) -> str:
+    base, _, _ = PG_ADMIN_DSN.rpartition("/")
+    return f"{base}/{dbname}".replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture
+def pg_empty_url() -> Iterator[str]:
+    """URL of a brand-new, empty Postgres database, dropped afterwards."""
+    admin = _pg_admin_connect()
+    name = f"cryptofirm_t_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _pg_url_for(name)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def sqlite_empty_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cryptofirm.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest) -> str:
+    """An empty database on each backend."""
+    fixture = "sqlite_empty_url" if request.param == "sqlite" else "pg_empty_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """A migrated database on each backend."""
+    upgrade(empty_db_url)
+    return empty_db_url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_empty_url: str) -> Iterator[Engine]:
+    """A migrated SQLite engine, for tests that do not care about the backend."""
+    upgrade(sqlite_empty_url)
+    eng = make_engine(sqlite_empty_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_empty_url: str) -> Iterator[Engine]:
+    """A migrated engine on the real Postgres."""
+    upgrade(pg_empty_url)
+    eng = make_engine(pg_empty_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    if not REAL_DATA_DIR.is_dir():
+        pytest.skip(f"real market data not found at {REAL_DATA_DIR}")
+    return REAL_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def real_btc_1h(real_data_dir: Path) -> Path:
+    path = real_data_dir / "NIC-project-team__TradingStrategyGA" / "BTC_USDT-1h.feather"
+    if not path.is_file():
+        pytest.skip(f"real BTC 1h file missing: {path}")
+    return path
