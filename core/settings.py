@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     api_rate_limit_per_minute: int = 30
     api_max_body_bytes: int = 64_000
+    cors_allow_credentials: bool = Field(
+        default=False, description="CORS credentials; refused at startup with a '*' origin"
+    )
+    sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE heartbeat interval")
+    web_out_dir: Path = Field(
+        default=PROJECT_ROOT / "web" / "out", description="Next.js static export served at /"
+    )
 
     log_level: str = "INFO"
 
