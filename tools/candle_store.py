@@ -1,0 +1,372 @@
+"""The local candle store: validated, idempotent writes and gap reports over the `candles` table.
+
+Candles travel between the importers, the Binance client and this store as a *candle frame*:
+a DataFrame with an int64 `open_time` column (epoch ms, UTC, candle open) and float columns
+`open high low close volume`. Gaps are reported, never filled: a missing candle is a fact
+about the exchange (maintenance, outage) that a backtest must be able to see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from persistence.models import Candle
+from tools.intervals import interval_ms
+
+OHLCV = ("open", "high", "low", "close", "volume")
+FRAME_COLUMNS = ("open_time", *OHLCV)
+DEFAULT_BATCH_SIZE = 5_000
+MAX_REJECTED_EXAMPLES = 5
+CANDLE_TABLE = Candle.__table__
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def datetime_to_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError(f"datetime {moment.isoformat()} has no timezone; candle times are UTC")
+    return int(moment.timestamp() * 1000)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Gap(BaseModel):
+    """Candles missing between two present ones: `start`..`end` are the first and last
+    missing open times (inclusive), `missing` how many bars are absent."""
+
+    start: datetime
+    end: datetime
+    missing: int
+
+
+class RejectedRow(BaseModel):
+    open_time: int
+    reason: str
+    values: dict[str, float]
+
+
+@dataclass
+class ValidationReport:
+    """Rows kept and rows thrown out by the OHLC sanity rules (with the first examples)."""
+
+    valid: pd.DataFrame
+    rejected: int = 0
+    examples: list[RejectedRow] = field(default_factory=list)
+    duplicates: int = 0
+    forming_dropped: int = 0
+
+
+def empty_frame() -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in OHLCV})
+    frame.insert(0, "open_time", pd.Series(dtype="int64"))
+    return frame
+
+
+def _rejection_reasons(frame: pd.DataFrame) -> pd.Series:
+    """One reason per row ('' when the row is sane); first failing rule wins."""
+    values = frame[list(OHLCV)]
+    rules: list[tuple[str, pd.Series]] = [
+        ("NaN or infinite value", ~np.isfinite(values).all(axis=1)),
+        ("non-positive price", (values[["open", "high", "low", "close"]] <= 0).any(axis=1)),
+        ("low > high", frame["low"] > frame["high"]),
+        ("high < max(open, close)", frame["high"] < frame[["open", "close"]].max(axis=1)),
+        ("low > min(open, close)", frame["low"] > frame[["open", "close"]].min(axis=1)),
+        ("negative volume", frame["volume"] < 0),
+    ]
+    reasons = pd.Series("", index=frame.index, dtype="object")
+    for reason, mask in reversed(rules):
+        reasons = reasons.mask(mask.fillna(True), reason)
+    return reasons
+
+
+def validate_candles(
+    frame: pd.DataFrame, interval: str, *, now: int | None = None
+) -> ValidationReport:
+    """Drop the still-forming last candle, duplicate open times and insane rows.
+
+    Insane rows are counted and the first few kept as examples so the caller can report them;
+    nothing is repaired.
+    """
+    step = interval_ms(interval)
+    missing = [name for name in FRAME_COLUMNS if name not in frame.columns]
+    if missing:
+        raise ValueError(f"candle frame lacks column(s): {', '.join(missing)}")
+    work = frame.loc[:, list(FRAME_COLUMNS)].copy()
+    work["open_time"] = work["open_time"].astype("int64")
+    for name in OHLCV:
+        work[name] = work[name].astype("float64")
+
+    cutoff = now_ms() if now is None else now
+    forming = (work["open_time"] + step) > cutoff
+    forming_dropped = int(forming.sum())
+    work = work.loc[~forming]
+
+    before = len(work)
+    work = work.sort_values("open_time", kind="stable").drop_duplicates("open_time", keep="first")
+    duplicates = before - len(work)
+
+    reasons = _rejection_reasons(work)
+    bad = reasons != ""
+    examples = [
+        RejectedRow(
+            open_time=int(row.open_time),
+            reason=str(reasons.loc[idx]),
+            values={name: float(getattr(row, name)) for name in OHLCV},
+        )
+        for idx, row in work.loc[bad].head(MAX_REJECTED_EXAMPLES).iterrows()
+    ]
+    return ValidationReport(
+        valid=work.loc[~bad].reset_index(drop=True),
+        rejected=int(bad.sum()),
+        examples=examples,
+        duplicates=duplicates,
+        forming_dropped=forming_dropped,
+    )
+
+
+def find_gaps(open_times: Iterable[int] | np.ndarray, interval: str) -> list[Gap]:
+    """Every run of missing bars between consecutive present open times."""
+    step = interval_ms(interval)
+    times = np.unique(np.fromiter(open_times, dtype="int64"))
+    if len(times) < 2:
+        return []
+    diffs = np.diff(times)
+    holes = np.nonzero(diffs > step)[0]
+    return [
+        Gap(
+            start=ms_to_datetime(int(times[i]) + step),
+            end=ms_to_datetime(int(times[i + 1]) - step),
+            missing=int(diffs[i] // step) - 1,
+        )
+        for i in holes
+    ]
+
+
+def _insert_statement(conn: Connection):  # type: ignore[no-untyped-def]
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return pg_insert(CANDLE_TABLE).on_conflict_do_nothing(constraint="uq_candles_key")
+    if dialect == "sqlite":
+        return sqlite_insert(CANDLE_TABLE).on_conflict_do_nothing(
+            index_elements=["symbol", "interval", "open_time"]
+        )
+    raise ValueError(f"unsupported database dialect {dialect!r}; use sqlite or postgresql")
+
+
+def _count_in_range(conn: Connection, symbol: str, interval: str, first: int, last: int) -> int:
+    query = select(func.count()).where(
+        Candle.symbol == symbol,
+        Candle.interval == interval,
+        Candle.open_time >= first,
+        Candle.open_time <= last,
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def insert_candles(
+    conn: Connection,
+    symbol: str,
+    interval: str,
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """INSERT … ON CONFLICT DO NOTHING in batches, inside the caller's transaction.
+
+    `frame` must already be validated. Returns the number of rows actually new; counting the
+    key range before and after is exact on both backends, unlike executemany rowcounts.
+    """
+    if frame.empty:
+        return 0
+    first, last = int(frame["open_time"].iloc[0]), int(frame["open_time"].iloc[-1])
+    first, last = min(first, last), max(first, last)
+    before = _count_in_range(conn, symbol, interval, first, last)
+    statement = _insert_statement(conn)
+    columns = {name: frame[name].to_numpy() for name in FRAME_COLUMNS}
+    for offset in range(0, len(frame), batch_size):
+        stop = min(offset + batch_size, len(frame))
+        rows = [
+            {
+                "symbol": symbol,
+                "interval": interval,
+                "open_time": int(columns["open_time"][i]),
+                "open": float(columns["open"][i]),
+                "high": float(columns["high"][i]),
+                "low": float(columns["low"][i]),
+                "close": float(columns["close"][i]),
+                "volume": float(columns["volume"][i]),
+                "source": source,
+            }
+            for i in range(offset, stop)
+        ]
+        conn.execute(statement, rows)
+        if on_batch is not None:
+            on_batch(stop - offset)
+    return _count_in_range(conn, symbol, interval, first, last) - before
+
+
+@dataclass
+class StoreReport:
+    """What one write did: new rows, rows already present, rows refused, gaps in the data."""
+
+    symbol: str
+    interval: str
+    rows_in: int
+    rows_new: int
+    rejected: int
+    rejected_examples: list[RejectedRow]
+    duplicates: int
+    forming_dropped: int
+    gaps: list[Gap]
+
+    @property
+    def rows_existing(self) -> int:
+        return self.rows_in - self.rejected - self.duplicates - self.forming_dropped - self.rows_new
+
+
+def store_candles(
+    engine: Engine,
+    symbol: str,
+    interval: str,
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    now: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+) -> StoreReport:
+    """Validate and write a candle frame in one transaction; report what happened."""
+    report = validate_candles(frame, interval, now=now)
+    with engine.begin() as conn:
+        new = insert_candles(
+            conn,
+            symbol,
+            interval,
+            report.valid,
+            source=source,
+            batch_size=batch_size,
+            on_batch=on_batch,
+        )
+    return StoreReport(
+        symbol=symbol,
+        interval=interval,
+        rows_in=len(frame),
+        rows_new=new,
+        rejected=report.rejected,
+        rejected_examples=report.examples,
+        duplicates=report.duplicates,
+        forming_dropped=report.forming_dropped,
+        gaps=find_gaps(report.valid["open_time"].to_numpy(), interval),
+    )
+
+
+def read_candles(
+    engine: Engine,
+    symbol: str,
+    interval: str,
+    *,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Stored candles with open_time in [start_ms, end_ms), oldest first; with `limit`, the
+    most recent `limit` of them."""
+    table = CANDLE_TABLE
+    query = select(
+        table.c.open_time, table.c.open, table.c.high, table.c.low, table.c.close, table.c.volume
+    ).where(table.c.symbol == symbol, table.c.interval == interval)
+    if start_ms is not None:
+        query = query.where(table.c.open_time >= start_ms)
+    if end_ms is not None:
+        query = query.where(table.c.open_time < end_ms)
+    if limit is not None:
+        query = query.order_by(table.c.open_time.desc()).limit(limit)
+    else:
+        query = query.order_by(table.c.open_time)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        return empty_frame()
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    frame = frame.astype({"open_time": "int64", **dict.fromkeys(OHLCV, "float64")})
+    return frame.sort_values("open_time").reset_index(drop=True)
+
+
+def stored_open_times(engine: Engine, symbol: str, interval: str) -> np.ndarray:
+    query = (
+        select(Candle.open_time)
+        .where(Candle.symbol == symbol, Candle.interval == interval)
+        .order_by(Candle.open_time)
+    )
+    with engine.connect() as conn:
+        return np.asarray(conn.execute(query).scalars().all(), dtype="int64")
+
+
+def store_gaps(engine: Engine, symbol: str, interval: str) -> list[Gap]:
+    return find_gaps(stored_open_times(engine, symbol, interval), interval)
+
+
+class StoredSeries(BaseModel):
+    symbol: str
+    interval: str
+    rows: int
+    first: datetime
+    last: datetime
+    sources: list[str]
+
+
+def list_series(engine: Engine) -> list[StoredSeries]:
+    """One line per (symbol, interval) held in the store."""
+    grouped = (
+        select(
+            Candle.symbol,
+            Candle.interval,
+            func.count(),
+            func.min(Candle.open_time),
+            func.max(Candle.open_time),
+        )
+        .group_by(Candle.symbol, Candle.interval)
+        .order_by(Candle.symbol, Candle.interval)
+    )
+    sources_query = select(Candle.symbol, Candle.interval, Candle.source).distinct()
+    with engine.connect() as conn:
+        sources: dict[tuple[str, str], set[str]] = {}
+        for sym, ivl, src in conn.execute(sources_query):
+            sources.setdefault((sym, ivl), set()).add(src)
+        return [
+            StoredSeries(
+                symbol=sym,
+                interval=ivl,
+                rows=int(count),
+                first=ms_to_datetime(int(first)),
+                last=ms_to_datetime(int(last)),
+                sources=sorted(sources.get((sym, ivl), set())),
+            )
+            for sym, ivl, count, first, last in conn.execute(grouped)
+        ]
+
+
+def frame_to_series_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Candle frame → the contract's frame: UTC DatetimeIndex of open times, float OHLCV."""
+    index = pd.DatetimeIndex(pd.to_datetime(frame["open_time"].to_numpy(), unit="ms", utc=True))
+    out = pd.DataFrame(
+        {name: frame[name].to_numpy(dtype="float64") for name in OHLCV}, index=index
+    )
+    out.index.name = "open_time"
+    return out
