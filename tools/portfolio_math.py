@@ -1,0 +1,256 @@
+"""The one derivation of a portfolio from its fills: cash, positions, realised P&L and fees.
+
+Pure and exact (Decimal). The persistent ledger folds its `trades` rows through `apply_fill`;
+the backtest's in-memory account folds its fills the same way, so both agree by construction.
+
+Accounting (average cost, spot, long-only):
+- Each position keeps its exact `cost_basis` (sum of quantity × price of its buys, fees
+  excluded); `avg_entry_price` is `cost_basis / quantity`, shown, never used for bookkeeping.
+- A sell removes `cost_basis × sold / held` from the basis (the whole basis when it closes the
+  position) rounded to `BASIS_QUANTUM`; realised P&L is proceeds minus that removed basis.
+- Fees are NOT in realised P&L or in the basis: they are tracked separately in `fees_paid` and
+  paid out of cash. Hence, exactly, for any sequence of fills:
+      cash + positions value = starting cash + realised + unrealised − fees
+  where unrealised = Σ (quantity × mark price − cost_basis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.orders import Fill
+
+BASIS_QUANTUM = Decimal("1e-10")  # the ledger's MONEY scale
+ZERO = Decimal(0)
+
+
+class PortfolioMathError(ValueError):
+    """A fill that the account cannot take; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class InsufficientCashError(PortfolioMathError):
+    pass
+
+
+class InsufficientPositionError(PortfolioMathError):
+    pass
+
+
+class MissingPriceError(PortfolioMathError):
+    pass
+
+
+class PositionState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    symbol: str
+    quantity: Decimal
+    cost_basis: Decimal = Field(description="Σ quantity × price of the open buys, fees excluded")
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    protective_trade_id: int | None = Field(
+        default=None, description="trade id of the buy that set stop/take-profit (exit ids)"
+    )
+
+    @property
+    def avg_entry_price(self) -> Decimal:
+        return self.cost_basis / self.quantity
+
+
+class PortfolioState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    starting_cash: Decimal
+    cash: Decimal
+    positions: dict[str, PositionState] = Field(default_factory=dict)
+    realized_pnl: Decimal = ZERO
+    fees_paid: Decimal = ZERO
+    fill_count: int = 0
+
+    @classmethod
+    def start(cls, starting_cash: Decimal) -> PortfolioState:
+        if isinstance(starting_cash, float) or not isinstance(starting_cash, Decimal | int):
+            raise PortfolioMathError("starting_cash", "must be Decimal, never float")
+        if starting_cash < 0:
+            raise PortfolioMathError("starting_cash", "must not be negative")
+        return cls(starting_cash=Decimal(starting_cash), cash=Decimal(starting_cash))
+
+    def quantity(self, symbol: str) -> Decimal:
+        position = self.positions.get(symbol)
+        return position.quantity if position else ZERO
+
+
+class PositionValuation(BaseModel):
+    symbol: str
+    quantity: Decimal
+    avg_entry_price: Decimal
+    mark_price: Decimal
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+
+
+class Valuation(BaseModel):
+    cash: Decimal
+    positions_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+    fees_paid: Decimal
+    equity: Decimal
+    starting_cash: Decimal
+    positions: list[PositionValuation]
+
+    @property
+    def return_pct(self) -> Decimal:
+        if self.starting_cash == 0:
+            return ZERO
+        return (self.equity - self.starting_cash) / self.starting_cash * 100
+
+
+def _check_fill(fill: Fill) -> None:
+    for field in ("quantity", "price", "fee"):
+        value = getattr(fill, field)
+        if isinstance(value, float):
+            raise PortfolioMathError(field, "must be Decimal, never float")
+    if fill.quantity <= 0:
+        raise PortfolioMathError("quantity", f"must be positive (got {fill.quantity})")
+    if fill.price <= 0:
+        raise PortfolioMathError("price", f"must be positive (got {fill.price})")
+    if fill.fee < 0:
+        raise PortfolioMathError("fee", f"must not be negative (got {fill.fee})")
+
+
+def apply_fill(
+    state: PortfolioState,
+    fill: Fill,
+    *,
+    stop_loss: Decimal | None = None,
+    take_profit: Decimal | None = None,
+) -> PortfolioState:
+    """The state after `fill`. Raises on overspending cash or selling more than is held.
+
+    A buy that carries `stop_loss`/`take_profit` replaces the position's levels (and becomes the
+    entry the protective exits are named after); a buy without them keeps the old ones.
+    """
+    _check_fill(fill)
+    notional = fill.quantity * fill.price
+    positions = dict(state.positions)
+    held = positions.get(fill.symbol)
+    if fill.side == "buy":
+        cash = state.cash - notional - fill.fee
+        if cash < 0:
+            raise InsufficientCashError(
+                "quantity",
+                f"buying {fill.quantity} {fill.symbol} costs {notional + fill.fee} "
+                f"with only {state.cash} cash",
+            )
+        new_levels = stop_loss is not None or take_profit is not None
+        if held is None:
+            positions[fill.symbol] = PositionState(
+                symbol=fill.symbol,
+                quantity=fill.quantity,
+                cost_basis=notional,
+                stop_loss=stop_loss,
+                take_profit=take_profit,
+                protective_trade_id=fill.trade_id if new_levels else None,
+            )
+        else:
+            positions[fill.symbol] = held.model_copy(
+                update={
+                    "quantity": held.quantity + fill.quantity,
+                    "cost_basis": held.cost_basis + notional,
+                    **(
+                        {
+                            "stop_loss": stop_loss,
+                            "take_profit": take_profit,
+                            "protective_trade_id": fill.trade_id,
+                        }
+                        if new_levels
+                        else {}
+                    ),
+                }
+            )
+        realized = state.realized_pnl
+    else:
+        held_qty = held.quantity if held else ZERO
+        if held is None or fill.quantity > held_qty:
+            raise InsufficientPositionError(
+                "quantity", f"selling {fill.quantity} {fill.symbol} with only {held_qty} held"
+            )
+        cash = state.cash + notional - fill.fee
+        if cash < 0:
+            raise InsufficientCashError("fee", f"fee {fill.fee} exceeds cash after the sale")
+        if fill.quantity == held.quantity:
+            removed_basis = held.cost_basis
+            del positions[fill.symbol]
+        else:
+            removed_basis = (held.cost_basis * fill.quantity / held.quantity).quantize(
+                BASIS_QUANTUM, rounding=ROUND_HALF_EVEN
+            )
+            positions[fill.symbol] = held.model_copy(
+                update={
+                    "quantity": held.quantity - fill.quantity,
+                    "cost_basis": held.cost_basis - removed_basis,
+                }
+            )
+        realized = state.realized_pnl + notional - removed_basis
+    return PortfolioState(
+        starting_cash=state.starting_cash,
+        cash=cash,
+        positions=positions,
+        realized_pnl=realized,
+        fees_paid=state.fees_paid + fill.fee,
+        fill_count=state.fill_count + 1,
+    )
+
+
+def fold_fills(starting_cash: Decimal, fills: Iterable[Fill]) -> PortfolioState:
+    """Fold plain fills (no protective levels) over a fresh account."""
+    state = PortfolioState.start(starting_cash)
+    for fill in fills:
+        state = apply_fill(state, fill)
+    return state
+
+
+def mark(state: PortfolioState, prices: Mapping[str, Decimal]) -> Valuation:
+    """Value the account at `prices`; every held symbol needs a price (no silent default)."""
+    valuations: list[PositionValuation] = []
+    for symbol, position in sorted(state.positions.items()):
+        price = prices.get(symbol)
+        if price is None:
+            raise MissingPriceError("prices", f"no mark price for held symbol {symbol}")
+        if isinstance(price, float):
+            raise MissingPriceError("prices", f"{symbol}: mark price must be Decimal, never float")
+        value = position.quantity * price
+        valuations.append(
+            PositionValuation(
+                symbol=symbol,
+                quantity=position.quantity,
+                avg_entry_price=position.avg_entry_price,
+                mark_price=price,
+                market_value=value,
+                unrealized_pnl=value - position.cost_basis,
+                stop_loss=position.stop_loss,
+                take_profit=position.take_profit,
+            )
+        )
+    positions_value = sum((v.market_value for v in valuations), ZERO)
+    unrealized = sum((v.unrealized_pnl for v in valuations), ZERO)
+    return Valuation(
+        cash=state.cash,
+        positions_value=positions_value,
+        unrealized_pnl=unrealized,
+        realized_pnl=state.realized_pnl,
+        fees_paid=state.fees_paid,
+        equity=state.cash + positions_value,
+        starting_cash=state.starting_cash,
+        positions=valuations,
+    )
