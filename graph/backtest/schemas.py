@@ -1,0 +1,198 @@
+"""Structured data of a backtest: its parameters, what a decider returns, the per-decision
+record, the engine checkpoint and the final report.
+
+Everything here is JSON-serialisable so it can live in `runs.params`, `runs.checkpoint` and
+`backtest_results` unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from tools.intervals import interval_ms
+from tools.orders import OrderRequest
+
+Action = Literal["buy", "sell", "hold"]
+
+
+class BacktestParams(BaseModel):
+    """What to backtest. `start` is inclusive, `end` exclusive (open times of traded bars)."""
+
+    symbol: str = Field(min_length=2, max_length=20)
+    interval: str
+    start: datetime
+    end: datetime
+    every: int = Field(default=1, ge=1, description="decide every N bars")
+    starting_cash: Decimal = Field(default=Decimal("10000"), gt=0)
+    fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
+    slippage_bps: Decimal = Field(default=Decimal("5"), ge=0, lt=10_000)
+    warmup_bars: int = Field(default=200, ge=200)
+    max_cost_usd: Decimal | None = Field(
+        default=None, ge=0, description="explicitly raised cost cap; None = settings cap"
+    )
+    use_llm_cache: bool = True
+
+    @field_validator("symbol")
+    @classmethod
+    def _upper_symbol(cls, value: str) -> str:
+        if not value.isalnum():
+            raise ValueError(f"symbol must be alphanumeric like BTCUSDT, got {value!r}")
+        return value.upper()
+
+    @field_validator("interval")
+    @classmethod
+    def _known_interval(cls, value: str) -> str:
+        interval_ms(value)  # raises UnknownIntervalError (a ValueError) naming the choices
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("datetimes must be timezone-aware (UTC)")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacktestParams:
+        if self.start >= self.end:
+            raise ValueError(
+                f"start ({self.start:%Y-%m-%d}) must be before end ({self.end:%Y-%m-%d})"
+            )
+        return self
+
+
+class AccountView(BaseModel):
+    """The account as the desk sees it at a decision point (valued at the decision bar's close)."""
+
+    cash: float
+    equity: float
+    position_qty: float
+    position_value: float
+    avg_entry_price: float | None
+    stop_loss: float | None
+    take_profit: float | None
+    exposure_pct: float
+    day_start_equity: float
+    peak_equity: float
+    starting_cash: float
+
+
+class DeciderOutput(BaseModel):
+    """One decision. `order` is None for a hold or a rejected proposal."""
+
+    action: Action
+    approved: bool = True
+    size_pct: float = 0.0
+    order: OrderRequest | None = None
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class DecisionRecord(BaseModel):
+    """One decision point in the log, compact (a year of 1h bars keeps ~9k of these)."""
+
+    bar: int = Field(description="position of the decision bar in the loaded frame")
+    at: datetime
+    action: Action
+    approved: bool
+    size_pct: float
+    stop_loss: float | None = None
+    take_profit: float | None = None
+
+
+class FillRecord(BaseModel):
+    """A fill of the backtest account, JSON-friendly (Decimals as strings)."""
+
+    at: datetime
+    side: Literal["buy", "sell"]
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    reason: str
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+
+
+class DecisionSpread(BaseModel):
+    buy: int = 0
+    sell: int = 0
+    hold: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.buy + self.sell + self.hold
+
+    def add(self, action: Action) -> None:
+        setattr(self, action, getattr(self, action) + 1)
+
+    def dominant_warning(self, threshold: float = 0.9) -> str | None:
+        """A warning when one action exceeds `threshold` of all decisions."""
+        if self.total == 0:
+            return None
+        for action in ("buy", "sell", "hold"):
+            share = getattr(self, action) / self.total
+            if share > threshold:
+                return (
+                    f"{action} was {share:.0%} of {self.total} decisions (> {threshold:.0%}): "
+                    "the model barely varies its answer"
+                )
+        return None
+
+
+class LLMUsage(BaseModel):
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, out: DeciderOutput) -> None:
+        self.llm_calls += out.llm_calls
+        self.prompt_tokens += out.prompt_tokens
+        self.completion_tokens += out.completion_tokens
+        self.cost_usd += out.cost_usd
+
+
+class EngineState(BaseModel):
+    """Everything the engine needs to continue after bar `next_bar - 1`: the resume point.
+
+    Persisted in `runs.checkpoint`; a resumed run continues from here and ends with the same
+    result as an uninterrupted one.
+    """
+
+    next_bar: int
+    account: dict[str, Any]
+    pending_order: OrderRequest | None = None
+    equity: list[float] = Field(default_factory=list)
+    equity_times_ms: list[int] = Field(default_factory=list)
+    exposure_bars: int = 0
+    decisions: list[DecisionRecord] = Field(default_factory=list)
+    spread: DecisionSpread = Field(default_factory=DecisionSpread)
+    usage: LLMUsage = Field(default_factory=LLMUsage)
+    day_start_equity: float
+    peak_equity: float
+    current_day: int = Field(description="UTC day number (epoch days) of the last marked bar")
+
+
+StopReason = Literal["completed", "cancelled", "budget_exceeded"]
+
+
+class EngineOutcome(BaseModel):
+    """Raw outcome of the bar loop, before metrics and baselines."""
+
+    state: EngineState
+    stopped: StopReason
+    first_bar: int
+    last_bar: int
+    fills: list[FillRecord]
+    closed_trades: list[dict[str, Any]]
+    data_source: str
+
+    @property
+    def partial(self) -> bool:
+        return self.stopped != "completed"
