@@ -58,7 +58,9 @@ class BinanceKlinesClient:
         self._client.API_URL = f"{self.base_url}/api"
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> BinanceKlinesClient:
+    def from_settings(
+        cls, settings: Settings | None = None, **overrides: Any
+    ) -> BinanceKlinesClient:
         settings = settings or get_settings()
         options: dict[str, Any] = {
             "base_url": settings.binance_base_url,
@@ -115,7 +117,9 @@ class BinanceKlinesClient:
                     f"{self.max_retries + 1} attempts: {problem}"
                 )
             delay = self._delay(attempt, retry_after)
-            log.warning("binance %s on klines %s %s; retry in %.2fs", problem, symbol, interval, delay)
+            log.warning(
+                "binance %s on klines %s %s; retry in %.2fs", problem, symbol, interval, delay
+            )
             self._sleep(delay)
         raise AssertionError("unreachable")
 

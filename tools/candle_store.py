@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,7 +28,7 @@ OHLCV = ("open", "high", "low", "close", "volume")
 FRAME_COLUMNS = ("open_time", *OHLCV)
 DEFAULT_BATCH_SIZE = 5_000
 MAX_REJECTED_EXAMPLES = 5
-CANDLE_TABLE = Candle.__table__
+CANDLE_TABLE = cast(Table, Candle.__table__)
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -79,7 +80,7 @@ def empty_frame() -> pd.DataFrame:
 def _rejection_reasons(frame: pd.DataFrame) -> pd.Series:
     """One reason per row ('' when the row is sane); first failing rule wins."""
     values = frame[list(OHLCV)]
-    rules: list[tuple[str, pd.Series]] = [
+    rules: list[tuple[str, Any]] = [
         ("NaN or infinite value", ~np.isfinite(values).all(axis=1)),
         ("non-positive price", (values[["open", "high", "low", "close"]] <= 0).any(axis=1)),
         ("low > high", frame["low"] > frame["high"]),
@@ -121,13 +122,16 @@ def validate_candles(
 
     reasons = _rejection_reasons(work)
     bad = reasons != ""
+    first_bad = work.loc[bad].head(MAX_REJECTED_EXAMPLES)
     examples = [
         RejectedRow(
-            open_time=int(row.open_time),
-            reason=str(reasons.loc[idx]),
-            values={name: float(getattr(row, name)) for name in OHLCV},
+            open_time=int(record["open_time"]),
+            reason=str(reason),
+            values={name: float(record[name]) for name in OHLCV},
         )
-        for idx, row in work.loc[bad].head(MAX_REJECTED_EXAMPLES).iterrows()
+        for record, reason in zip(
+            first_bad.to_dict("records"), reasons[bad].head(MAX_REJECTED_EXAMPLES), strict=True
+        )
     ]
     return ValidationReport(
         valid=work.loc[~bad].reset_index(drop=True),
@@ -365,8 +369,6 @@ def list_series(engine: Engine) -> list[StoredSeries]:
 def frame_to_series_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Candle frame → the contract's frame: UTC DatetimeIndex of open times, float OHLCV."""
     index = pd.DatetimeIndex(pd.to_datetime(frame["open_time"].to_numpy(), unit="ms", utc=True))
-    out = pd.DataFrame(
-        {name: frame[name].to_numpy(dtype="float64") for name in OHLCV}, index=index
-    )
+    out = pd.DataFrame({name: frame[name].to_numpy(dtype="float64") for name in OHLCV}, index=index)
     out.index.name = "open_time"
     return out
