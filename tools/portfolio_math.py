@@ -21,7 +21,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.orders import Fill
+from tools.broker import SimulatedBroker
+from tools.orders import Fill, OrderRequest
 
 BASIS_QUANTUM = Decimal("1e-10")  # the ledger's MONEY scale
 ZERO = Decimal(0)
@@ -73,6 +74,9 @@ class PortfolioState(BaseModel):
     realized_pnl: Decimal = ZERO
     fees_paid: Decimal = ZERO
     fill_count: int = 0
+    last_prices: dict[str, Decimal] = Field(
+        default_factory=dict, description="last fill price per symbol ever traded"
+    )
 
     @classmethod
     def start(cls, starting_cash: Decimal) -> PortfolioState:
@@ -209,6 +213,7 @@ def apply_fill(
         realized_pnl=realized,
         fees_paid=state.fees_paid + fill.fee,
         fill_count=state.fill_count + 1,
+        last_prices={**state.last_prices, fill.symbol: fill.price},
     )
 
 
@@ -254,3 +259,40 @@ def mark(state: PortfolioState, prices: Mapping[str, Decimal]) -> Valuation:
         starting_cash=state.starting_cash,
         positions=valuations,
     )
+
+
+def resolve_order_quantity(
+    state: PortfolioState,
+    order: OrderRequest,
+    reference_price: Decimal,
+    broker: SimulatedBroker,
+) -> Decimal:
+    """The quantity an order asks for, before the broker rounds it to the step.
+
+    Buys sized by `size_pct_equity` spend that share of the equity — valued at
+    `reference_price` for the order's symbol and the last fill price for the others — but never
+    more than the cash there is (fee included). Sells take `quantity` or `sell_fraction` of the
+    held quantity (a fraction of 1 is exactly the whole position).
+    """
+    if order.side == "buy":
+        if order.quantity is not None:
+            return order.quantity
+        if order.size_pct_equity is None:
+            raise PortfolioMathError("size_pct_equity", "a buy needs size_pct_equity or quantity")
+        equity = mark(state, {**state.last_prices, order.symbol: reference_price}).equity
+        budget = min(equity * order.size_pct_equity / 100, state.cash)
+        return broker.size_buy(budget, reference_price, symbol=order.symbol)
+    held = state.quantity(order.symbol)
+    if held == 0:
+        raise InsufficientPositionError("quantity", f"no {order.symbol} held to sell")
+    if order.quantity is not None:
+        if order.quantity > held:
+            raise InsufficientPositionError(
+                "quantity", f"selling {order.quantity} {order.symbol} with only {held} held"
+            )
+        return order.quantity
+    if order.sell_fraction is None:
+        raise PortfolioMathError("sell_fraction", "a sell needs sell_fraction or quantity")
+    if order.sell_fraction == 1:
+        return held
+    return broker.round_quantity(order.symbol, held * order.sell_fraction)
