@@ -146,7 +146,7 @@ def _read_header_csv(text: str, where: str) -> pd.DataFrame:
             f"{where}: row {first + 1}, column {time_column!r}: "
             f"{stamps.iloc[first]!r} is not a date"
         )
-    frame["open_time"] = (parsed.astype("int64") // 10**6).to_numpy()
+    frame["open_time"] = parsed.dt.as_unit("ms").astype("int64").to_numpy()
     return _numeric(frame, where)
 
 
@@ -184,7 +184,7 @@ def _read_feather(path: Path) -> pd.DataFrame:
     frame = raw[["date", *OHLCV]].copy()
     frame.columns = list(FRAME_COLUMNS)
     dates = pd.to_datetime(frame["open_time"], utc=True)
-    frame["open_time"] = (dates.astype("int64") // 10**6).to_numpy()
+    frame["open_time"] = dates.dt.as_unit("ms").astype("int64").to_numpy()
     return _numeric(frame, path.name)
 
 
