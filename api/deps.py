@@ -1,0 +1,58 @@
+"""Dependencies as `Annotated` aliases: what a route needs is in its signature."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import Engine
+
+from api.run_manager import RunManager
+from api.security import TokenBucketLimiter, check_api_key
+from core.settings import Settings
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_run_manager(request: Request) -> RunManager:
+    manager: RunManager = request.app.state.run_manager
+    return manager
+
+
+def get_checkpointer(request: Request) -> Any:
+    return request.app.state.checkpointer
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+EngineDep = Annotated[Engine, Depends(get_db_engine)]
+RunManagerDep = Annotated[RunManager, Depends(get_run_manager)]
+CheckpointerDep = Annotated[Any, Depends(get_checkpointer)]
+
+
+def require_api_key(
+    settings: SettingsDep,
+    x_api_key: Annotated[
+        str | None, Header(description="required when the server sets one")
+    ] = None,
+) -> None:
+    check_api_key(settings, x_api_key)
+
+
+def rate_limit_run_starts(request: Request) -> None:
+    limiter: TokenBucketLimiter = request.app.state.run_start_limiter
+    limiter.check(request)
+
+
+ApiKeyDep = Depends(require_api_key)
+"""Attach to mutating routes: `dependencies=[ApiKeyDep]`."""
+
+RunStartLimitDep = Depends(rate_limit_run_starts)
+"""Attach to routes that start runs (model spend): per-client token bucket."""

@@ -1,0 +1,147 @@
+"""The FastAPI app: `create_app()` builds it; `app` is the module-level instance uvicorn and
+the LangGraph Agent Server (`langgraph.json` → `http.app`) load.
+
+The lifespan owns everything with a lifetime: the database engine (migrated at startup), the
+checkpointer (created inside the running event loop, as the async Postgres saver requires),
+the RunManager whose background tasks outlive any HTTP connection, and the rate limiter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from api.checkpointer import open_checkpointer
+from api.errors import ErrorResponse, NotFoundError, install_error_handlers
+from api.routes import agents, analysis, backtest, health, market, portfolio
+from api.run_manager import RunManager
+from api.runners import GraphAnalysisRunner
+from api.security import BodySizeLimitMiddleware, TokenBucketLimiter, install_cors
+from core.settings import Settings, get_settings
+from graph.events import run_event_adapter
+
+logger = logging.getLogger("api")
+
+API_VERSION = "0.1.0"
+
+
+def _lifespan_for(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
+        from persistence.db import init_db
+
+        engine = await asyncio.to_thread(init_db, settings.database_url)
+        async with AsyncExitStack() as stack:
+            app.state.engine = engine
+            app.state.checkpointer = await open_checkpointer(stack, settings)
+            if app.state.analysis_runner is None:
+                app.state.analysis_runner = GraphAnalysisRunner(
+                    engine, settings, app.state.checkpointer
+                )
+            manager = RunManager(engine)
+            app.state.run_manager = manager
+            stack.push_async_callback(manager.shutdown)
+            yield
+
+    return lifespan
+
+
+class SpaStaticFiles(StaticFiles):
+    """Next.js static export: `/portfolio` is served from `portfolio.html` when present."""
+
+    async def get_response(self, path: str, scope: Scope) -> Any:
+        if path and "." not in path.rsplit("/", 1)[-1]:
+            full, stat = self.lookup_path(path + ".html")
+            if stat is not None and full:
+                path = path + ".html"
+        return await super().get_response(path, scope)
+
+
+def _api_not_found_router() -> APIRouter:
+    """Unknown `/api/...` paths answer JSON 404 instead of falling through to the UI."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def api_not_found(path: str) -> None:
+        raise NotFoundError("route", f"/api/{path}")
+
+    return router
+
+
+def _custom_openapi(app: FastAPI) -> Any:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        # The run events (graph/events.py) are the SSE payloads: publish them as components
+        # so the web UI can generate types, and `RunEvent` as their discriminated union.
+        event_schema = run_event_adapter.json_schema(ref_template="#/components/schemas/{model}")
+        components.update(event_schema.pop("$defs", {}))
+        components["RunEvent"] = event_schema
+        # One error shape everywhere: FastAPI's default 422 schema is replaced by ours.
+        components.update(
+            ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}").pop(
+                "$defs", {}
+            )
+        )
+        components["ErrorResponse"] = ErrorResponse.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components["ErrorResponse"].pop("$defs", None)
+        components["HTTPValidationError"] = {"$ref": "#/components/schemas/ErrorResponse"}
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    return build
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="cryptofirm API",
+        version=API_VERSION,
+        description=(
+            "A simulated crypto trading firm staffed by LLM agents. Runs execute in the "
+            "background; their events stream over SSE (`event:` = event type, `id:` = "
+            "per-run sequence, resume with `Last-Event-ID`). Mutating routes need "
+            "`X-API-Key` when the server is configured with one."
+        ),
+        lifespan=_lifespan_for(settings),
+    )
+    app.state.settings = settings
+    app.state.analysis_runner = None  # set in the lifespan unless a test installed one
+    app.state.run_start_limiter = TokenBucketLimiter(settings.api_rate_limit_per_minute)
+    install_error_handlers(app)
+    install_cors(app, settings)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+
+    for module in (health, market, portfolio, analysis, backtest, agents):
+        app.include_router(module.router, prefix="/api")
+    app.include_router(_api_not_found_router())
+    app.openapi = _custom_openapi(app)  # type: ignore[method-assign]
+
+    web_out = settings.web_out_dir
+    if web_out.is_dir():
+        app.mount("/", SpaStaticFiles(directory=web_out, html=True), name="web")
+    else:
+        logger.info("no web UI export at %s; serving the API only", web_out)
+    return app
+
+
+app = create_app()

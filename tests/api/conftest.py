@@ -1,0 +1,101 @@
+"""API fixtures: an app on a temp SQLite database (offline: store/synthetic data, rules
+engine), a TestClient running its lifespan, and a fake runner for pipeline-only tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.runners import AnalysisStart
+from core.settings import Settings
+from graph.events import AgentOutput, NodeStarted, RunFinished, RunStarted, Token
+
+
+@pytest.fixture
+def api_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'api.db'}",
+        data_source="synthetic",
+        llm_provider="rules",
+        web_out_dir=tmp_path / "no-web",
+        sse_ping_seconds=1.0,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+def make_client(api_settings: Settings) -> Iterator[Callable[..., TestClient]]:
+    """Build a started TestClient; keyword arguments override settings fields."""
+    clients: list[TestClient] = []
+
+    def build(runner: Any = None, **overrides: Any) -> TestClient:
+        settings = api_settings.model_copy(update=overrides)
+        app = create_app(settings)
+        if runner is not None:
+            app.state.analysis_runner = runner
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+class ScriptedRunner:
+    """A stand-in for the desk: a fixed script of events with optional pauses between them,
+    so the event pipeline (seq, persistence, fan-out, resume) is tested in isolation."""
+
+    def __init__(self, tokens: int = 40, delay: float = 0.0, fail_after: int | None = None):
+        self.tokens = tokens
+        self.delay = delay
+        self.fail_after = fail_after
+        self.resumed: list[tuple[str, bool, str]] = []
+
+    async def start(self, run_id: str, request: AnalysisStart) -> AsyncIterator[Any]:
+        yield RunStarted(
+            run_id=run_id,
+            kind="analysis",
+            symbol=request.symbol,
+            interval=request.interval,
+            model_cheap="rules",
+            model_strong="rules",
+        )
+        for node in ("technical", "sentiment"):
+            yield NodeStarted(run_id=run_id, node=node)
+        for i in range(self.tokens):
+            if self.fail_after is not None and i == self.fail_after:
+                raise RuntimeError("scripted failure")
+            node = ("technical", "sentiment")[i % 2]
+            yield Token(run_id=run_id, node=node, message_id=f"m-{node}", text=f"t{i} ")
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        yield AgentOutput(run_id=run_id, node="technical", model="rules", output={"score": 1})
+        yield RunFinished(run_id=run_id, status="completed")
+
+    async def resume(self, run_id: str, *, approved: bool, note: str) -> AsyncIterator[Any]:
+        self.resumed.append((run_id, approved, note))
+        yield RunFinished(run_id=run_id, status="completed")
+
+
+@pytest.fixture
+def scripted_app(api_settings: Settings) -> Callable[..., FastAPI]:
+    def build(runner: Any, **overrides: Any) -> FastAPI:
+        app = create_app(api_settings.model_copy(update=overrides))
+        app.state.analysis_runner = runner
+        return app
+
+    return build
