@@ -1,0 +1,201 @@
+"""Portfolios: creation (the default one race-safely), risk limits, mark prices.
+
+Each portfolio has its own starting cash, `RiskLimits` (JSON, validated on write and on every
+read) and `require_approval` flag. Balances are never stored here: they are derived from the
+ledger (`persistence.ledger`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.risk import RiskLimits
+from core.settings import Settings, get_settings
+from persistence.db import session_scope
+from persistence.models import Candle, Portfolio
+
+
+class PortfolioError(ValueError):
+    """Bad portfolio input or state; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class UnknownPortfolioError(PortfolioError):
+    pass
+
+
+class PortfolioInfo(BaseModel):
+    id: int
+    name: str
+    base_currency: str
+    starting_cash: Decimal
+    require_approval: bool
+    risk: RiskLimits
+    created_at: datetime
+
+
+class MarkPrice(BaseModel):
+    price: Decimal
+    source: Literal["candle", "last_fill"]
+
+
+def validate_risk(risk: RiskLimits | dict[str, Any] | None, *, where: str) -> RiskLimits:
+    if isinstance(risk, RiskLimits):
+        return risk
+    try:
+        return RiskLimits.model_validate(risk or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(part) for part in first["loc"]) or "risk"
+        raise PortfolioError(f"risk.{loc}", f"{first['msg']} ({where})") from exc
+
+
+def _info(row: Portfolio) -> PortfolioInfo:
+    return PortfolioInfo(
+        id=row.id,
+        name=row.name,
+        base_currency=row.base_currency,
+        starting_cash=row.starting_cash,
+        require_approval=row.require_approval,
+        risk=validate_risk(row.risk, where=f"stored for portfolio {row.name!r}"),
+        created_at=row.created_at,
+    )
+
+
+def _validate_new(name: str, starting_cash: Decimal) -> None:
+    if not name or not name.strip() or len(name) > 64:
+        raise PortfolioError("name", "must be 1–64 characters")
+    if isinstance(starting_cash, float) or not isinstance(starting_cash, Decimal | int):
+        raise PortfolioError("starting_cash", "must be a Decimal amount, never float")
+    if not Decimal(starting_cash).is_finite() or starting_cash <= 0:
+        raise PortfolioError("starting_cash", f"must be positive (got {starting_cash})")
+
+
+def create_portfolio(
+    engine: Engine,
+    name: str,
+    starting_cash: Decimal,
+    *,
+    require_approval: bool = False,
+    risk: RiskLimits | dict[str, Any] | None = None,
+    base_currency: str = "USDT",
+) -> PortfolioInfo:
+    _validate_new(name, starting_cash)
+    limits = validate_risk(risk, where="new portfolio")
+    try:
+        with session_scope(engine) as session:
+            row = Portfolio(
+                name=name,
+                base_currency=base_currency,
+                starting_cash=Decimal(starting_cash),
+                require_approval=require_approval,
+                risk=limits.model_dump(),
+            )
+            session.add(row)
+            session.flush()
+            return _info(row)
+    except IntegrityError as exc:
+        raise PortfolioError("name", f"a portfolio named {name!r} already exists") from exc
+
+
+def get_portfolio(engine: Engine, portfolio_id: int) -> PortfolioInfo:
+    with session_scope(engine) as session:
+        row = session.get(Portfolio, portfolio_id)
+        if row is None:
+            raise UnknownPortfolioError("portfolio_id", f"no portfolio with id {portfolio_id}")
+        return _info(row)
+
+
+def get_portfolio_by_name(engine: Engine, name: str) -> PortfolioInfo:
+    with session_scope(engine) as session:
+        row = session.scalar(select(Portfolio).where(Portfolio.name == name))
+        if row is None:
+            raise UnknownPortfolioError("name", f"no portfolio named {name!r}")
+        return _info(row)
+
+
+def list_portfolios(engine: Engine) -> list[PortfolioInfo]:
+    with session_scope(engine) as session:
+        return [_info(row) for row in session.scalars(select(Portfolio).order_by(Portfolio.id))]
+
+
+def update_risk(
+    engine: Engine, portfolio_id: int, risk: RiskLimits | dict[str, Any]
+) -> PortfolioInfo:
+    limits = validate_risk(risk, where="update")
+    with session_scope(engine) as session:
+        row = session.get(Portfolio, portfolio_id)
+        if row is None:
+            raise UnknownPortfolioError("portfolio_id", f"no portfolio with id {portfolio_id}")
+        row.risk = limits.model_dump()
+        session.flush()
+        return _info(row)
+
+
+def ensure_default_portfolio(engine: Engine, settings: Settings | None = None) -> PortfolioInfo:
+    """The default portfolio, created on first use. Two callers racing both get the same row:
+    the loser's insert hits the unique name and it reads the winner's."""
+    settings = settings or get_settings()
+    name = settings.default_portfolio_name
+    try:
+        return get_portfolio_by_name(engine, name)
+    except UnknownPortfolioError:
+        pass
+    try:
+        return create_portfolio(engine, name, settings.default_starting_cash)
+    except PortfolioError:
+        return get_portfolio_by_name(engine, name)
+
+
+def latest_candle_closes(session: Session, symbols: Iterable[str]) -> dict[str, Decimal]:
+    """Close of the most recent stored candle (any interval) per symbol."""
+    wanted = sorted(set(symbols))
+    if not wanted:
+        return {}
+    newest = (
+        select(Candle.symbol, func.max(Candle.open_time).label("open_time"))
+        .where(Candle.symbol.in_(wanted))
+        .group_by(Candle.symbol)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Candle.symbol, Candle.close, Candle.interval)
+        .join(
+            newest,
+            (Candle.symbol == newest.c.symbol) & (Candle.open_time == newest.c.open_time),
+        )
+        .order_by(Candle.symbol, Candle.interval)
+    )
+    closes: dict[str, Decimal] = {}
+    for symbol, close, _interval in rows:
+        closes.setdefault(symbol, Decimal(repr(float(close))))
+    return closes
+
+
+def mark_prices(
+    engine: Engine, symbols: Iterable[str], last_fill_prices: dict[str, Decimal]
+) -> dict[str, MarkPrice]:
+    """Mark each symbol at its latest stored candle close, else at its last fill price."""
+    symbols = list(symbols)
+    with session_scope(engine) as session:
+        closes = latest_candle_closes(session, symbols)
+    marks: dict[str, MarkPrice] = {}
+    for symbol in symbols:
+        if symbol in closes:
+            marks[symbol] = MarkPrice(price=closes[symbol], source="candle")
+        elif symbol in last_fill_prices:
+            marks[symbol] = MarkPrice(price=last_fill_prices[symbol], source="last_fill")
+        else:
+            raise PortfolioError("symbol", f"no candle and no fill to mark {symbol} with")
+    return marks
