@@ -15,7 +15,12 @@ from typing import Any
 from graph.backtest.schemas import AccountView, FillRecord
 from tools.broker import Bar, OrderRejected, SimulatedBroker
 from tools.orders import Fill, OrderRequest
-from tools.portfolio_math import PortfolioMathError, PortfolioState, apply_fill
+from tools.portfolio_math import (
+    PortfolioMathError,
+    PortfolioState,
+    apply_fill,
+    resolve_order_quantity,
+)
 
 ZERO = Decimal(0)
 # A float pre-filter skips the exact Decimal exit check on bars far from both levels; the
@@ -92,16 +97,7 @@ class BacktestAccount:
         return fill
 
     def _buy(self, order: OrderRequest, reference: Decimal, at: datetime, coid: str) -> Fill | None:
-        position = self.state.positions.get(self.symbol)
-        held_value = position.quantity * reference if position else ZERO
-        equity = self.state.cash + held_value
-        if order.quantity is not None:
-            quantity = order.quantity
-        elif order.size_pct_equity is not None:
-            budget = min(equity * order.size_pct_equity / 100, self.state.cash)
-            quantity = self.broker.size_buy(budget, reference, symbol=self.symbol)
-        else:
-            raise OrderRejected("size_pct_equity", "a buy needs a size or a quantity")
+        quantity = resolve_order_quantity(self.state, order, reference, self.broker)
         if quantity <= 0:
             return None
         fill = self.broker.market_fill(
@@ -122,17 +118,12 @@ class BacktestAccount:
         held = self.state.quantity(self.symbol)
         if held <= 0:
             return None
-        if order.quantity is not None:
-            quantity = min(order.quantity, held)
-        else:
-            fraction = order.sell_fraction if order.sell_fraction is not None else Decimal(1)
-            quantity = held * fraction
-        quantity = self.broker.round_quantity(self.symbol, quantity)
+        quantity = resolve_order_quantity(self.state, order, reference, self.broker)
         closes = quantity >= held
         fill = self.broker.market_fill(
             self.symbol,
             "sell",
-            held if closes else quantity,
+            quantity,
             reference,
             at=at,
             client_order_id=coid,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,14 @@ from tools.snapshot import IndicatorSnapshot
 
 
 class BudgetExhausted(RuntimeError):
-    """Raised by a decider when the run's LLM budget is spent: the engine stops cleanly."""
+    """Raised by a decider when the run's LLM budget is spent: the engine stops cleanly.
+
+    `details` are the fields of a `graph.events.BudgetEvent` (scope, spent/limit USD/tokens)."""
+
+    def __init__(self, reason: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details or {}
 
 
 class NotEnoughHistoryError(ValueError):
@@ -163,6 +170,7 @@ def run_engine(
         market.times_ms,
     )
     stopped: StopReason = "completed"
+    budget: dict[str, Any] | None = None
 
     def checkpoint(next_bar: int) -> EngineState:
         state.next_bar = next_bar
@@ -195,8 +203,9 @@ def run_engine(
             view = account.view(closes[i], state.day_start_equity, state.peak_equity)
             try:
                 out = decider.decide(snapshots.snapshot(i), view)
-            except BudgetExhausted:
+            except BudgetExhausted as exc:
                 stopped = "budget_exceeded"
+                budget = {**exc.details, "reason": exc.reason, "exceeded": True}
                 checkpoint(i + 1)
                 break
             state.usage.add(out)
@@ -237,4 +246,5 @@ def run_engine(
         fills=list(account.fills),
         closed_trades=list(account.closed_trades),
         data_source=data_source,
+        budget=budget,
     )

@@ -192,6 +192,9 @@ class EngineOutcome(BaseModel):
     fills: list[FillRecord]
     closed_trades: list[dict[str, Any]]
     data_source: str
+    budget: dict[str, Any] | None = Field(
+        default=None, description="BudgetEvent fields when the budget ran out"
+    )
 
     @property
     def partial(self) -> bool:

@@ -128,3 +128,49 @@ class ScriptedDecider:
             raise RuntimeError(f"simulated crash at decision {n}")
         self.seen.append((snapshot.as_of, account))
         return self.script[n] if n < len(self.script) else HOLD
+
+
+def random_walk_frame(n: int, *, warmup: int = 200, seed: int = 7) -> pd.DataFrame:
+    """`n` hourly bars of a seeded random walk, the traded range starting at T0 after `warmup`."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    close = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.006, n)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    spread = np.abs(rng.normal(0, 0.003, n)) * close
+    index = pd.DatetimeIndex([T0 + timedelta(hours=i - warmup) for i in range(n)], name="open_time")
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) + spread,
+            "low": np.minimum(open_, close) - spread,
+            "close": close,
+            "volume": rng.uniform(10, 100, n),
+        },
+        index=index,
+    )
+
+
+class RsiDecider:
+    """A deterministic indicator-driven decider (no graph): buy oversold, sell overbought."""
+
+    def __init__(self, *, fail_at: int | None = None, on_call=None) -> None:  # type: ignore[no-untyped-def]
+        self.calls = 0
+        self.fail_at = fail_at
+        self.on_call = on_call
+
+    def decide(self, snapshot: IndicatorSnapshot, account: AccountView) -> DeciderOutput:
+        from decimal import Decimal
+
+        if self.fail_at is not None and self.calls == self.fail_at:
+            raise RuntimeError(f"simulated crash at decision {self.calls}")
+        if self.on_call is not None:
+            self.on_call(self.calls)
+        self.calls += 1
+        if snapshot.rsi_14 < 40 and account.position_qty == 0:
+            stop = Decimal(str(round(snapshot.close * 0.97, 2)))
+            take = Decimal(str(round(snapshot.close * 1.05, 2)))
+            return buy(25, stop=str(stop), tp=str(take))
+        if snapshot.rsi_14 > 60 and account.position_qty > 0:
+            return sell()
+        return HOLD
