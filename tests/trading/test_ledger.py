@@ -264,6 +264,11 @@ def test_ledger_fold_equals_the_in_memory_fold(
             )
         except ValueError:
             continue
-    expected, _ = simulate(D(10000), orders, broker)
+    expected, fills = simulate(D(10000), orders, broker)
     assert load_state(engine, p.id).model_dump() == expected.model_dump()
+    with session_scope(engine) as session:
+        stored = session.scalars(select(Trade).where(Trade.portfolio_id == p.id).order_by(Trade.id))
+        assert [(t.side, t.quantity, t.price, t.fee) for t in stored] == [
+            (f.side, f.quantity, f.price, f.fee) for f in fills
+        ]
     assert reconcile(engine, p.id) == []
