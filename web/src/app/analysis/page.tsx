@@ -1,0 +1,247 @@
+"use client";
+
+import { useRouter, useSearchParams } from "next/navigation";
+import { Suspense, useMemo, useState } from "react";
+import { AgentBubble, AnalystColumn } from "@/components/AgentPanels";
+import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
+import { runDecision } from "@/components/runs";
+import { Card, Empty, ErrorBox, Loading, ModelBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
+import { api } from "@/lib/api";
+import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
+import { fmtMoney, fmtNum, fmtTime, fmtUsd } from "@/lib/format";
+import { useApi, useRunEvents } from "@/lib/hooks";
+
+export default function AnalysisPage() {
+  return (
+    <Suspense fallback={<Loading />}>
+      <Analysis />
+    </Suspense>
+  );
+}
+
+function Analysis() {
+  const router = useRouter();
+  const runId = useSearchParams().get("run");
+  const symbols = useApi(() => api.symbols(), []);
+  const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
+  const [interval, setInterval] = useState(DEFAULT_INTERVAL);
+  const [execute, setExecute] = useState(true);
+  const [starting, setStarting] = useState(false);
+  const [startError, setStartError] = useState<Error>();
+  const runs = useApi(() => api.analysisRuns(), [runId]);
+
+  async function analyze() {
+    setStarting(true);
+    setStartError(undefined);
+    try {
+      const { run_id } = await api.startAnalysis({ symbol, interval, execute });
+      router.push(`/analysis/?run=${run_id}`);
+    } catch (e) {
+      setStartError(e as Error);
+    } finally {
+      setStarting(false);
+    }
+  }
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Analysis</h1>
+      </div>
+      <Card>
+        <div className="form-row">
+          <label className="field">
+            Symbol
+            <select value={symbol} onChange={(e) => setSymbol(e.target.value)} aria-label="Symbol" data-testid="analysis-symbol">
+              {(symbols.data?.length ? symbols.data : [symbol]).map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            Interval
+            <select value={interval} onChange={(e) => setInterval(e.target.value)} aria-label="Interval">
+              {INTERVALS.map((i) => (
+                <option key={i}>{i}</option>
+              ))}
+            </select>
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={execute} onChange={(e) => setExecute(e.target.checked)} /> Execute on the
+            paper portfolio
+          </label>
+          <button className="btn primary" onClick={analyze} disabled={starting} data-testid="analyze-button">
+            {starting ? "Starting…" : "Analyze"}
+          </button>
+        </div>
+        {startError && <ErrorBox error={startError} />}
+      </Card>
+
+      {runId ? <RunStream runId={runId} key={runId} /> : <Empty>Pick a symbol and press Analyze to convene the desk.</Empty>}
+
+      <Card title="Recent runs">
+        <View state={runs} isEmpty={(r) => r.length === 0} empty="No runs yet.">
+          {(list) => (
+            <Table head={["Started", "Symbol", "Status", "Decision", "Model"]} testId="runs-table">
+              {list.slice(0, 15).map((r) => (
+                <tr key={r.id}>
+                  <td>
+                    <a href={`/analysis/?run=${r.id}`} onClick={(e) => (e.preventDefault(), router.push(`/analysis/?run=${r.id}`))}>
+                      {fmtTime(r.created_at)}
+                    </a>
+                  </td>
+                  <td>
+                    {r.symbol} · {r.interval}
+                  </td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                  </td>
+                  <td>{runDecision(r)?.action?.toUpperCase() ?? "—"}</td>
+                  <td>
+                    <ModelBadge model={r.model} />
+                  </td>
+                </tr>
+              ))}
+            </Table>
+          )}
+        </View>
+      </Card>
+    </>
+  );
+}
+
+function RunStream({ runId }: { runId: string }) {
+  const [generation, setGeneration] = useState(0);
+  const { events, state } = useRunEvents(api.analysisEventsUrl(runId), generation);
+  const view = useMemo(() => foldRun(events), [events]);
+  const [acting, setActing] = useState(false);
+  const [actError, setActError] = useState<Error>();
+  const agent = (node: string): AgentView => view.agents[node] ?? { node, started: false, text: "" };
+  const outputs = Object.values(view.agents).flatMap((a) => (a.output ? [a.output] : []));
+  const totals = outputs.reduce(
+    (t, o) => ({ tokens: t.tokens + o.prompt_tokens + o.completion_tokens, cost: t.cost + o.cost_usd }),
+    { tokens: 0, cost: 0 },
+  );
+  const paused = view.finished?.status === "paused" || (view.decision?.awaiting_approval && !view.finished);
+
+  async function decide(approve: boolean) {
+    setActing(true);
+    setActError(undefined);
+    try {
+      await (approve ? api.approve(runId) : api.reject(runId));
+      setGeneration((g) => g + 1); // re-subscribe: the resumed run streams on
+    } catch (e) {
+      setActError(e as Error);
+    } finally {
+      setActing(false);
+    }
+  }
+
+  const desk = DESK.map(agent).filter((a) => a.started || a.output);
+  return (
+    <>
+      <Card
+        testId="run-card"
+        title={
+          <>
+            Run <span className="mono">{runId.slice(0, 8)}</span>
+            {view.started && (
+              <span className="muted">
+                {" "}
+                · {view.started.symbol} · {view.started.interval}
+              </span>
+            )}
+          </>
+        }
+        actions={
+          <>
+            <SourceBadge source={view.started?.data_source} />
+            {view.started && <ModelBadge model={view.started.model_cheap} />}
+            {view.started && view.started.model_strong !== view.started.model_cheap && <ModelBadge model={view.started.model_strong} />}
+            <span className="agent-meta" data-testid="run-totals">
+              {totals.tokens} tok · {fmtUsd(view.finished?.cost_usd ?? totals.cost)}
+            </span>
+            {view.finished ? (
+              <StatusBadge status={view.finished.status} />
+            ) : (
+              <span className="badge info">{state === "error" ? "disconnected" : "live"}</span>
+            )}
+          </>
+        }
+      >
+        {events.length === 0 && state !== "error" && <Loading label="Waiting for the desk…" />}
+        {state === "error" && !view.finished && <ErrorBox error="The event stream was closed by the server." />}
+        <div className="analysts">
+          {ANALYSTS.map((n) => (
+            <AnalystColumn key={n} a={agent(n)} />
+          ))}
+        </div>
+      </Card>
+
+      {desk.length > 0 && (
+        <div className="chat">
+          {desk.map((a) => (
+            <AgentBubble key={a.node} a={a} />
+          ))}
+        </div>
+      )}
+
+      {view.decision && (
+        <Card title="Decision" className="decision-card" testId="decision-card">
+          <div className="decision-main">
+            <span className={`badge ${view.decision.action}`} style={{ fontSize: 14 }}>
+              {view.decision.action.toUpperCase()}
+            </span>
+            <span>
+              size <b>{fmtNum(view.decision.size_pct, 2)}%</b>
+            </span>
+            {view.decision.entry != null && <span>entry <b>{fmtMoney(view.decision.entry)}</b></span>}
+            {view.decision.stop_loss != null && <span>stop <b>{fmtMoney(view.decision.stop_loss)}</b></span>}
+            {view.decision.take_profit != null && <span>target <b>{fmtMoney(view.decision.take_profit)}</b></span>}
+            <span className={`badge ${view.decision.approved ? "ok" : "bad"}`}>{view.decision.approved ? "approved" : "not approved"}</span>
+          </div>
+          {view.decision.reasons.length > 0 && (
+            <ul className="points">
+              {view.decision.reasons.map((r, i) => (
+                <li key={i}>{r}</li>
+              ))}
+            </ul>
+          )}
+          {paused && (
+            <div className="approval" data-testid="approval">
+              <span>The desk is waiting for your approval to place this order.</span>
+              <button className="btn ok" disabled={acting} onClick={() => decide(true)} data-testid="approve-button">
+                Approve
+              </button>
+              <button className="btn danger" disabled={acting} onClick={() => decide(false)} data-testid="reject-button">
+                Reject
+              </button>
+            </div>
+          )}
+          {actError && <ErrorBox error={actError} />}
+        </Card>
+      )}
+
+      {view.trades.map((t) => (
+        <Card key={`${t.trade_id}-${t.seq}`} title="Executed trade" testId="trade-card">
+          <div className="decision-main">
+            <span className={`badge ${t.side}`}>{t.side.toUpperCase()}</span>
+            <span>
+              {fmtNum(t.quantity, 6)} {t.symbol} @ <b>{fmtMoney(t.price)}</b>
+            </span>
+            <span className="muted">fee {fmtMoney(t.fee, 4)}</span>
+          </div>
+        </Card>
+      ))}
+
+      {view.budgets
+        .filter((b) => b.exceeded)
+        .map((b, i) => (
+          <ErrorBox key={`b${i}`} error={`Budget (${b.scope}) exceeded: ${b.reason ?? `${fmtUsd(b.spent_usd)} of ${fmtUsd(b.limit_usd)}`}`} />
+        ))}
+      {view.errors.map((e, i) => (
+        <ErrorBox key={`e${i}`} error={`${e.node ? `${e.node}: ` : ""}${e.message}`} />
+      ))}
+    </>
+  );
+}

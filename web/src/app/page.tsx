@@ -1,0 +1,112 @@
+"use client";
+
+import Link from "next/link";
+import { useEffect, useState } from "react";
+import { PriceChart } from "@/components/charts";
+import { PortfolioSummary } from "@/components/PortfolioSummary";
+import { runDecision } from "@/components/runs";
+import { Card, Empty, ErrorBox, Loading, ModelBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
+import { api } from "@/lib/api";
+import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
+import { fmtMoney, fmtTime } from "@/lib/format";
+import { useApi } from "@/lib/hooks";
+
+export default function DashboardPage() {
+  const symbols = useApi(() => api.symbols(), []);
+  const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
+  const [interval, setInterval] = useState(DEFAULT_INTERVAL);
+  const candles = useApi(() => api.candles(symbol, interval, 500), [symbol, interval]);
+  const portfolios = useApi(() => api.portfolios(), []);
+  const pid = portfolios.data?.[0]?.id;
+  const portfolio = useApi(() => api.portfolio(pid as number), [pid], pid !== undefined);
+  const runs = useApi(() => api.analysisRuns(), []);
+
+  // Fall back to the first known symbol when the default one isn't in the store.
+  useEffect(() => {
+    const list = symbols.data;
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- sync with the loaded list once
+    if (list && list.length && !list.includes(symbol)) setSymbol(list[0]);
+  }, [symbols.data, symbol]);
+
+  const last = candles.data?.candles.at(-1);
+  return (
+    <>
+      <div className="page-head">
+        <h1>Dashboard</h1>
+        <div className="tools">
+          <label className="field">
+            Symbol
+            <select value={symbol} onChange={(e) => setSymbol(e.target.value)} aria-label="Symbol" data-testid="symbol-select">
+              {(symbols.data?.length ? symbols.data : [symbol]).map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            Interval
+            <select value={interval} onChange={(e) => setInterval(e.target.value)} aria-label="Interval" data-testid="interval-select">
+              {INTERVALS.map((i) => (
+                <option key={i}>{i}</option>
+              ))}
+            </select>
+          </label>
+        </div>
+      </div>
+      {symbols.error && <ErrorBox error={symbols.error} onRetry={symbols.reload} />}
+
+      <Card
+        testId="chart-card"
+        title={
+          <>
+            {symbol} · {interval}
+            {last && <span className="muted"> · last close {fmtMoney(last.close)}</span>}
+          </>
+        }
+        actions={<SourceBadge source={candles.data?.source} />}
+      >
+        <View state={candles} isEmpty={(d) => d.candles.length === 0} empty={`No ${symbol} ${interval} candles in the store yet.`}>
+          {(d) => <PriceChart candles={d.candles} />}
+        </View>
+      </Card>
+
+      <div className="grid halves">
+        <Card title="Portfolio" actions={<Link href="/portfolio/">Details →</Link>}>
+          {portfolios.error ? (
+            <ErrorBox error={portfolios.error} onRetry={portfolios.reload} />
+          ) : portfolios.data && portfolios.data.length === 0 ? (
+            <Empty>No portfolio yet — run an analysis with execution to create the default one.</Empty>
+          ) : (
+            <View state={portfolio}>{(p) => <PortfolioSummary portfolio={p} />}</View>
+          )}
+        </Card>
+        <Card title="Latest decisions" actions={<Link href="/analysis/">New analysis →</Link>}>
+          <View state={runs} isEmpty={(r) => r.length === 0} empty="No analysis runs yet.">
+            {(list) => (
+              <Table head={["When", "Symbol", "Decision", "Status", "Model"]} testId="decisions-table">
+                {list.slice(0, 8).map((r) => {
+                  const d = runDecision(r);
+                  return (
+                    <tr key={r.id}>
+                      <td>
+                        <Link href={`/analysis/?run=${r.id}`}>{fmtTime(r.created_at)}</Link>
+                      </td>
+                      <td>{r.symbol}</td>
+                      <td>{d?.action ? <span className={`badge ${d.action}`}>{d.action.toUpperCase()}</span> : "—"}</td>
+                      <td>
+                        <StatusBadge status={r.status} />
+                      </td>
+                      <td>
+                        <ModelBadge model={r.model} />
+                      </td>
+                    </tr>
+                  );
+                })}
+              </Table>
+            )}
+          </View>
+        </Card>
+      </div>
+      {candles.loading && candles.data && <Loading label="Refreshing…" />}
+    </>
+  );
+}
