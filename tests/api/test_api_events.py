@@ -1,0 +1,187 @@
+"""The event pipeline: persisted before published, resumable by Last-Event-ID, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.run_manager import RunManager
+from api.sse_client import ReceivedEvent, parse_sse_lines
+from graph.events import RunFinished, Token
+from persistence.db import make_engine
+from persistence.events import read_events
+
+
+def _read(
+    client: httpx.Client, url: str, *, last_id: int | None = None, stop_after: int | None = None
+) -> list[ReceivedEvent]:
+    headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
+    received: list[ReceivedEvent] = []
+    with client.stream("GET", url, headers=headers, timeout=30) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for event in parse_sse_lines(response.iter_lines()):
+            received.append(event)
+            if stop_after is not None and len(received) >= stop_after:
+                break  # leaving the block drops the connection mid-stream
+    return received
+
+
+def _engine_of(app: FastAPI) -> Engine:
+    engine: Engine = app.state.engine
+    return engine
+
+
+def test_disconnect_and_resume_gets_every_event_exactly_once(
+    scripted_app: Callable[..., FastAPI],
+    serve: Callable[[FastAPI], str],
+    scripted: Any,
+) -> None:
+    app = scripted_app(scripted(tokens=120, delay=0.01))
+    base = serve(app)
+    with httpx.Client(base_url=base) as client:
+        run_id = client.post("/api/analysis/runs", json={"symbol": "BTCUSDT"}).json()["run_id"]
+        url = f"/api/analysis/runs/{run_id}/events"
+        first = _read(client, url, stop_after=25)
+        assert len(first) == 25
+        time.sleep(0.3)  # the run keeps going without any client attached
+        rest = _read(client, url, last_id=first[-1].id)
+
+    seqs = [e.id for e in first + rest]
+    persisted = read_events(_engine_of(app), run_id)
+    assert seqs == [e.seq for e in persisted]
+    assert seqs == list(range(1, len(persisted) + 1))
+    assert len(set(seqs)) == len(seqs)
+    assert [e.event for e in first + rest] == [e.type for e in persisted]
+    assert rest[-1].event == "run_finished"
+    assert rest[-1].data["status"] == "completed"
+    tokens = [e for e in first + rest if e.event == "token"]
+    assert len(tokens) == 120
+    assert {t.data["node"] for t in tokens} == {"technical", "sentiment"}
+
+
+def test_late_subscriber_replays_from_the_store(
+    scripted_app: Callable[..., FastAPI], scripted: Any
+) -> None:
+    app = scripted_app(scripted(tokens=10))
+    with TestClient(app) as client:
+        run_id = client.post("/api/analysis/runs", json={"symbol": "ETHUSDT"}).json()["run_id"]
+        manager: RunManager = app.state.run_manager
+        client.portal.call(manager.wait, run_id)  # type: ignore[union-attr]
+        assert client.get(f"/api/analysis/runs/{run_id}").json()["last_event_seq"] == 15
+        with client.stream("GET", f"/api/analysis/runs/{run_id}/events?after=12") as response:
+            events = list(parse_sse_lines(response.iter_lines()))
+    assert [e.id for e in events] == [13, 14, 15]
+
+
+def test_bad_last_event_id_is_422_naming_the_header(client: TestClient) -> None:
+    response = client.get("/api/analysis/runs/whatever/events", headers={"Last-Event-ID": "abc"})
+    assert response.status_code == 422
+    assert "Last-Event-ID" in response.json()["detail"]
+
+
+def test_unknown_run_stream_is_404(client: TestClient) -> None:
+    response = client.get("/api/analysis/runs/nope/events")
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+def test_failing_run_ends_with_error_and_failed_status(
+    scripted_app: Callable[..., FastAPI], scripted: Any
+) -> None:
+    app = scripted_app(scripted(tokens=10, fail_after=4))
+    with TestClient(app) as client:
+        run_id = client.post("/api/analysis/runs", json={"symbol": "BTCUSDT"}).json()["run_id"]
+        client.portal.call(app.state.run_manager.wait, run_id)  # type: ignore[union-attr]
+        run = client.get(f"/api/analysis/runs/{run_id}").json()
+        with client.stream("GET", f"/api/analysis/runs/{run_id}/events") as response:
+            events = list(parse_sse_lines(response.iter_lines()))
+    assert run["status"] == "failed"
+    assert "scripted failure" in run["error"]
+    assert [e.event for e in events[-2:]] == ["error", "run_finished"]
+    assert events[-1].data["status"] == "failed"
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_tokens_are_written_in_batches_in_order(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api import run_manager as rm
+    from api.runs_store import create_run
+
+    batches: list[list[int]] = []
+    real_append = rm.append_events
+
+    def spy(engine: Engine, events: Any) -> None:
+        batches.append([e.seq for e in events])
+        real_append(engine, events)
+
+    monkeypatch.setattr(rm, "append_events", spy)
+    create_run(
+        sqlite_engine,
+        run_id="r1",
+        kind="analysis",
+        symbol="BTCUSDT",
+        interval="1h",
+        portfolio_id=None,
+        params={},
+    )
+
+    async def source() -> Any:
+        for i in range(300):
+            yield Token(run_id="r1", node="technical", message_id="m", text=str(i))
+        yield RunFinished(run_id="r1", status="completed")
+
+    manager = RunManager(sqlite_engine, flush_interval=0.05)
+    await manager.start("r1", "analysis", source)
+    await manager.wait("r1")
+    persisted = read_events(sqlite_engine, "r1")
+    assert [e.seq for e in persisted] == list(range(1, 302))
+    assert [e.data["text"] for e in persisted[:300]] == [str(i) for i in range(300)]
+    assert sum(len(b) for b in batches) == 301
+    assert len(batches) < 30, f"tokens were not batched: {len(batches)} inserts"
+
+
+async def test_live_subscriber_sees_events_only_after_they_are_persisted(
+    sqlite_engine: Engine,
+) -> None:
+    from api.runs_store import create_run
+
+    create_run(
+        sqlite_engine,
+        run_id="r2",
+        kind="analysis",
+        symbol="BTCUSDT",
+        interval="1h",
+        portfolio_id=None,
+        params={},
+    )
+    gate = asyncio.Event()
+
+    async def source() -> Any:
+        for i in range(5):
+            yield Token(run_id="r2", node="technical", message_id="m", text=str(i))
+            await asyncio.sleep(0.02)
+        await gate.wait()
+        yield RunFinished(run_id="r2", status="completed")
+
+    manager = RunManager(sqlite_engine, flush_interval=0.01)
+    await manager.start("r2", "analysis", source)
+    seen = []
+    async for event in manager.subscribe("r2"):
+        persisted = {e.seq for e in read_events(sqlite_engine, "r2")}
+        assert event.seq in persisted
+        seen.append(event.seq)
+        if len(seen) == 5:
+            gate.set()
+    assert seen == [1, 2, 3, 4, 5, 6]
+    fresh = make_engine(str(sqlite_engine.url))
+    assert len(read_events(fresh, "r2")) == 6
