@@ -3,6 +3,7 @@ resume after a crash giving the same result as an uninterrupted run."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -47,12 +48,10 @@ def test_decisions_do_not_depend_on_future_bars(frame) -> None:  # type: ignore[
 def _run(db: Engine, data, decider_factory, **kw: Any) -> tuple[str, list[RunEventModel]]:  # type: ignore[no-untyped-def]
     run_id = create_backtest_run(db, params())
     events: list[RunEventModel] = []
-    try:
+    with contextlib.suppress(RuntimeError):
         run_backtest(
             db, run_id, decider_factory=decider_factory, on_event=events.append, data=data, **kw
         )
-    except RuntimeError:
-        pass
     return run_id, events
 
 
@@ -89,8 +88,8 @@ def test_resume_after_crash_equals_uninterrupted(sqlite_engine: Engine, frame) -
     data = prepare_data(frame, params(), source="test")
     straight_id, _ = _run(sqlite_engine, data, lambda p, r: RsiDecider())
 
-    crash_id, events = _run(sqlite_engine, data, lambda p, r: RsiDecider(fail_at=300))
-    crashed, _ = _run_row = _row(sqlite_engine, crash_id)
+    crash_id, _events = _run(sqlite_engine, data, lambda p, r: RsiDecider(fail_at=300))
+    crashed, _ = _row(sqlite_engine, crash_id)
     assert crashed.status == "failed" and "simulated crash" in (crashed.error or "")
     assert crashed.checkpoint is not None
     resumed_from = crashed.checkpoint["next_bar"]
@@ -99,7 +98,7 @@ def test_resume_after_crash_equals_uninterrupted(sqlite_engine: Engine, frame) -
     fresh = RsiDecider()
     run_backtest(sqlite_engine, crash_id, decider_factory=lambda p, r: fresh, data=data)
     assert fresh.calls < BARS - 200 - 1  # continued, did not start over
-    (a, ra), (b, rb) = _row(sqlite_engine, straight_id), _row(sqlite_engine, crash_id)
+    (_a, ra), (b, rb) = _row(sqlite_engine, straight_id), _row(sqlite_engine, crash_id)
     assert b.status == "completed"
     assert ra is not None and rb is not None
     assert rb.equity_curve == ra.equity_curve
