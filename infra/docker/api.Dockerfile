@@ -47,7 +47,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    WEB_OUT_DIR=/app/web/out
 RUN groupadd --system --gid 10001 cryptofirm \
     && useradd --system --uid 10001 --gid cryptofirm --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin cryptofirm

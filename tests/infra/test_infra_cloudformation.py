@@ -1,0 +1,193 @@
+"""CloudFormation templates: cfn-lint clean, stacks wired to each other, security defaults held."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint, lint_file
+from infra_paths import AWS_DIR, STACK_FILES
+
+# Linted against the region cfn-lint treats as primary and one more (services differ by region).
+LINT_REGIONS = ["us-east-1", "eu-west-1"]
+EXPECTED_STACKS = {"network", "data", "registry", "app", "web"}
+
+
+def _walk(node: Any) -> Any:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _import_names(template: dict[str, Any]) -> set[str]:
+    """Export names a template imports, in the `${EnvironmentName}-X` form every stack uses."""
+    names = set()
+    for node in _walk(template):
+        if isinstance(node, dict) and "Fn::ImportValue" in node:
+            value = node["Fn::ImportValue"]
+            assert isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str), value
+            names.add(value["Fn::Sub"])
+    return names
+
+
+def _export_names(template: dict[str, Any]) -> set[str]:
+    return {
+        output["Export"]["Name"]["Fn::Sub"]
+        for output in template.get("Outputs", {}).values()
+        if "Export" in output
+    }
+
+
+def _resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == kind}
+
+
+def test_every_stack_is_present(templates: dict[str, dict[str, Any]]) -> None:
+    assert set(templates) == EXPECTED_STACKS
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.name)
+def test_cfn_lint_reports_nothing(path: Path) -> None:
+    matches = lint_file(path, config=ManualArgs(regions=LINT_REGIONS))
+    assert [str(m) for m in matches] == []
+
+
+def test_cfn_lint_harness_catches_a_broken_template() -> None:
+    # Guards the test above against passing vacuously (e.g. a linter that loads no rules).
+    text = (AWS_DIR / "app.yaml").read_text()
+    broken = text.replace("HealthCheckPath: /api/health", "HealthCheckPat: /api/health")
+    assert broken != text
+    assert any(m.rule.id.startswith("E") for m in lint(broken, regions=LINT_REGIONS))
+
+
+def test_every_import_is_exported_by_another_stack(templates: dict[str, dict[str, Any]]) -> None:
+    exported: dict[str, str] = {}
+    for stack, template in templates.items():
+        for name in _export_names(template):
+            assert name not in exported, f"{name} exported by {exported.get(name)} and {stack}"
+            exported[name] = stack
+    for stack, template in templates.items():
+        for name in _import_names(template):
+            assert name in exported, f"{stack} imports {name}, which no stack exports"
+            assert exported[name] != stack
+
+
+def test_every_stack_shares_the_environment_name_parameter(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    defaults = {t["Parameters"]["EnvironmentName"]["Default"] for t in templates.values()}
+    assert defaults == {"cryptofirm"}
+
+
+def test_network_has_two_public_and_two_private_subnets_with_nat(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    network = templates["network"]
+    subnets = _resources_of_type(network, "AWS::EC2::Subnet")
+    assert sorted(subnets) == ["PrivateSubnet1", "PrivateSubnet2", "PublicSubnet1", "PublicSubnet2"]
+    azs = {
+        name: sub["Properties"]["AvailabilityZone"]["Fn::Select"][0]
+        for name, sub in subnets.items()
+    }
+    assert azs["PublicSubnet1"] != azs["PublicSubnet2"]
+    assert azs["PrivateSubnet1"] != azs["PrivateSubnet2"]
+    routes = _resources_of_type(network, "AWS::EC2::Route")
+    private_routes = [r for n, r in routes.items() if n.startswith("Private")]
+    assert len(private_routes) == 2
+    assert all("NatGatewayId" in r["Properties"] for r in private_routes)
+    assert _resources_of_type(network, "AWS::EC2::NatGateway")
+
+
+def test_database_is_private_encrypted_postgres_16_with_generated_secret(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    data = templates["data"]
+    (db,) = _resources_of_type(data, "AWS::RDS::DBInstance").values()
+    props = db["Properties"]
+    assert props["Engine"] == "postgres"
+    assert data["Parameters"]["EngineVersion"]["Default"].split(".")[0] == "16"
+    assert props["PubliclyAccessible"] is False
+    assert props["StorageEncrypted"] is True
+    assert db["DeletionPolicy"] == "Snapshot"
+    # Credentials come from the generated secret, never from a parameter or a literal.
+    for key in ("MasterUsername", "MasterUserPassword"):
+        assert "{{resolve:secretsmanager:" in props[key]["Fn::Sub"]
+    (secret,) = _resources_of_type(data, "AWS::SecretsManager::Secret").values()
+    assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "password"
+    subnet_group = next(iter(_resources_of_type(data, "AWS::RDS::DBSubnetGroup").values()))
+    assert "PrivateSubnetIds" in str(subnet_group["Properties"]["SubnetIds"])
+
+
+def test_app_service_runs_privately_behind_the_alb_health_check(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    app = templates["app"]
+    (service,) = _resources_of_type(app, "AWS::ECS::Service").values()
+    vpc = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert vpc["AssignPublicIp"] == "DISABLED"
+    assert "PrivateSubnetIds" in str(vpc["Subnets"])
+    (target_group,) = _resources_of_type(app, "AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    assert target_group["Properties"]["HealthCheckPath"] == "/api/health"
+    assert target_group["Properties"]["Port"] == 8000
+    listener = app["Resources"]["AppListener"]["Properties"]
+    assert listener["Protocol"] == {"Fn::If": ["HasCertificate", "HTTPS", "HTTP"]}
+    assert _resources_of_type(app, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    assert _resources_of_type(app, "AWS::Logs::LogGroup")
+
+
+def test_app_task_reads_credentials_from_secrets_manager_only(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    app = templates["app"]
+    (task,) = _resources_of_type(app, "AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    plain_env = {e["Name"] for e in container["Environment"] if "Name" in e}
+    secret_names = set()
+    for entry in container["Secrets"]:
+        if "Fn::If" in entry:
+            entry = entry["Fn::If"][1]
+        secret_names.add(entry["Name"])
+    assert {"DB_USERNAME", "DB_PASSWORD", "LLM_API_KEY", "API_KEY"} <= secret_names
+    assert not plain_env & {"DB_PASSWORD", "LLM_API_KEY", "API_KEY", "DATABASE_URL"}
+    assert {"DB_HOST", "DB_PORT", "DB_NAME"} <= plain_env
+    assert "/api/health" in " ".join(container["HealthCheck"]["Command"])
+
+
+def test_web_bucket_is_private_and_served_through_oac_with_api_behaviour(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    web = templates["web"]
+    (bucket,) = _resources_of_type(web, "AWS::S3::Bucket").values()
+    block = bucket["Properties"]["PublicAccessBlockConfiguration"]
+    assert block == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    (dist,) = _resources_of_type(web, "AWS::CloudFront::Distribution").values()
+    config = dist["Properties"]["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]}
+    assert "OriginAccessControlId" in origins["site"]
+    assert "LoadBalancerDnsName" in str(origins["api"]["DomainName"])
+    (api_behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
+    assert api_behaviour["TargetOriginId"] == "api"
+    assert "POST" in api_behaviour["AllowedMethods"]
+    # AWS managed policy "CachingDisabled": API answers and SSE streams are never cached.
+    assert api_behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    (policy,) = _resources_of_type(web, "AWS::S3::BucketPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allow = [s for s in statements if s["Effect"] == "Allow"]
+    assert all(s["Principal"] == {"Service": "cloudfront.amazonaws.com"} for s in allow)
+    assert all("AWS:SourceArn" in s["Condition"]["StringEquals"] for s in allow)
+
+
+def test_templates_hold_no_literal_secrets() -> None:
+    pattern = re.compile(
+        r"(AKIA[0-9A-Z]{16}|sk-[A-Za-z0-9]{16,}|MasterUserPassword:\s*['\"]?[A-Za-z0-9])"
+    )
+    for path in STACK_FILES:
+        assert not pattern.search(path.read_text()), f"literal credential in {path.name}"
