@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import data as data_cli
+from cli import portfolio as portfolio_cli
 
 app = typer.Typer(
     name="cryptofirm",
@@ -13,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_cli.app, name="data", help="Market data: fetch, import, list, gaps.")
+app.add_typer(
+    portfolio_cli.app, name="portfolio", help="Portfolios: show, create, list, trades, snapshot."
+)
 
 
 @app.command("migrate")
