@@ -38,7 +38,11 @@ def test_fetch_pages_past_the_1000_limit(fake_binance) -> None:
     assert frame["open_time"].iloc[0] == START
     assert frame["open_time"].iloc[-1] == START + 2_499 * HOUR
     calls = fake_binance.kline_requests
-    assert [int(c["startTime"]) for c in calls] == [START, START + 1_000 * HOUR, START + 2_000 * HOUR]
+    assert [int(c["startTime"]) for c in calls] == [
+        START,
+        START + 1_000 * HOUR,
+        START + 2_000 * HOUR,
+    ]
     assert all(c["limit"] == "1000" and c["symbol"] == "BTCUSDT" for c in calls)
     assert frame.dtypes["close"] == "float64"
     assert frame["close"].iloc[0] == pytest.approx(float(30_000 + (START // HOUR) % 1_000 + 3))

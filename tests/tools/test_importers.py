@@ -1,0 +1,217 @@
+"""Importers: every supported format, name inference, malformed files, the real data."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, func, select
+
+from persistence.models import Candle
+from tools.candle_store import read_candles
+from tools.importers import (
+    ImportFormatError,
+    import_file,
+    infer_symbol_interval,
+    normalise_symbol,
+    read_candle_file,
+)
+
+HOUR = 3_600_000
+T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+
+
+def kline_lines(count: int, *, scale: int = 1) -> str:
+    """data.binance.vision layout: 12 columns, no header; `scale=1000` gives µs timestamps."""
+    lines = []
+    for i in range(count):
+        t = (T0 + i * HOUR) * scale
+        close_t = (T0 + (i + 1) * HOUR - 1) * scale
+        p = 42_000 + i
+        lines.append(
+            f"{t},{p}.0,{p + 10}.0,{p - 10}.0,{p + 5}.0,1.5,{close_t},63000.0,50,0.7,29000.0,0"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def count_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Candle)).scalar_one())
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("BTC_USDT-1h.feather", ("BTCUSDT", "1h")),
+        ("ETH_USDT-4h-futures.feather", ("ETHUSDT", "4h")),
+        ("BTCUSDT-1h-2024-01.zip", ("BTCUSDT", "1h")),
+        ("ETHUSDT-1m-2024-01-05.csv", ("ETHUSDT", "1m")),
+        ("SOL_USDT-1d.json", ("SOLUSDT", "1d")),
+        ("binance_btcusdt_day_2020.csv", ("BTCUSDT", "1d")),
+        ("prices.csv", (None, None)),
+    ],
+)
+def test_symbol_and_interval_from_file_name(
+    name: str, expected: tuple[str | None, str | None]
+) -> None:
+    assert infer_symbol_interval(Path(name)) == expected
+
+
+@pytest.mark.parametrize("raw", ["BTCUSDT", "btc/usdt", "BTC_USDT", "BTC-USDT"])
+def test_symbol_spellings_normalise(raw: str) -> None:
+    assert normalise_symbol(raw) == "BTCUSDT"
+
+
+@pytest.mark.parametrize("raw", ["BTC", "BTC USDT!", "", "X" * 30])
+def test_bad_symbols_are_refused(raw: str) -> None:
+    with pytest.raises(ValueError, match="symbol"):
+        normalise_symbol(raw)
+
+
+def test_kline_csv_in_ms_and_us_read_the_same(tmp_path: Path) -> None:
+    ms = tmp_path / "BTCUSDT-1h-2024-01.csv"
+    us = tmp_path / "BTCUSDT-1h-2025-01.csv"
+    ms.write_text(kline_lines(30))
+    us.write_text(kline_lines(30, scale=1000))
+    a, b = read_candle_file(ms), read_candle_file(us)
+    assert (a.symbol, a.interval) == ("BTCUSDT", "1h")
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert a.frame["open_time"].iloc[0] == T0
+    assert a.frame["close"].iloc[3] == 42_008.0
+
+
+def test_zip_import(tmp_path: Path, sqlite_engine: Engine) -> None:
+    path = tmp_path / "ETHUSDT-1h-2024-01.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ETHUSDT-1h-2024-01.csv", kline_lines(48))
+    report = import_file(sqlite_engine, path)
+    assert (report.symbol, report.interval, report.rows_new) == ("ETHUSDT", "1h", 48)
+    assert import_file(sqlite_engine, path).rows_new == 0
+
+
+def test_freqtrade_json_and_feather(tmp_path: Path) -> None:
+    rows = [[T0 + i * HOUR, 10.0 + i, 11.0 + i, 9.0 + i, 10.5 + i, 100.0] for i in range(24)]
+    json_path = tmp_path / "SOL_USDT-1h.json"
+    json_path.write_text(json.dumps(rows))
+    feather_path = tmp_path / "SOL_USDT-1h.feather"
+    frame = pd.DataFrame(rows, columns=["date", "open", "high", "low", "close", "volume"])
+    frame["date"] = pd.to_datetime(frame["date"], unit="ms", utc=True)
+    frame.to_feather(feather_path)
+    from_json, from_feather = read_candle_file(json_path), read_candle_file(feather_path)
+    assert from_json.symbol == from_feather.symbol == "SOLUSDT"
+    pd.testing.assert_frame_equal(from_json.frame, from_feather.frame, check_dtype=False)
+    assert from_json.frame["open_time"].tolist() == [r[0] for r in rows]
+
+
+def test_header_csv_with_override(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        "datetime,open,high,low,close,volume\n"
+        "2020-01-01 00:00:00,7195.24,7255.0,7175.15,7200.85,16792.38\n"
+        "2020-01-02 00:00:00,7200.77,7212.5,6924.74,6965.71,31951.48\n"
+        "2020-01-03 00:00:00,6965.49,7405.0,6871.04,7344.96,68428.5\n"
+    )
+    with pytest.raises(ValueError, match="pass --symbol"):
+        read_candle_file(path)
+    parsed = read_candle_file(path, symbol="btc/usdt", interval="1d")
+    assert parsed.symbol == "BTCUSDT"
+    assert parsed.frame["open_time"].tolist() == [
+        1_577_836_800_000 + d * 86_400_000 for d in range(3)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("BTCUSDT-1h-2024-01.csv", "1704067200000,1,2,3\n", "expected 12 columns"),
+        (
+            "BTCUSDT-1h-2024-02.csv",
+            kline_lines(3).replace("42001.0", "abc", 1),
+            "'abc' is not a number",
+        ),
+        ("BTC_USDT-1h.json", "{not json", "not valid JSON"),
+        ("BTC_USDT-1h.json", "[[1, 2, 3]]", "row 1 is not a"),
+        ("BTC_USDT-1h.feather", "garbage", "not a feather file"),
+        ("BTCUSDT-1h-2024-01.zip", "garbage", "not a valid zip"),
+        ("BTC_USDT-1h.csv", "when,open\n2020-01-01,1\n", "CSV header lacks"),
+        ("BTC_USDT-1h.parquet", "x", "unsupported file type"),
+    ],
+)
+def test_malformed_files_fail_clearly_and_write_nothing(
+    tmp_path: Path, sqlite_engine: Engine, name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ImportFormatError, match=message):
+        import_file(sqlite_engine, path)
+    assert count_rows(sqlite_engine) == 0
+
+
+def test_row_level_parse_error_leaves_nothing_partial(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    lines = kline_lines(20_000 // 2).splitlines()  # spans two insert batches
+    lines[-1] = lines[-1].replace(",1.5,", ",oops,")
+    path = tmp_path / "BTCUSDT-1h-2024-01.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ImportFormatError, match=r"row 10000, column 'volume'"):
+        import_file(sqlite_engine, path)
+    assert count_rows(sqlite_engine) == 0
+
+
+def test_wrong_interval_for_the_data_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "BTCUSDT-1h-2024-01.csv"
+    path.write_text(kline_lines(10))
+    with pytest.raises(ImportFormatError, match="not interval '1d'"):
+        read_candle_file(path, interval="1d")
+    with pytest.raises(ValueError, match="unknown interval '7h'"):
+        read_candle_file(path, interval="7h")
+
+
+def test_missing_file() -> None:
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_candle_file(Path("/nonexistent/BTC_USDT-1h.feather"))
+
+
+@pytest.mark.realdata
+def test_real_btc_1h_imports_with_its_28_gaps_idempotently(
+    engine: Engine, real_btc_1h: Path
+) -> None:
+    first = import_file(engine, real_btc_1h)
+    assert (first.symbol, first.interval) == ("BTCUSDT", "1h")
+    assert first.rows_new == 58_419
+    assert first.rejected == 0
+    assert len(first.gaps) == 28
+    assert sum(g.missing for g in first.gaps) == 128
+    longest = max(first.gaps, key=lambda g: g.missing)
+    assert (longest.start.isoformat(), longest.missing) == ("2018-02-08T01:00:00+00:00", 33)
+    second = import_file(engine, real_btc_1h)
+    assert second.rows_new == 0
+    assert count_rows(engine) == 58_419
+
+
+@pytest.mark.realdata
+def test_every_real_file_imports_cleanly(sqlite_engine: Engine, real_data_dir: Path) -> None:
+    files = sorted(p for p in real_data_dir.rglob("*") if p.suffix in {".feather", ".csv"})
+    assert len(files) >= 4
+    reports = {f"{p.parent.name}/{p.name}": import_file(sqlite_engine, p) for p in files}
+    assert all(r.rejected == 0 for r in reports.values())
+    basana = reports["gbeced__basana/binance_btcusdt_day_2020.csv"]
+    assert (basana.symbol, basana.interval, basana.rows_new, len(basana.gaps)) == (
+        "BTCUSDT",
+        "1d",
+        366,
+        0,
+    )
+    eth = reports["daisybum__cryptoTradingBot/ETH_USDT-1h.feather"]
+    assert (eth.rows_new, [g.missing for g in eth.gaps]) == (8_998, [1])
+    # daisybum's BTC file lies inside NIC's: identical candles, so nothing new whichever came first.
+    nic = reports["NIC-project-team__TradingStrategyGA/BTC_USDT-1h.feather"]
+    daisy = reports["daisybum__cryptoTradingBot/BTC_USDT-1h.feather"]
+    assert nic.rows_new + daisy.rows_new == 58_419
+    stored = read_candles(sqlite_engine, "BTCUSDT", "1d")
+    assert np.isclose(stored["open"].iloc[0], 7195.24)
