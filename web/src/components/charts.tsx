@@ -105,10 +105,11 @@ export function PriceChart({ candles, height = 560 }: { candles: Candle[]; heigh
       .addSeries(LineSeries, { color: "#f5c542", lineWidth: 1, title: "signal", priceLineVisible: false }, 2)
       .setData(line(candles, "macd_signal"));
 
-    const panes = chart.panes();
-    panes[0]?.setHeight(Math.round(height * 0.6));
-    panes[1]?.setHeight(Math.round(height * 0.18));
-    panes[2]?.setHeight(Math.round(height * 0.22));
+    // Stretch factors, not pixel heights: autoSize lays the panes out after the container sizes.
+    const [main, rsiPane, macdPane] = chart.panes();
+    main?.setStretchFactor(3);
+    rsiPane?.setStretchFactor(1);
+    macdPane?.setStretchFactor(1.1);
     chart.timeScale().fitContent();
     return () => chart.remove();
   }, [candles, height]);

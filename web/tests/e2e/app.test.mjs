@@ -1,0 +1,159 @@
+// End-to-end: the real backend (rules engine, temp SQLite) + the static export, in real headless
+// Chromium. Scenarios run in order on one backend because they build on each other (an analysis
+// trades, then the portfolio shows the trade).
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startBackend } from "./lib/backend.mjs";
+import { canvasColourCount, DESKTOP, launchBrowser, newPage, PHONE, screenshot } from "./lib/browser.mjs";
+
+let backend;
+let browser;
+
+before(async () => {
+  backend = await startBackend();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await backend?.stop();
+});
+
+async function api(path, init) {
+  const res = await fetch(`${backend.baseUrl}/api${path}`, init);
+  assert.ok(res.ok, `${path} → ${res.status}`);
+  return res.json();
+}
+
+const list = (body, key) => (Array.isArray(body) ? body : (body[key] ?? body.items ?? []));
+
+describe("cryptofirm web UI", { timeout: 240_000 }, () => {
+  test("dashboard shows a drawn candlestick chart at desktop and phone width", async () => {
+    const { page, context, problems } = await newPage(browser, DESKTOP);
+    await page.goto(`${backend.baseUrl}/`);
+    await page.waitForSelector('[data-testid="price-chart"] canvas');
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid="price-chart"] canvas').length >= 3,
+    );
+    // Chart drawing happens on the next animation frames.
+    await page.waitForTimeout(500);
+    const colours = await canvasColourCount(page, '[data-testid="price-chart"]');
+    assert.ok(colours > 20, `chart canvases look blank (${colours} colours)`);
+    await page.waitForSelector('[data-testid="portfolio-summary"], [data-testid="chart-card"] .state');
+    await screenshot(page, "dashboard-1280");
+
+    await page.setViewportSize(PHONE);
+    await page.waitForTimeout(400);
+    const toggle = page.getByRole("button", { name: "Toggle navigation" });
+    assert.ok(await toggle.isVisible(), "phone width shows the nav toggle");
+    assert.equal(await page.locator("nav.nav a").first().isVisible(), false, "links are folded away");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `page scrolls sideways at phone width by ${overflow}px`);
+    assert.ok((await canvasColourCount(page, '[data-testid="price-chart"]')) > 20, "chart redrawn at phone width");
+    await screenshot(page, "dashboard-390");
+    await toggle.click();
+    assert.ok(await page.locator("nav.nav a", { hasText: "Backtest" }).isVisible());
+    await screenshot(page, "dashboard-390-nav");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("an analysis streams tokens from the three analysts, then the desk, the decision and a trade", async () => {
+    const portfolios = list(await api("/portfolios"), "portfolios");
+    const tradesBefore = portfolios.length ? list(await api(`/portfolios/${portfolios[0].id}/trades`), "trades").length : 0;
+
+    const { page, context, problems } = await newPage(browser, DESKTOP);
+    await page.goto(`${backend.baseUrl}/analysis/`);
+    const symbols = await page.locator('[data-testid="analysis-symbol"] option').allTextContents();
+    // The rules engine may well say HOLD on one market: try the others until one trades.
+    let traded = false;
+    for (const symbol of symbols.slice(0, 2)) {
+      for (const interval of ["1h", "4h"]) {
+        await page.selectOption('[data-testid="analysis-symbol"]', symbol);
+        await page.getByLabel("Interval").selectOption(interval);
+        const before = page.url();
+        await page.click('[data-testid="analyze-button"]');
+        await page.waitForURL((u) => u.toString() !== before && u.searchParams.has("run"));
+        await page.waitForSelector('[data-testid="decision-card"]', { timeout: 60_000 });
+
+        for (const analyst of ["technical", "sentiment", "tokenomics"]) {
+          const text = await page.locator(`[data-testid="agent-${analyst}"] [data-testid="agent-text"]`).textContent();
+          assert.ok(text && text.trim().length > 20, `${analyst} streamed no reasoning`);
+        }
+        for (const agent of ["researcher", "trader", "risk_manager"]) {
+          await page.waitForSelector(`[data-testid="agent-${agent}"] [data-testid="agent-meta"]`);
+        }
+        if (await page.locator('[data-testid="approval"]').isVisible()) await page.click('[data-testid="approve-button"]');
+        await page.waitForSelector('[data-testid="run-card"] .badge.ok, [data-testid="run-card"] .badge.bad', { timeout: 60_000 });
+        await page.waitForTimeout(300);
+        await screenshot(page, `analysis-${symbol}-${interval}`);
+        if (await page.locator('[data-testid="trade-card"]').count()) {
+          traded = true;
+          break;
+        }
+      }
+      if (traded) break;
+    }
+    assert.ok(await page.locator('[data-testid="rules-badge"]').first().isVisible(), "offline model is labelled");
+    await screenshot(page, "analysis-1280");
+    assert.ok(traded, "no analysis produced a trade on any tried market");
+    assert.deepEqual(problems, []);
+    await context.close();
+
+    // The portfolio page shows the new trade and an equity chart.
+    const after = list(await api("/portfolios"), "portfolios");
+    const tradesAfter = list(await api(`/portfolios/${after[0].id}/trades`), "trades");
+    assert.equal(tradesAfter.length, tradesBefore + 1);
+    const p = await newPage(browser, DESKTOP);
+    await p.page.goto(`${backend.baseUrl}/portfolio/`);
+    await p.page.waitForSelector('[data-testid="trades-table"] tbody tr');
+    assert.equal(await p.page.locator('[data-testid="trades-table"] tbody tr').count(), tradesAfter.length);
+    await p.page.waitForSelector('[data-testid="equity-chart"] canvas');
+    await p.page.waitForTimeout(400);
+    assert.ok((await canvasColourCount(p.page, '[data-testid="equity-chart"]')) > 5, "equity chart drawn");
+    await screenshot(p.page, "portfolio-1280");
+    await p.page.setViewportSize(PHONE);
+    await p.page.waitForTimeout(300);
+    await screenshot(p.page, "portfolio-390");
+    assert.deepEqual(p.problems, []);
+    await p.context.close();
+  });
+
+  test("a short backtest shows its estimate, live progress and the equity curve", async () => {
+    const { page, context, problems } = await newPage(browser, DESKTOP);
+    await page.goto(`${backend.baseUrl}/backtest/`);
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="bt-to"]');
+      return el instanceof HTMLInputElement && el.value !== "";
+    });
+    const to = await page.inputValue('[data-testid="bt-to"]');
+    const from = new Date(Date.parse(`${to}T00:00:00Z`) - 5 * 86_400_000).toISOString().slice(0, 10);
+    await page.fill('[data-testid="bt-from"]', from);
+    await page.fill('[data-testid="bt-every"]', "2");
+    await page.click('[data-testid="estimate-button"]');
+    await page.waitForSelector('[data-testid="estimate"]');
+    await screenshot(page, "backtest-estimate");
+    await page.click('[data-testid="start-backtest"]');
+    await page.waitForURL((u) => u.searchParams.has("id"));
+    await page.waitForSelector('[data-testid="backtest-progress"] [role="progressbar"]');
+    await page.waitForSelector('[data-testid="backtest-equity-chart"] canvas', { timeout: 120_000 });
+    await page.waitForTimeout(500);
+    const progress = await page.getAttribute('[data-testid="backtest-progress"] [role="progressbar"]', "aria-valuenow");
+    assert.equal(progress, "100");
+    assert.ok((await canvasColourCount(page, '[data-testid="backtest-equity-chart"]')) > 5, "equity chart drawn");
+    assert.ok(await page.locator('[data-testid="metrics-table"] tbody tr').count() > 3, "metrics listed");
+    await screenshot(page, "backtest-1280");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("costs page lists usage per day, agent and model against the budget", async () => {
+    const { page, context, problems } = await newPage(browser, DESKTOP);
+    await page.goto(`${backend.baseUrl}/costs/`);
+    await page.waitForSelector('[data-testid^="budget-"]');
+    await page.waitForSelector("table tbody tr");
+    await screenshot(page, "costs-1280");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
