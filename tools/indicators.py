@@ -13,12 +13,13 @@ installed. Hence also the rule that a snapshot needs `MIN_HISTORY_BARS` bars of 
 from __future__ import annotations
 
 import math
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandas_ta as ta
+import talib
 from pandas_ta.maps import Imports as _pandas_ta_imports
 
 from tools.intervals import bars_per_year
@@ -46,6 +47,9 @@ INDICATOR_COLUMNS = (
     "realized_vol_20",
 )
 REALIZED_VOL_WINDOW = 20
+SNAPSHOT_LOOKBACK_BARS = 73
+"""Rows a snapshot reads: the decision bar and the 72 before it (return_72_bars)."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InsufficientHistoryError(ValueError):
@@ -97,17 +101,21 @@ def _validate_candles(frame: pd.DataFrame) -> None:
             raise ValueError(f"frame.{column}: non-finite value at bar {position}")
 
 
-def _series_or_nan(result: pd.Series | None, index: pd.Index) -> pd.Series:
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _values_or_nan(result: pd.Series | None, n: int) -> FloatArray:
     """pandas-ta returns None (not NaNs) when the series is shorter than the window."""
     if result is None:
-        return pd.Series(np.nan, index=index, dtype=np.float64)
-    return result.astype(np.float64)
+        return np.full(n, np.nan)
+    return result.to_numpy(dtype=np.float64)
 
 
-def _frame_columns_or_nan(result: pd.DataFrame | None, index: pd.Index, n: int) -> list[pd.Series]:
+def _columns_or_nan(result: pd.DataFrame | None, names: list[str], n: int) -> list[FloatArray]:
+    """Columns of a multi-output pandas-ta result by name (a rename upstream fails loudly)."""
     if result is None:
-        return [pd.Series(np.nan, index=index, dtype=np.float64) for _ in range(n)]
-    return [result.iloc[:, i].astype(np.float64) for i in range(n)]
+        return [np.full(n, np.nan) for _ in names]
+    return [result[name].to_numpy(dtype=np.float64) for name in names]
 
 
 def compute_indicators(frame: pd.DataFrame, interval: str = "1h") -> pd.DataFrame:
@@ -123,37 +131,56 @@ def compute_indicators(frame: pd.DataFrame, interval: str = "1h") -> pd.DataFram
     _validate_candles(frame)
     annualiser = math.sqrt(bars_per_year(interval))
 
-    close = frame["close"].astype(np.float64)
-    high = frame["high"].astype(np.float64)
-    low = frame["low"].astype(np.float64)
-    volume = frame["volume"].astype(np.float64)
     index = frame.index
+    n = len(frame)
+    close = pd.Series(frame["close"].to_numpy(dtype=np.float64), index=index)
+    high = pd.Series(frame["high"].to_numpy(dtype=np.float64), index=index)
+    low = pd.Series(frame["low"].to_numpy(dtype=np.float64), index=index)
+    volume = pd.Series(frame["volume"].to_numpy(dtype=np.float64), index=index)
 
-    macd, macd_hist, macd_signal = _frame_columns_or_nan(
-        ta.macd(close, fast=12, slow=26, signal=9, talib=True), index, 3
+    macd, macd_signal, macd_hist = _columns_or_nan(
+        ta.macd(close, fast=12, slow=26, signal=9, talib=True),
+        ["MACD_12_26_9", "MACDs_12_26_9", "MACDh_12_26_9"],
+        n,
     )
-    bb_lower, bb_middle, bb_upper = _frame_columns_or_nan(
-        ta.bbands(close, length=20, lower_std=2.0, upper_std=2.0, talib=True), index, 3
+    bb_upper, bb_middle, bb_lower = _columns_or_nan(
+        ta.bbands(close, length=20, lower_std=2.0, upper_std=2.0, talib=True),
+        ["BBU_20_2.0_2.0", "BBM_20_2.0_2.0", "BBL_20_2.0_2.0"],
+        n,
     )
-    log_ret = pd.Series(np.log(close.to_numpy()), index=index).diff()
+    closes = close.to_numpy()
+    ret = np.full(n, np.nan)
+    ret[1:] = closes[1:] / closes[:-1] - 1.0
+    log_ret = np.full(n, np.nan)
+    log_ret[1:] = np.log(closes[1:] / closes[:-1])
+    # TA-Lib's VAR is the population variance of the window; × w/(w-1) makes it the sample
+    # variance. Its sliding sums can round a flat window to a hair below 0, hence the clamp.
+    window = REALIZED_VOL_WINDOW
+    population_var = talib.VAR(log_ret, timeperiod=window, nbdev=1.0)
+    realized_vol = np.sqrt(np.maximum(population_var * window / (window - 1), 0.0)) * annualiser
 
-    out = frame.copy()
-    out["rsi_14"] = _series_or_nan(ta.rsi(close, length=14, talib=True), index)
-    out["macd"] = macd
-    out["macd_signal"] = macd_signal
-    out["macd_hist"] = macd_hist
-    out["ema_20"] = _series_or_nan(ta.ema(close, length=20, talib=True), index)
-    out["ema_50"] = _series_or_nan(ta.ema(close, length=50, talib=True), index)
-    out["ema_200"] = _series_or_nan(ta.ema(close, length=200, talib=True), index)
-    out["bb_upper"] = bb_upper
-    out["bb_middle"] = bb_middle
-    out["bb_lower"] = bb_lower
-    out["atr_14"] = _series_or_nan(ta.atr(high, low, close, length=14, talib=True), index)
-    out["volume_sma_20"] = _series_or_nan(ta.sma(volume, length=20, talib=True), index)
-    out["ret_1"] = close.pct_change(fill_method=None)
-    out["log_ret_1"] = log_ret
-    out["realized_vol_20"] = log_ret.rolling(REALIZED_VOL_WINDOW).std(ddof=1) * annualiser
-    return out
+    columns: dict[str, FloatArray] = {
+        "rsi_14": _values_or_nan(ta.rsi(close, length=14, talib=True), n),
+        "macd": macd,
+        "macd_signal": macd_signal,
+        "macd_hist": macd_hist,
+        "ema_20": _values_or_nan(ta.ema(close, length=20, talib=True), n),
+        "ema_50": _values_or_nan(ta.ema(close, length=50, talib=True), n),
+        "ema_200": _values_or_nan(ta.ema(close, length=200, talib=True), n),
+        "bb_upper": bb_upper,
+        "bb_middle": bb_middle,
+        "bb_lower": bb_lower,
+        "atr_14": _values_or_nan(ta.atr(high, low, close, length=14, talib=True), n),
+        "volume_sma_20": _values_or_nan(ta.sma(volume, length=20, talib=True), n),
+        "ret_1": ret,
+        "log_ret_1": log_ret,
+        "realized_vol_20": realized_vol,
+    }
+    # Recomputing over a frame that already has the columns replaces them.
+    base = frame.drop(columns=[c for c in INDICATOR_COLUMNS if c in frame.columns])
+    # One constructor call without copies: concat or column-by-column inserts cost several
+    # times the indicator maths itself on a long series.
+    return pd.DataFrame({**{c: base[c] for c in base.columns}, **columns}, index=index, copy=False)
 
 
 _SNAPSHOT_SCALARS = (
@@ -166,7 +193,17 @@ class IndicatorTable:
     """The indicator frame as numpy arrays, so that building a snapshot per bar (thousands per
     backtest) costs array indexing instead of pandas row lookups."""
 
-    def __init__(self, ind_frame: pd.DataFrame, *, symbol: str, interval: str, source: str):
+    def __init__(
+        self,
+        ind_frame: pd.DataFrame,
+        *,
+        symbol: str,
+        interval: str,
+        source: str,
+        first_bar: int = 0,
+    ) -> None:
+        """`first_bar`: position of the frame's first row in the full series, when the frame
+        is a trailing slice of it (it only shifts `bars_of_history`)."""
         missing = [c for c in (*CANDLE_COLUMNS, *INDICATOR_COLUMNS) if c not in ind_frame.columns]
         if missing:
             raise ValueError(
@@ -177,17 +214,26 @@ class IndicatorTable:
         self.symbol = symbol
         self.interval = interval
         self.source = source
-        self._times = ind_frame.index.tz_convert(UTC).to_pydatetime()
+        self.first_bar = first_bar
+        # Epoch microseconds, turned into a datetime only for the bars actually snapshotted:
+        # converting a whole long index up front costs more than a year of snapshots.
+        self._times_us = ind_frame.index.as_unit("us").asi8.copy()
         self._col: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
             c: ind_frame[c].to_numpy(dtype=np.float64, copy=True)
             for c in (*CANDLE_COLUMNS, *INDICATOR_COLUMNS)
         }
 
     def __len__(self) -> int:
-        return len(self._times)
+        return len(self._times_us)
+
+    def time_at(self, position: int) -> datetime:
+        return _EPOCH + timedelta(microseconds=int(self._times_us[position]))
 
     def _position(self, at: int | None) -> int:
-        n = len(self._times)
+        return self._check_position(at, len(self._times_us))
+
+    @staticmethod
+    def _check_position(at: int | None, n: int) -> int:
         if at is None:
             at = n - 1
         if not isinstance(at, int | np.integer) or isinstance(at, bool):
@@ -206,7 +252,7 @@ class IndicatorTable:
         at bar 200, so right after the warm-up fewer than 50 bars can be counted).
         """
         t = self._position(at)
-        bars = t + 1
+        bars = self.first_bar + t + 1
         if bars < MIN_HISTORY_BARS:
             raise InsufficientHistoryError(bars)
         c = self._col
@@ -234,13 +280,13 @@ class IndicatorTable:
         for name, value in (*values.items(), *history.items()):
             if not math.isfinite(value):
                 raise IndicatorValueError(
-                    f"{name}: {value} at bar {t} ({self._times[t].isoformat()}) for "
+                    f"{name}: {value} at bar {t} ({self.time_at(t).isoformat()}) for "
                     f"{self.symbol} {self.interval}; the indicator frame has a gap or bad input"
                 )
         return IndicatorSnapshot(
             symbol=self.symbol,
             interval=self.interval,
-            as_of=self._times[t],
+            as_of=self.time_at(t),
             bars_of_history=bars,
             source=self.source,
             **values,
@@ -263,5 +309,17 @@ def make_snapshot(
     at: int | None = None,
 ) -> IndicatorSnapshot:
     """One snapshot from an indicator frame. For many bars build an `IndicatorTable` once and
-    call `.snapshot(at)`: this helper converts the whole frame on every call."""
-    return IndicatorTable(ind_frame, symbol=symbol, interval=interval, source=source).snapshot(at)
+    call `.snapshot(at)`; this converts only the trailing bars the snapshot reads."""
+    n = len(ind_frame)
+    position = IndicatorTable._check_position(at, n)
+    if position + 1 < MIN_HISTORY_BARS:
+        raise InsufficientHistoryError(position + 1)
+    first = position + 1 - SNAPSHOT_LOOKBACK_BARS
+    table = IndicatorTable(
+        ind_frame.iloc[first : position + 1],
+        symbol=symbol,
+        interval=interval,
+        source=source,
+        first_bar=first,
+    )
+    return table.snapshot()
