@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint, lint_file
-from infra_paths import AWS_DIR, STACK_FILES
+from infra_paths import AWS_DIR, REPO_ROOT, STACK_FILES
 
 # Linted against the region cfn-lint treats as primary and one more (services differ by region).
 LINT_REGIONS = ["us-east-1", "eu-west-1"]
@@ -191,3 +194,42 @@ def test_templates_hold_no_literal_secrets() -> None:
     )
     for path in STACK_FILES:
         assert not pattern.search(path.read_text()), f"literal credential in {path.name}"
+
+
+def _rewrite(function_code: str, uris: list[str]) -> list[str]:
+    script = (
+        function_code
+        + "\nconst uris = JSON.parse(process.argv[1]);"
+        + "\nconsole.log(JSON.stringify(uris.map(u => handler({request: {uri: u}}).uri)));"
+    )
+    done = subprocess.run(
+        ["node", "-e", script, json.dumps(uris)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_cloudfront_function_maps_clean_urls_onto_the_export(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    code = templates["web"]["Resources"]["RewriteFunction"]["Properties"]["FunctionCode"]
+    uris = ["/", "/backtest", "/backtest/", "/_next/static/chunks/app.js", "/favicon.ico"]
+    assert _rewrite(code, uris) == [
+        "/index.html",
+        "/backtest/index.html",
+        "/backtest/index.html",
+        "/_next/static/chunks/app.js",
+        "/favicon.ico",
+    ]
+
+
+def test_cloudfront_function_matches_the_web_export_layout() -> None:
+    # The function assumes `dir/index.html` pages; that is what trailingSlash: true produces.
+    config = REPO_ROOT / "web" / "next.config.ts"
+    if not config.exists():
+        pytest.skip("web/ is not present")
+    text = config.read_text()
+    assert re.search(r"output:\s*[\"']export[\"']", text)
+    assert re.search(r"trailingSlash:\s*true", text)
