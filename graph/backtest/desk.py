@@ -1,0 +1,169 @@
+"""The desk graph as a backtest `Decider`.
+
+The graph is the module-level compiled, checkpointer-free `graph.graph.graph` (compiled once; the
+engine checkpoints itself). Each decision hands it the precomputed bar-t snapshot in the input
+state, so `prepare` loads nothing; the account goes in through the context's `PortfolioView`,
+and "now" is the decision bar's close time for the stale-data check. No executor is set: the
+engine reads the clamped decision and fills it itself at the next open, through the broker.
+
+The graph's nodes are async; the decider owns one private event loop and drives every
+decision on it, so the engine stays a plain synchronous loop (and can run in a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from core.risk import RiskLimits
+from core.settings import Settings
+from graph.backtest.engine import BudgetExhausted
+from graph.backtest.schemas import AccountView, BacktestParams, DeciderOutput
+from graph.budget import BudgetExceededError, BudgetGuard
+from graph.context import DeskContext, PortfolioView, PositionView
+from graph.execute import order_for
+from graph.schemas import CallRecord, FinalDecision
+from tools.intervals import interval_ms
+from tools.snapshot import IndicatorSnapshot
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from graph.models import ModelClient
+
+# The backtest's USD cap is the binding limit; the per-analysis token budget would stop a long
+# backtest after a few dozen decisions, so the run token limit is lifted for backtests.
+BACKTEST_RUN_TOKENS = 10**12
+
+
+class _NoMarketData:
+    """`prepare` must use the snapshot it is given; loading candles here would be a bug."""
+
+    def snapshot(self, symbol: str, interval: str) -> IndicatorSnapshot:
+        raise RuntimeError("backtest decisions carry their snapshot; nothing may be loaded")
+
+
+class GraphDecider:
+    def __init__(self, ctx: DeskContext, *, symbol: str, interval: str) -> None:
+        from graph.graph import graph
+
+        self.graph = graph
+        self.ctx = ctx.resolved()
+        self.symbol = symbol
+        self.interval = interval
+        self._bar = timedelta(milliseconds=interval_ms(interval))
+        self._loop = asyncio.new_event_loop()
+
+    @classmethod
+    def for_backtest(
+        cls,
+        params: BacktestParams,
+        *,
+        run_id: str,
+        settings: Settings,
+        db: Engine | None,
+        rules: bool = False,
+        model_client: ModelClient | None = None,
+        risk_limits: RiskLimits | None = None,
+    ) -> GraphDecider:
+        if rules:
+            from graph.rules_engine import RulesModelClient
+
+            model_client = RulesModelClient()
+        cap = params.max_cost_usd if params.max_cost_usd is not None else None
+        ctx = DeskContext(
+            settings=settings,
+            model_client=model_client,
+            market_data=_NoMarketData(),
+            portfolio=PortfolioView.fresh(params.starting_cash),
+            risk_limits=risk_limits or RiskLimits(),
+            executor=None,
+            use_cache=params.use_llm_cache,
+            stream_tokens=False,
+            engine=db,
+            run_id=run_id,
+            budget=BudgetGuard(
+                settings,
+                db,
+                run_usd=cap if cap is not None else settings.backtest_cost_cap_usd,
+                run_tokens=BACKTEST_RUN_TOKENS,
+            ),
+        )
+        return cls(ctx, symbol=params.symbol, interval=params.interval)
+
+    def _portfolio(self, account: AccountView) -> PortfolioView:
+        positions = (
+            {
+                self.symbol: PositionView(
+                    quantity=account.position_qty,
+                    market_value=account.position_value,
+                    avg_entry_price=account.avg_entry_price or 0.0,
+                )
+            }
+            if account.position_qty > 0
+            else {}
+        )
+        return PortfolioView(
+            name="backtest",
+            equity=account.equity,
+            cash=account.cash,
+            positions=positions,
+            day_start_equity=account.day_start_equity,
+            peak_equity=account.peak_equity,
+        )
+
+    def decide(self, snapshot: IndicatorSnapshot, account: AccountView) -> DeciderOutput:
+        self.ctx.portfolio = self._portfolio(account)
+        self.ctx.now = snapshot.as_of + self._bar  # the decision is taken at the bar's close
+        state_in: dict[str, Any] = {
+            "symbol": self.symbol,
+            "interval": self.interval,
+            "snapshot": snapshot,
+        }
+        try:
+            out = self._loop.run_until_complete(self.graph.ainvoke(state_in, context=self.ctx))
+        except BudgetExceededError as exc:
+            raise BudgetExhausted(
+                exc.reason,
+                {
+                    "scope": exc.scope,
+                    "spent_usd": float(exc.spent_usd),
+                    "limit_usd": float(exc.limit_usd),
+                    "spent_tokens": exc.spent_tokens,
+                    "limit_tokens": exc.limit_tokens,
+                },
+            ) from exc
+        values = out if isinstance(out, dict) else out.model_dump()
+        decision = values.get("decision")
+        if decision is None:
+            raise RuntimeError("the desk finished without a decision")
+        if not isinstance(decision, FinalDecision):
+            decision = FinalDecision.model_validate(decision)
+        calls = [
+            c if isinstance(c, CallRecord) else CallRecord.model_validate(c)
+            for c in values.get("calls", [])
+        ]
+        metered = bool(self.ctx.model_client and self.ctx.model_client.metered)
+        order = (
+            order_for(decision, self.symbol)
+            if decision.approved and decision.action != "hold" and decision.size_pct > 0
+            else None
+        )
+        return DeciderOutput(
+            action=decision.action,
+            approved=decision.approved,
+            size_pct=decision.size_pct,
+            order=order,
+            llm_calls=sum(1 for c in calls if metered and not c.cached),
+            prompt_tokens=sum(c.prompt_tokens for c in calls),
+            completion_tokens=sum(c.completion_tokens for c in calls),
+            cost_usd=sum(c.cost_usd for c in calls),
+        )
+
+    def close(self) -> None:
+        """Flush the buffered cost log and close the private loop."""
+        if self.ctx.cost_log is not None:
+            self.ctx.cost_log.flush()
+        if not self._loop.is_closed():
+            self._loop.close()
