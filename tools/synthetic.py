@@ -43,10 +43,13 @@ GARCH_ALPHA = 0.08
 GARCH_BETA = 0.90
 TREND_STAY = 0.995  # per-bar probability of staying in the trending regime
 RANGE_STAY = 0.993
-TREND_DRIFT_IN_VOLS = 0.12  # trending drift per bar, in units of the bar's volatility
+TREND_DRIFT_IN_VOLS = 0.06  # trending drift per bar, in units of the bar's volatility
 RANGE_PULL = 0.02  # per-bar mean reversion towards the anchor while ranging
-REFERENCE_PULL = 0.0005  # weak pull back to the reference level so prices stay plausible
+REFERENCE_PULL = 0.001  # weak pull back to the reference level so prices stay plausible
+BAND_LOG_WIDTH = math.log(2.0)  # beyond ×/÷2 of the reference level …
+BAND_PULL = 0.05  # … prices are pulled back this much harder per bar
 STUDENT_DOF = 5.0
+MAX_VAR_RATIO = 16.0  # bar variance at most 16× (volatility 4×) its long-run level
 
 
 def reference_price(symbol: str) -> float:
@@ -100,14 +103,20 @@ def generate_candles(
             trending = not trending
             direction = trend_signs[i]
             anchor = log_price
-        variance = omega + GARCH_ALPHA * eps_prev**2 + GARCH_BETA * variance
+        # Capped so one fat-tailed shock cannot blow the variance up for hundreds of bars.
+        variance = min(
+            omega + GARCH_ALPHA * eps_prev**2 + GARCH_BETA * variance, MAX_VAR_RATIO * bar_var
+        )
         sigma = math.sqrt(variance)
         if trending:
             drift = direction * TREND_DRIFT_IN_VOLS * sigma
         else:
             drift = RANGE_PULL * (anchor - log_price)
             anchor += 0.01 * (log_price - anchor)
-        drift += REFERENCE_PULL * (log_ref - log_price)
+        deviation = log_ref - log_price
+        # Beyond the band the pull stiffens, so no seed wanders to an absurd price level.
+        excess = max(0.0, abs(deviation) - BAND_LOG_WIDTH)
+        drift += REFERENCE_PULL * deviation + BAND_PULL * math.copysign(excess, deviation)
         eps_prev = sigma * shocks[i]
         opens[i] = log_price
         log_price += drift + eps_prev
