@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from cli import analyze as analyze_cli
 from cli import data as data_cli
 from cli import portfolio as portfolio_cli
+from cli import runs as runs_cli
 
 app = typer.Typer(
     name="cryptofirm",
@@ -17,6 +19,9 @@ app.add_typer(data_cli.app, name="data", help="Market data: fetch, import, list,
 app.add_typer(
     portfolio_cli.app, name="portfolio", help="Portfolios: show, create, list, trades, snapshot."
 )
+
+app.command("analyze")(analyze_cli.analyze)
+app.add_typer(runs_cli.app, name="runs", help="Runs: approve or reject a paused run.")
 
 
 @app.command("migrate")

@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     tokenomics_provider: str = "offline"  # offline | live
     fear_greed_url: str = "https://api.alternative.me/fng/"
     coingecko_base_url: str = "https://api.coingecko.com/api/v3"
+    news_rss_url: str | None = None  # live sentiment: optional RSS feed of headlines
 
     # --- trading ---------------------------------------------------------------------
     default_portfolio_name: str = "default"

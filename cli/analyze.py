@@ -1,0 +1,194 @@
+"""`cryptofirm analyze SYMBOL` — run the desk once and stream every agent's reasoning live.
+
+Tokens arrive interleaved from the three analysts; each agent's text is buffered and printed
+sentence by sentence behind a coloured `[agent]` label, so parallel reasoning stays readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from graph.events import (
+    AgentOutput,
+    BudgetEvent,
+    Decision,
+    ErrorEvent,
+    RunFinished,
+    RunStarted,
+    Token,
+    TradeEvent,
+)
+
+STYLE = {
+    "technical": "cyan",
+    "sentiment": "magenta",
+    "tokenomics": "yellow",
+    "researcher": "blue",
+    "trader": "green",
+    "risk_manager": "red",
+}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class StreamPrinter:
+    """Prints tokens per agent in complete sentences, labelled."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.buffers: dict[str, str] = {}
+
+    def _line(self, node: str, text: str) -> None:
+        style = STYLE.get(node, "white")
+        self.console.print(f"[{style}]\\[{node:>12}][/{style}] {escape(text.strip())}")
+
+    def token(self, node: str, text: str) -> None:
+        buffered = self.buffers.get(node, "") + text
+        *done, rest = _SENTENCE_END.split(buffered)
+        for sentence in done:
+            if sentence.strip():
+                self._line(node, sentence)
+        self.buffers[node] = rest
+
+    def flush(self, node: str) -> None:
+        rest = self.buffers.pop(node, "")
+        if rest.strip():
+            self._line(node, rest)
+
+
+def render(event: Any, printer: StreamPrinter, console: Console) -> None:
+    if isinstance(event, RunStarted):
+        console.print(
+            f"[bold]run {event.run_id}[/bold]  {event.symbol} {event.interval}  models: "
+            f"analysts={event.model_cheap}, decisions={event.model_strong}"
+        )
+    elif isinstance(event, Token):
+        printer.token(event.node, event.text)
+    elif isinstance(event, AgentOutput):
+        printer.flush(event.node)
+        out = event.output
+        flag = " [bold red]FALLBACK[/bold red]" if event.fallback else ""
+        if "signal" in out:
+            summary = f"{out['signal']} score {out['score']:+.2f} conf {out['confidence']:.2f}"
+            summary += f" (source: {out.get('source') or '?'})"
+        elif "direction" in out:
+            summary = f"{out['direction']} conviction {out['conviction']:.2f}"
+        elif "action" in out:
+            summary = f"{out['action']} {out['size_pct']:.2f}%"
+        else:
+            summary = f"{out.get('verdict')} {out.get('size_pct', 0):.2f}%"
+        style = STYLE.get(event.node, "white")
+        console.print(
+            f"[{style}]\\[{event.node:>12}][/{style}] [bold]→ {escape(summary)}[/bold]"
+            f"  ({event.model}, {event.prompt_tokens}+{event.completion_tokens} tok, "
+            f"${event.cost_usd:.4f}){flag}"
+        )
+        if out.get("source") == "synthetic":
+            console.print("[bold yellow]  data: SYNTHETIC candles (no real candles stored)[/]")
+    elif isinstance(event, Decision):
+        verdict = "APPROVED" if event.approved else "REJECTED"
+        if event.awaiting_approval:
+            verdict = "AWAITING HUMAN APPROVAL"
+        console.rule("decision")
+        console.print(
+            f"[bold]{event.action.upper()} {event.size_pct:.2f}%[/bold]  {verdict}  "
+            f"entry {event.entry}  stop {event.stop_loss}  take-profit {event.take_profit}"
+        )
+        for reason in event.reasons:
+            console.print(f"  - {escape(reason)}")
+    elif isinstance(event, TradeEvent):
+        console.print(
+            f"[bold green]FILLED[/] {event.side} {event.quantity} {event.symbol} @ "
+            f"{event.price} fee {event.fee} (trade {event.trade_id})"
+        )
+    elif isinstance(event, BudgetEvent):
+        console.print(f"[bold red]BUDGET[/] {escape(event.reason or '')}")
+    elif isinstance(event, ErrorEvent):
+        console.print(f"[bold red]error[/] {escape(event.node or '')} {escape(event.message)}")
+    elif isinstance(event, RunFinished):
+        console.print(
+            f"[bold]{event.status}[/bold]  cost ${event.cost_usd:.4f}  tokens "
+            f"{event.prompt_tokens} prompt + {event.completion_tokens} completion"
+        )
+
+
+async def stream_to_console(events: Any, console: Console) -> str:
+    printer = StreamPrinter(console)
+    status = "failed"
+    async for event in events:
+        render(event, printer, console)
+        if isinstance(event, RunFinished):
+            status = event.status
+    return status
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def resolve_portfolio(engine: Any, name: str | None, *, create_default: bool) -> int | None:
+    from core.settings import get_settings
+    from persistence.portfolios import (
+        UnknownPortfolioError,
+        create_portfolio,
+        get_portfolio_by_name,
+    )
+
+    settings = get_settings()
+    if name is None and not create_default:
+        return None
+    name = name or settings.default_portfolio_name
+    try:
+        return get_portfolio_by_name(engine, name).id
+    except UnknownPortfolioError:
+        if name != settings.default_portfolio_name:
+            raise fail(f"--portfolio: no portfolio named {name!r}") from None
+        return create_portfolio(engine, name, settings.default_starting_cash).id
+
+
+def analyze(
+    symbol: str = typer.Argument(..., help="Binance spot symbol, e.g. BTCUSDT"),
+    interval: str = typer.Option("1h", "--interval", "-i", help="candle interval"),
+    execute: bool = typer.Option(False, "--execute", help="trade the decision on the portfolio"),
+    portfolio: str | None = typer.Option(None, "--portfolio", help="portfolio name"),
+) -> None:
+    """Run the six-agent desk once on SYMBOL and stream its reasoning."""
+    from core.settings import get_settings
+    from graph.runner import run_analysis
+    from persistence.db import init_db
+    from tools.intervals import UnknownIntervalError, interval_ms
+    from tools.sentiment import base_asset
+
+    symbol = symbol.upper()
+    try:
+        interval_ms(interval)
+    except UnknownIntervalError as exc:
+        raise fail(f"--interval: {exc}") from None
+    try:
+        base_asset(symbol)
+    except ValueError as exc:
+        raise fail(f"SYMBOL: {exc}") from None
+    started = time.perf_counter()
+    settings = get_settings()
+    engine = init_db(settings.database_url)
+    portfolio_id = resolve_portfolio(engine, portfolio, create_default=execute)
+    console = Console(highlight=False)
+    events = run_analysis(
+        symbol,
+        interval,
+        portfolio_id=portfolio_id,
+        execute=execute,
+        engine=engine,
+        settings=settings,
+    )
+    status = asyncio.run(stream_to_console(events, console))
+    console.print(f"[dim]wall time {time.perf_counter() - started:.2f}s[/dim]")
+    if status not in ("completed", "paused"):
+        raise typer.Exit(code=1)

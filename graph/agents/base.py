@@ -1,0 +1,78 @@
+"""What every agent node shares: the context lookup, the JSON answer instructions and the
+call → named AIMessage → state update plumbing."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.messages import AIMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel
+
+from graph.context import DeskContext
+from graph.llm import AgentCall, call_agent
+from graph.models import Prompt
+
+_default_context: DeskContext | None = None
+
+
+def desk_context(runtime: Runtime[Any] | None) -> DeskContext:
+    """The run's context, resolved. Invoked without one (Studio, a bare `graph.invoke`), the
+    desk uses a process-wide offline default built from settings."""
+    global _default_context
+    ctx = runtime.context if runtime is not None else None
+    if isinstance(ctx, DeskContext):
+        return ctx.resolved()
+    if _default_context is None:
+        _default_context = DeskContext().resolved()
+    if isinstance(ctx, dict) and ctx:
+        return _default_context.with_overrides(ctx)
+    return _default_context
+
+
+def run_id_of(runtime: Runtime[Any], ctx: DeskContext) -> str | None:
+    if ctx.run_id:
+        return ctx.run_id
+    info = runtime.execution_info
+    return info.thread_id if info is not None else None
+
+
+@lru_cache(maxsize=16)
+def json_instructions(schema: type[BaseModel]) -> str:
+    return (
+        "Answer in two parts: first your reasoning in plain prose (3 to 6 sentences), then "
+        "exactly ONE ```json fenced block holding an object that matches this JSON schema:\n"
+        + json.dumps(schema.model_json_schema(), separators=(",", ":"))
+    )
+
+
+def compact(model: BaseModel | None, **kwargs: Any) -> str:
+    """A model as compact JSON for a prompt (facts, not prose)."""
+    if model is None:
+        return "null"
+    return model.model_dump_json(**kwargs)
+
+
+async def run_agent[T: BaseModel](
+    runtime: Runtime[Any],
+    *,
+    agent: str,
+    prompt: Prompt,
+    schema: type[T],
+    fallback: Any,
+) -> tuple[T, dict[str, Any]]:
+    """Call the agent's model and return its output plus the messages/calls state update."""
+    ctx = desk_context(runtime)
+    call: AgentCall[T] = await call_agent(
+        ctx,
+        agent=agent,
+        prompt=prompt,
+        schema=schema,
+        fallback=fallback,
+        run_id=run_id_of(runtime, ctx),
+        writer=runtime.stream_writer if ctx.stream_tokens else None,
+    )
+    message = AIMessage(content=call.reasoning, name=agent, id=call.message_id)
+    return call.output, {"messages": [message], "calls": [call.record]}

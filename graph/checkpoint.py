@@ -1,0 +1,68 @@
+"""Checkpointers for the desk: thread id = run id, so a run whose process died resumes from
+its last completed step, and a paused run (human approval) resumes later.
+
+- Postgres `DATABASE_URL` → `AsyncPostgresSaver` on its own connection (autocommit, dict rows,
+  as langgraph-checkpoint-postgres requires), tables created by `.setup()` in the same database.
+- SQLite `DATABASE_URL` → `AsyncSqliteSaver` in a SEPARATE file next to the database
+  (`<db stem>-checkpoints.db`, the same file the API opens): checkpoint writes never contend
+  with the firm's own writers.
+- In-memory SQLite → `InMemorySaver` (tests).
+Async savers are created inside the running event loop, as they must be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from sqlalchemy.engine import make_url
+
+from persistence.db import normalise_url
+
+# One process-wide saver for in-memory databases, so a paused run can still be resumed later
+# in the same process (tests, throw-away demos).
+_MEMORY_SAVER = InMemorySaver()
+
+
+def sqlite_checkpoint_path(database_url: str) -> Path | None:
+    """Where the SQLite checkpoints live for a SQLite database URL (None: in memory)."""
+    url = make_url(database_url)
+    if not url.database or url.database == ":memory:":
+        return None
+    db = Path(url.database).resolve()
+    return db.with_name(db.stem + "-checkpoints.db")
+
+
+def postgres_conninfo(database_url: str) -> str:
+    """SQLAlchemy URL → libpq URL for psycopg (drop the `+psycopg` driver suffix)."""
+    url = make_url(normalise_url(database_url)).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSaver[str]]:
+    backend = make_url(normalise_url(database_url)).get_backend_name()
+    if backend == "postgresql":
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncPostgresSaver.from_conn_string(postgres_conninfo(database_url)) as saver:
+            await saver.setup()
+            yield saver
+        return
+    if backend != "sqlite":
+        raise ValueError(
+            f"DATABASE_URL backend {backend!r} has no checkpointer (sqlite|postgresql)"
+        )
+    path = sqlite_checkpoint_path(database_url)
+    if path is None:
+        yield _MEMORY_SAVER
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        await saver.setup()
+        yield saver

@@ -1,0 +1,187 @@
+"""Run-scoped context of the desk (LangGraph `context_schema`): the seams the caller controls.
+
+Nothing here is checkpointed: the runner (or the backtest engine, or Studio) rebuilds it for
+every invocation. Every field has an offline default so `DeskContext()` runs anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from core.risk import RiskLimits
+from core.settings import Settings, get_settings
+from tools.orders import Fill, OrderRequest
+from tools.sentiment import SentimentProvider, sentiment_provider_from_settings
+from tools.snapshot import IndicatorSnapshot
+from tools.tokenomics import TokenomicsProvider, tokenomics_provider_from_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from graph.budget import BudgetGuard
+    from graph.costs import CostLog
+    from graph.llm_cache import LLMCache
+    from graph.models import ModelClient
+
+
+class PositionView(BaseModel):
+    quantity: float = Field(ge=0)
+    market_value: float = Field(ge=0)
+    avg_entry_price: float = Field(ge=0)
+
+
+class PortfolioView(BaseModel):
+    """What the risk checks need to know about the account, valued at the decision price."""
+
+    portfolio_id: int | None = None
+    name: str = "default"
+    equity: float = Field(gt=0)
+    cash: float = Field(ge=0)
+    positions: dict[str, PositionView] = Field(default_factory=dict)
+    day_start_equity: float = Field(gt=0, description="equity at the last UTC midnight")
+    peak_equity: float = Field(gt=0)
+
+    @property
+    def exposure(self) -> float:
+        return sum(p.market_value for p in self.positions.values())
+
+    def position_value(self, symbol: str) -> float:
+        pos = self.positions.get(symbol)
+        return pos.market_value if pos else 0.0
+
+    @classmethod
+    def fresh(cls, starting_cash: Decimal | float, name: str = "default") -> PortfolioView:
+        cash = float(starting_cash)
+        return cls(name=name, equity=cash, cash=cash, day_start_equity=cash, peak_equity=cash)
+
+
+class MarketDataProvider(Protocol):
+    """Produces the indicator snapshot for a decision. The backtest engine supplies one that
+    returns its precomputed bar-t snapshot; the default loads candles through the source chain."""
+
+    def snapshot(self, symbol: str, interval: str) -> IndicatorSnapshot: ...
+
+
+class OrderExecutor(Protocol):
+    """`persistence.ledger.LedgerExecutor` in the CLI/API; the backtest's account in a backtest."""
+
+    def execute(
+        self, order: OrderRequest, *, run_id: str, price: Decimal, at: datetime
+    ) -> Fill | None: ...
+
+
+class SourceChainMarketData:
+    """Default provider: `tools.market_data.load_candles` (live → store → synthetic) and
+    `tools.indicators`. Imported lazily so the graph module imports without pandas work."""
+
+    def __init__(self, settings: Settings | None = None, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+
+    def snapshot(self, symbol: str, interval: str) -> IndicatorSnapshot:
+        from tools.indicators import compute_indicators, make_snapshot
+        from tools.market_data import load_candles
+
+        series = load_candles(
+            symbol, interval, limit=500, engine=self.engine, settings=self.settings
+        )
+        frame = compute_indicators(series.frame, interval)
+        return make_snapshot(frame, symbol=symbol, interval=interval, source=series.source)
+
+
+@dataclass(kw_only=True)
+class DeskContext:
+    """Everything a desk run needs from outside the graph state."""
+
+    settings: Settings = field(default_factory=get_settings)
+    """Model tiers, prices, budgets, provider choice."""
+
+    model_client: ModelClient | None = None
+    """The model seam; None → built from settings (rules engine offline)."""
+
+    market_data: MarketDataProvider | None = None
+    """Where `prepare` gets the snapshot when the input state carries none."""
+
+    sentiment: SentimentProvider | None = None
+    tokenomics: TokenomicsProvider | None = None
+
+    portfolio: PortfolioView | None = None
+    """Account state for the risk checks; None → a fresh portfolio of default_starting_cash."""
+
+    portfolio_provider: Callable[[IndicatorSnapshot], PortfolioView] | None = None
+    """Values a real account at the snapshot price (the ledger); wins over `portfolio`."""
+
+    risk_limits: RiskLimits = field(default_factory=RiskLimits)
+
+    now: datetime | None = None
+    """Wall clock for the stale-data check; None → real time. Backtests pass the bar time."""
+
+    executor: OrderExecutor | None = None
+    """None → decisions are recorded but never executed."""
+
+    require_approval: bool = False
+    """Pause (LangGraph interrupt) before executing, until a human approves or rejects."""
+
+    use_cache: bool | None = None
+    """LLM answer cache; None → on for real providers (irrelevant for the rules engine)."""
+
+    stream_tokens: bool = True
+    """Emit reasoning token by token on the custom stream; backtests turn it off for speed."""
+
+    engine: Engine | None = None
+    """Database for agent_logs, llm_cache and the daily budget; None → nothing is persisted."""
+
+    cost_log: CostLog | None = None
+    budget: BudgetGuard | None = None
+    cache: LLMCache | None = None
+
+    run_id: str | None = None
+    """Run id for logs and the executor's idempotency key; None → the LangGraph thread id."""
+
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Test hooks and caller-specific values; never read by production nodes."""
+
+    def with_overrides(self, values: dict[str, Any]) -> DeskContext:
+        """A copy with simple fields replaced (Studio passes its context as a JSON object)."""
+        allowed = {"require_approval", "use_cache", "stream_tokens", "run_id", "now"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(
+                f"unknown context field(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+            )
+        return replace(self, **values)
+
+    def resolved(self) -> DeskContext:
+        """Fill every None seam from settings. Idempotent; called once per run by the runner
+        and lazily by nodes when the graph is invoked directly (backtests, Studio)."""
+        from graph.budget import BudgetGuard
+        from graph.costs import CostLog
+        from graph.llm_cache import LLMCache
+        from graph.models import client_from_settings
+
+        s = self.settings
+        if self.model_client is None:
+            self.model_client = client_from_settings(s)
+        if self.market_data is None:
+            self.market_data = SourceChainMarketData(s, self.engine)
+        if self.sentiment is None:
+            self.sentiment = sentiment_provider_from_settings(s)
+        if self.tokenomics is None:
+            self.tokenomics = tokenomics_provider_from_settings(s)
+        if self.portfolio is None:
+            self.portfolio = PortfolioView.fresh(s.default_starting_cash)
+        if self.use_cache is None:
+            self.use_cache = self.model_client.metered
+        if self.cost_log is None:
+            self.cost_log = CostLog(self.engine)
+        if self.budget is None:
+            self.budget = BudgetGuard(s, self.engine)
+        if self.cache is None and self.use_cache:
+            self.cache = LLMCache(self.engine)
+        return self

@@ -1,0 +1,103 @@
+"""Cost of model calls and the buffered `agent_logs` writer.
+
+Rows are buffered in memory and written in one batch (`flush`) at the end of a run or every
+`batch_size` rows, so the hot path of a backtest never waits on the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+MTOK = Decimal(1_000_000)
+
+
+def cost_usd(settings: Settings, model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    """USD for one call from `settings.llm_prices`. A model without a price costs 0 only for
+    local providers (the client refuses to start for a priced provider without one)."""
+    price = settings.llm_prices.get(model)
+    if price is None:
+        return Decimal(0)
+    return (price.input_per_mtok * prompt_tokens + price.output_per_mtok * completion_tokens) / MTOK
+
+
+class CostLog:
+    """Buffer of AgentLog rows plus per-run totals."""
+
+    def __init__(self, engine: Engine | None, *, batch_size: int = 500) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self.total_prompt_tokens = 0
+        self.total_completion_tokens = 0
+        self.total_cost_usd = Decimal(0)
+        self.calls = 0
+
+    def record(
+        self,
+        *,
+        run_id: str | None,
+        agent: str,
+        model: str,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost: Decimal = Decimal(0),
+        latency_ms: float = 0.0,
+        ok: bool = True,
+        cached: bool = False,
+        error: str | None = None,
+        raw_output: str | None = None,
+    ) -> None:
+        row = {
+            "run_id": run_id,
+            "agent": agent,
+            "model": model,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost_usd": cost,
+            "latency_ms": latency_ms,
+            "ok": ok,
+            "cached": cached,
+            "error": error,
+            "raw_output": raw_output,
+            "created_at": datetime.now(UTC),
+        }
+        with self._lock:
+            self._rows.append(row)
+            self.calls += 1
+            self.total_prompt_tokens += prompt_tokens
+            self.total_completion_tokens += completion_tokens
+            self.total_cost_usd += cost
+            full = len(self._rows) >= self.batch_size
+        if full:
+            self.flush()
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._rows)
+
+    def flush(self) -> int:
+        """Write buffered rows; returns how many. Without an engine the rows stay in memory
+        (tests and Studio read them from `pending`)."""
+        if self.engine is None:
+            return 0
+        from sqlalchemy import insert
+
+        from persistence.models import AgentLog
+
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            conn.execute(insert(AgentLog), rows)
+        return len(rows)

@@ -1,0 +1,171 @@
+"""One agent call, the way every agent makes it: budget check → answer cache → model (tokens
+streamed on the custom stream) → parse/validate → one repair → safe fallback, with every
+attempt logged to `agent_logs` (buffered) and returned as a `CallRecord`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from graph.budget import BudgetExceededError
+from graph.context import DeskContext
+from graph.costs import cost_usd
+from graph.llm_cache import cache_key
+from graph.models import ModelReply, Prompt, monotonic_ms
+from graph.schemas import CallRecord
+
+StreamWriter = Callable[[Any], None]
+
+_FENCED_JSON = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+_WORDS = re.compile(r"\S+\s*|\s+")
+
+
+class OutputParseError(ValueError):
+    pass
+
+
+def parse_reply[T: BaseModel](text: str, schema: type[T]) -> tuple[T, str]:
+    """The last fenced JSON block (or the outermost {...}) validated against `schema`, plus
+    the reasoning text before it."""
+    fenced = list(_FENCED_JSON.finditer(text))
+    if fenced:
+        match = fenced[-1]
+        raw, start = match.group(1), match.start()
+    else:
+        start, end = text.find("{"), text.rfind("}")
+        if start < 0 or end <= start:
+            raise OutputParseError("no JSON object found in the reply")
+        raw = text[start : end + 1]
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise OutputParseError(f"invalid JSON: {exc}") from exc
+    try:
+        parsed = schema.model_validate(data)
+    except ValidationError as exc:
+        raise OutputParseError(str(exc).replace("\n", "; ")) from exc
+    return parsed, text[:start].strip()
+
+
+def stream_words(text: str, emit: Callable[[str], None]) -> None:
+    """Emit text the way a model streams it: word by word, whitespace kept."""
+    for piece in _WORDS.findall(text):
+        emit(piece)
+
+
+@dataclass
+class AgentCall[T: BaseModel]:
+    output: T
+    reasoning: str
+    record: CallRecord
+    message_id: str
+
+
+async def call_agent[T: BaseModel](
+    ctx: DeskContext,
+    *,
+    agent: str,
+    prompt: Prompt,
+    schema: type[T],
+    fallback: Callable[[str], T],
+    run_id: str | None,
+    writer: StreamWriter | None,
+) -> AgentCall[T]:
+    assert ctx.model_client is not None and ctx.cost_log is not None and ctx.budget is not None
+    client = ctx.model_client
+    model = client.model_for(agent)
+    message_id = f"{agent}-{uuid.uuid4().hex[:12]}"
+    on_token: Callable[[str], None] | None = None
+    if writer is not None and ctx.stream_tokens:
+
+        def on_token(piece: str) -> None:
+            writer({"event": "token", "node": agent, "message_id": message_id, "text": piece})
+
+    record = CallRecord(agent=agent, model=model)
+    metered = client.metered
+    key = cache_key(model, prompt.text) if metered and ctx.use_cache and ctx.cache else None
+    if key is not None and ctx.cache is not None:
+        hit = ctx.cache.get(key)
+        if hit is not None:
+            parsed, reasoning = parse_reply(hit.text, schema)
+            if on_token is not None:
+                on_token(reasoning)
+            ctx.cost_log.record(run_id=run_id, agent=agent, model=model, cached=True)
+            record.cached = True
+            return AgentCall(parsed, reasoning, record, message_id)
+
+    error = ""
+    for attempt in range(2):
+        if metered:
+            ctx.budget.check(model, prompt.text)
+        started = monotonic_ms()
+        try:
+            reply: ModelReply = await client.generate(agent, prompt, schema, on_token)
+        except BudgetExceededError:
+            raise
+        except Exception as exc:  # provider failure: logged, then the safe fallback
+            error = f"{type(exc).__name__}: {exc}"
+            ctx.cost_log.record(
+                run_id=run_id,
+                agent=agent,
+                model=model,
+                latency_ms=monotonic_ms() - started,
+                ok=False,
+                error=error,
+            )
+            break
+        latency = monotonic_ms() - started
+        usage = reply.usage
+        cost = cost_usd(ctx.settings, reply.model, usage.prompt_tokens, usage.completion_tokens)
+        if metered:
+            ctx.budget.add(usage.prompt_tokens + usage.completion_tokens, cost)
+        record.prompt_tokens += usage.prompt_tokens
+        record.completion_tokens += usage.completion_tokens
+        record.cost_usd += float(cost)
+        record.latency_ms += latency
+        try:
+            if reply.parsed is not None and isinstance(reply.parsed, schema):
+                parsed, reasoning = reply.parsed, reply.text
+            else:
+                parsed, reasoning = parse_reply(reply.text, schema)
+        except OutputParseError as exc:
+            error = f"attempt {attempt + 1}: {exc}"
+            ctx.cost_log.record(
+                run_id=run_id,
+                agent=agent,
+                model=reply.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cost=cost,
+                latency_ms=latency,
+                ok=False,
+                error=error,
+                raw_output=reply.text,
+            )
+            prompt = prompt.with_repair(reply.text, str(exc))
+            continue
+        ctx.cost_log.record(
+            run_id=run_id,
+            agent=agent,
+            model=reply.model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost=cost,
+            latency_ms=latency,
+        )
+        record.repaired = attempt > 0
+        if key is not None and ctx.cache is not None:
+            ctx.cache.put(key, reply)
+        return AgentCall(parsed, reasoning or "", record, message_id)
+
+    record.fallback = True
+    record.error = error
+    output = fallback(error)
+    return AgentCall(output, f"[fallback after failed output: {error}]", record, message_id)

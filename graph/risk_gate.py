@@ -1,0 +1,153 @@
+"""The code risk clamp between the LLM risk manager and execution.
+
+Whatever any model says, the order that reaches `execute` satisfies `core.risk.RiskLimits`:
+- the risk manager can only shrink a proposal or reject it (a larger size is ignored; its stop
+  is used only when tighter);
+- stale data (latest bar older than `max_data_age_bars` intervals vs `now`) → no trade;
+- buys: daily-loss and drawdown circuit breakers block new buys; the stop-loss is mandatory and
+  within `max_stop_distance_pct` — a missing or too-distant stop is MOVED to the max distance
+  (a tighter stop only reduces risk, so we place one rather than reject a good signal); a stop at
+  or above entry is nonsense and rejects the order; size is cut to fit the position limit, the
+  total-exposure limit and the cash reserve (fees included); under 0.1% of equity → rejected;
+- sells (spot, no shorting) need a held position and sell at most 100% of it; they are always
+  allowed by the circuit breakers, because selling reduces risk.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from core.risk import RiskLimits
+from graph.context import PortfolioView
+from graph.schemas import FinalDecision, RiskReview, TradeProposal
+from tools.intervals import interval_ms
+from tools.snapshot import IndicatorSnapshot
+
+MIN_TRADE_PCT = 0.1
+
+
+def _reject(proposal: TradeProposal, reasons: list[str]) -> FinalDecision:
+    return FinalDecision(
+        action=proposal.action, size_pct=0, approved=False, reasons=reasons, clamped=True
+    )
+
+
+def is_stale(snap: IndicatorSnapshot, limits: RiskLimits, now: datetime) -> bool:
+    age = now - snap.as_of
+    return age > timedelta(milliseconds=interval_ms(snap.interval) * limits.max_data_age_bars)
+
+
+def clamp_decision(
+    proposal: TradeProposal | None,
+    review: RiskReview | None,
+    snap: IndicatorSnapshot,
+    portfolio: PortfolioView,
+    limits: RiskLimits,
+    *,
+    now: datetime | None = None,
+    fee_rate: float = 0.001,
+) -> FinalDecision:
+    if proposal is None or proposal.action == "hold" or proposal.size_pct <= 0:
+        return FinalDecision(action="hold", size_pct=0, approved=True, reasons=["hold"])
+    now = now or datetime.now(UTC)
+    if is_stale(snap, limits, now):
+        return _reject(
+            proposal,
+            [
+                f"stale data: latest bar {snap.as_of.isoformat()} is older than "
+                f"{limits.max_data_age_bars} × {snap.interval} at {now.isoformat()}"
+            ],
+        )
+    if review is None or review.verdict == "reject":
+        why = review.reasons if review else ["no risk review"]
+        return _reject(proposal, ["risk manager rejected: " + "; ".join(why)])
+
+    reasons: list[str] = [f"risk manager: {r}" for r in review.reasons]
+    clamped = False
+    size = proposal.size_pct
+    if review.size_pct > proposal.size_pct:
+        reasons.append(
+            f"risk manager asked for {review.size_pct:.2f}% > proposed {size:.2f}%: ignored "
+            "(it may only shrink)"
+        )
+        clamped = True
+    else:
+        size = review.size_pct
+
+    if proposal.action == "sell":
+        if portfolio.position_value(snap.symbol) <= 0:
+            return _reject(proposal, [*reasons, f"no {snap.symbol} position to sell (spot only)"])
+        return FinalDecision(
+            action="sell",
+            size_pct=min(size, 100.0),
+            entry=snap.close,
+            approved=size > 0,
+            reasons=reasons if size > 0 else [*reasons, "size 0"],
+            clamped=clamped,
+        )
+
+    # --- buy ------------------------------------------------------------------------------
+    equity = portfolio.equity
+    daily_loss = (portfolio.day_start_equity - equity) / portfolio.day_start_equity * 100
+    if daily_loss >= limits.max_daily_loss_pct:
+        return _reject(
+            proposal,
+            [f"daily-loss breaker: down {daily_loss:.2f}% today ≥ {limits.max_daily_loss_pct}%"],
+        )
+    drawdown = (portfolio.peak_equity - equity) / portfolio.peak_equity * 100
+    if drawdown >= limits.max_drawdown_pct:
+        return _reject(
+            proposal,
+            [f"drawdown breaker: {drawdown:.2f}% below peak ≥ {limits.max_drawdown_pct}%"],
+        )
+
+    entry = snap.close
+    floor = entry * (1 - limits.max_stop_distance_pct / 100)
+    stop = proposal.stop_loss
+    if review.stop_loss is not None and (stop is None or review.stop_loss > stop):
+        stop = review.stop_loss  # tighter stop from the risk manager
+    if stop is None:
+        stop = floor
+        reasons.append(f"no stop-loss: placed at the max distance {limits.max_stop_distance_pct}%")
+        clamped = True
+    elif stop >= entry:
+        return _reject(proposal, [*reasons, f"stop-loss {stop} is not below entry {entry}"])
+    elif stop < floor:
+        reasons.append(
+            f"stop-loss {stop:.2f} is {(entry - stop) / entry * 100:.2f}% away > "
+            f"{limits.max_stop_distance_pct}%: moved to {floor:.2f}"
+        )
+        stop = floor
+        clamped = True
+    take = review.take_profit or proposal.take_profit
+    if take is not None and take <= entry:
+        reasons.append(f"take-profit {take} not above entry: dropped")
+        take = None
+
+    caps = {
+        "position limit": limits.max_position_pct
+        - portfolio.position_value(snap.symbol) / equity * 100,
+        "total exposure limit": limits.max_total_exposure_pct - portfolio.exposure / equity * 100,
+        "cash reserve": (portfolio.cash - limits.min_cash_reserve_pct / 100 * equity)
+        / (1 + fee_rate)
+        / equity
+        * 100,
+    }
+    for name, cap in caps.items():
+        if size > cap:
+            reasons.append(f"size {size:.2f}% cut to {max(cap, 0):.2f}% by the {name}")
+            size = max(cap, 0.0)
+            clamped = True
+    if size < MIN_TRADE_PCT:
+        return _reject(proposal, [*reasons, f"no room: size {size:.2f}% < {MIN_TRADE_PCT}%"])
+    return FinalDecision(
+        action="buy",
+        size_pct=math.floor(size * 10_000) / 10_000,  # round down: never above a cap
+        entry=entry,
+        stop_loss=stop,
+        take_profit=take,
+        approved=True,
+        reasons=reasons,
+        clamped=clamped,
+    )
