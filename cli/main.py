@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import analyze as analyze_cli
+from cli import backtest as backtest_cli
 from cli import data as data_cli
 from cli import portfolio as portfolio_cli
 from cli import runs as runs_cli
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_cli.app, name="data", help="Market data: fetch, import, list, gaps.")
+app.command("backtest")(backtest_cli.backtest)
 app.add_typer(
     portfolio_cli.app, name="portfolio", help="Portfolios: show, create, list, trades, snapshot."
 )

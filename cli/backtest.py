@@ -1,0 +1,139 @@
+"""`cryptofirm backtest SYMBOL --interval 1h --from 2023-01-01 --to 2023-06-30 --every 4`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(code=2)
+
+
+def _parse_day(value: str, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{field}: {value!r} is not a date like 2023-01-31") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.2f}%"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def backtest(
+    symbol: str = typer.Argument(..., help="e.g. BTCUSDT"),
+    interval: str = typer.Option("1h", "--interval"),
+    from_: str = typer.Option(..., "--from", help="first day traded (UTC)"),
+    to: str = typer.Option(..., "--to", help="last day traded, inclusive (UTC)"),
+    every: int = typer.Option(1, "--every", help="decide every N bars"),
+    export: Path | None = typer.Option(None, "--export", help="write trades/equity/metrics here"),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="raise the USD cost cap"),
+) -> None:
+    """Backtest the desk over a date range; prints metrics against the baselines."""
+    from core.settings import get_settings
+    from graph.backtest.data import load_backtest_data
+    from graph.backtest.engine import NotEnoughHistoryError
+    from graph.backtest.estimate import CostLimitError, UnknownPriceError, estimate_cost
+    from graph.backtest.export import export_report
+    from graph.backtest.runs import create_backtest_run, run_backtest
+    from graph.backtest.schemas import BacktestParams
+    from graph.events import RunEventModel
+    from persistence.db import init_db
+
+    start = _parse_day(from_, "from")
+    end_day = _parse_day(to, "to")
+    end = end_day + timedelta(days=1) if len(to) <= 10 else end_day  # a date means the whole day
+    settings = get_settings()
+    try:
+        params = BacktestParams(
+            symbol=symbol,
+            interval=interval,
+            start=start,
+            end=end,
+            every=every,
+            starting_cash=settings.default_starting_cash,
+            fee_rate=settings.fee_rate,
+            slippage_bps=settings.slippage_bps,
+            max_cost_usd=Decimal(str(max_cost)) if max_cost is not None else None,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "params"
+        raise _fail(f"{field}: {first['msg']}") from None
+    db = init_db(settings.database_url)
+    try:
+        estimate = estimate_cost(params, settings)
+        run_id = create_backtest_run(db, params, settings=settings)
+        data = load_backtest_data(params, engine=db, settings=settings)
+    except (CostLimitError, UnknownPriceError, NotEnoughHistoryError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    err.print(
+        f"{params.symbol} {params.interval} {start:%Y-%m-%d} → {end:%Y-%m-%d}, every {every} "
+        f"bar(s): {estimate.decision_points} decisions, est. ${estimate.usd} "
+        f"(cap ${estimate.cap_usd}); data: {data.source}; run {run_id}",
+        highlight=False,
+    )
+    with Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} bars"),
+        TextColumn("equity {task.fields[equity]}"),
+        TimeRemainingColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("bt", total=None, equity="—")
+
+        def on_event(event: RunEventModel) -> None:
+            if event.type == "progress":
+                equity = f"{event.equity:,.2f}" if event.equity is not None else "—"
+                bar.update(task, completed=event.done, total=event.total, equity=equity)
+
+        report = run_backtest(db, run_id, settings=settings, data=data, on_event=on_event)
+
+    console = Console()
+    table = Table(title=f"{params.symbol} {params.interval} — {report.model} ({report.stopped})")
+    for column in ("", "return", "CAGR", "Sharpe", "Sortino", "max DD", "trades", "win rate"):
+        table.add_column(column, justify="right")
+    rows = [("desk", report.metrics)] + [(n, b.metrics) for n, b in report.baselines.items()]
+    for name, m in rows:
+        if m is None:
+            table.add_row(name, *["—"] * 7)
+            continue
+        table.add_row(
+            name,
+            _pct(m.total_return),
+            _pct(m.cagr),
+            _num(m.sharpe),
+            _num(m.sortino),
+            _pct(-m.max_drawdown),
+            str(m.trades),
+            _pct(m.win_rate),
+        )
+    console.print(table)
+    s = report.decision_spread
+    console.print(
+        f"decisions: buy {s.buy} · sell {s.sell} · hold {s.hold}; LLM calls "
+        f"{report.usage.llm_calls}, ${report.usage.cost_usd:.4f}",
+        highlight=False,
+    )
+    for warning in report.warnings:
+        console.print(f"warning: {warning}", style="yellow", highlight=False)
+    if export is not None:
+        for path in export_report(report, export):
+            console.print(f"wrote {path}", highlight=False)
