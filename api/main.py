@@ -50,6 +50,8 @@ def _lifespan_for(settings: Settings) -> Any:
             manager = RunManager(engine)
             app.state.run_manager = manager
             stack.push_async_callback(manager.shutdown)
+            # Runs first: backtest threads see their cancel flag and stop within a bar.
+            stack.callback(lambda: [f.set() for f in app.state.backtest_cancel_flags.values()])
             yield
 
     return lifespan
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.analysis_runner = None  # set in the lifespan unless a test installed one
+    app.state.backtest_cancel_flags = {}
     app.state.run_start_limiter = TokenBucketLimiter(settings.api_rate_limit_per_minute)
     install_error_handlers(app)
     install_cors(app, settings)

@@ -238,11 +238,13 @@ class RunManager:
                 subscriber.put_nowait(event)
 
     def _failure_events(self, live: LiveRun, error: BaseException) -> list[RunEventLike]:
+        if live.finished_event_seen:
+            return []  # the run reported its own failure before raising
         message = f"run failed: {type(error).__name__}: {error}"
-        events: list[RunEventLike] = [ErrorEvent(run_id=live.run_id, message=message)]
-        if not live.finished_event_seen:
-            events.append(RunFinished(run_id=live.run_id, status="failed"))
-        return events
+        return [
+            ErrorEvent(run_id=live.run_id, message=message),
+            RunFinished(run_id=live.run_id, status="failed"),
+        ]
 
     async def _close_interrupted(self, live: LiveRun, status: str) -> None:
         """A cancelled task (cancel route or shutdown) still ends its stream properly."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, func, select
 
 from api.deps import EngineDep, SettingsDep
 from core.settings import Settings
@@ -98,80 +98,89 @@ async def agent_logs(
     return await asyncio.to_thread(load)
 
 
-def _day_expr(engine: Engine) -> Any:
-    if engine.dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", AgentLog.created_at), "YYYY-MM-DD")
-    return func.substr(AgentLog.created_at, 1, 10)
+def _aggregate(rows: Any, key_of: Any) -> list[UsageRow]:
+    """Sum in Python with Decimal: SQLite stores exact decimals as text, and SQL SUM over
+    them would return a float (0.21000000000000002 instead of 0.21)."""
+    groups: dict[str, UsageRow] = {}
+    for row in rows:
+        key = key_of(row)
+        acc = groups.get(key)
+        if acc is None:
+            acc = groups[key] = UsageRow(
+                key=key,
+                calls=0,
+                prompt_tokens=0,
+                completion_tokens=0,
+                cost_usd=Decimal(0),
+                cached_calls=0,
+                failed_calls=0,
+            )
+        acc.calls += 1
+        acc.prompt_tokens += row.prompt_tokens
+        acc.completion_tokens += row.completion_tokens
+        acc.cost_usd += row.cost_usd
+        acc.cached_calls += int(row.cached)
+        acc.failed_calls += int(not row.ok)
+    return [groups[k] for k in sorted(groups)]
+
+
+_USAGE_COLUMNS = (
+    AgentLog.agent,
+    AgentLog.model,
+    AgentLog.prompt_tokens,
+    AgentLog.completion_tokens,
+    AgentLog.cost_usd,
+    AgentLog.cached,
+    AgentLog.ok,
+    AgentLog.created_at,
+)
+
+
+def _since_midnight(days: int) -> datetime:
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=days - 1)
 
 
 @router.get("/usage", response_model=Usage)
 async def agent_usage(
     engine: EngineDep,
     group_by: Literal["day", "model", "agent"] = "day",
-    days: Annotated[int, Query(ge=1, le=366, description="look back this many days")] = 30,
+    days: Annotated[int, Query(ge=1, le=366, description="look back this many UTC days")] = 30,
 ) -> Usage:
-    since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
-        days=days - 1
-    )
+    since = _since_midnight(days)
+    key_of = {
+        "day": lambda r: r.created_at.date().isoformat(),
+        "model": lambda r: r.model,
+        "agent": lambda r: r.agent,
+    }[group_by]
 
     def load() -> list[UsageRow]:
-        key = {
-            "day": _day_expr(engine),
-            "model": AgentLog.model,
-            "agent": AgentLog.agent,
-        }[group_by].label("key")
-        query = (
-            select(
-                key,
-                func.count(),
-                func.coalesce(func.sum(AgentLog.prompt_tokens), 0),
-                func.coalesce(func.sum(AgentLog.completion_tokens), 0),
-                func.sum(AgentLog.cost_usd),
-                func.sum(case((AgentLog.cached.is_(True), 1), else_=0)),
-                func.sum(case((AgentLog.ok.is_(False), 1), else_=0)),
-            )
-            .where(AgentLog.created_at >= since)
-            .group_by(key)
-            .order_by(key)
-        )
         with engine.connect() as conn:
-            return [
-                UsageRow(
-                    key=str(k),
-                    calls=calls,
-                    prompt_tokens=int(pt),
-                    completion_tokens=int(ct),
-                    cost_usd=Decimal(str(cost or 0)),
-                    cached_calls=int(cached or 0),
-                    failed_calls=int(failed or 0),
-                )
-                for k, calls, pt, ct, cost, cached, failed in conn.execute(query)
-            ]
+            rows = conn.execute(select(*_USAGE_COLUMNS).where(AgentLog.created_at >= since))
+            return _aggregate(rows, key_of)
 
     return Usage(group_by=group_by, since=since, rows=await asyncio.to_thread(load))
 
 
 def budget_status(engine: Engine, settings: Settings) -> BudgetStatus:
-    """Today's (UTC) spend against the daily budget; the same figures the graph's guard uses."""
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """Today's (UTC) spend against the daily budget."""
+    midnight = _since_midnight(1)
     with engine.connect() as conn:
-        spent, tokens = conn.execute(
-            select(
-                func.sum(AgentLog.cost_usd),
-                func.coalesce(func.sum(AgentLog.prompt_tokens + AgentLog.completion_tokens), 0),
-            ).where(AgentLog.created_at >= midnight)
-        ).one()
-    spent_usd = Decimal(str(spent or 0))
+        rows = conn.execute(select(*_USAGE_COLUMNS).where(AgentLog.created_at >= midnight))
+        grouped = _aggregate(rows, lambda _r: "today")
+    today = grouped[0] if grouped else None
+    spent_usd = today.cost_usd if today else Decimal(0)
+    tokens = (today.prompt_tokens + today.completion_tokens) if today else 0
     reason = None
     if spent_usd >= settings.budget_day_usd:
         reason = f"daily budget spent: {spent_usd} of {settings.budget_day_usd} USD"
-    elif int(tokens) >= settings.budget_day_tokens:
-        reason = f"daily token budget spent: {int(tokens)} of {settings.budget_day_tokens} tokens"
+    elif tokens >= settings.budget_day_tokens:
+        reason = f"daily token budget spent: {tokens} of {settings.budget_day_tokens} tokens"
     return BudgetStatus(
         day=midnight.date().isoformat(),
         spent_usd=spent_usd,
         limit_usd=settings.budget_day_usd,
-        spent_tokens=int(tokens),
+        spent_tokens=tokens,
         limit_tokens=settings.budget_day_tokens,
         exceeded=reason is not None,
         reason=reason,

@@ -1,7 +1,198 @@
-"""Backtests (wired to graph/backtest once its run API lands)."""
+"""Backtests through the agent desk (graph/backtest): estimate the cost, start one (it runs in a
+worker thread, its progress streamed over SSE), inspect, fetch the result, cancel."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import threading
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request, status
+from pydantic import BaseModel, computed_field
+from sqlalchemy import Engine, select
+from sse_starlette import EventSourceResponse
+
+from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
+from api.errors import (
+    BudgetExhaustedError,
+    ConflictError,
+    NotFoundError,
+    UnprocessableError,
+    error_responses,
+)
+from api.routes.agents import budget_status
+from api.runs_store import RunDetail, RunPage, get_run, list_runs
+from api.sse import SSE_RESPONSES, event_stream, resume_point
+from graph.backtest.estimate import (
+    CostEstimate,
+    CostLimitError,
+    UnknownPriceError,
+    estimate_cost,
+)
+from graph.backtest.runs import create_backtest_run, request_cancel, stream_backtest
+from graph.backtest.schemas import BacktestParams
+from persistence.db import session_scope
+from persistence.models import BacktestResult
 
 router = APIRouter(prefix="/backtests", tags=["backtest"])
+
+KIND = "backtest"
+RunStatus = Literal[
+    "pending", "running", "paused", "completed", "failed", "cancelled", "budget_exceeded"
+]
+
+
+class CostEstimateOut(CostEstimate):
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def within_cap(self) -> bool:
+        return self.usd <= self.cap_usd
+
+
+class BacktestAccepted(BaseModel):
+    run_id: str
+    status: str
+    events_url: str
+
+
+class BacktestResultOut(BaseModel):
+    run_id: str
+    partial: bool
+    metrics: dict[str, Any]
+    baselines: dict[str, Any]
+    decision_spread: dict[str, Any]
+    equity_curve: list[Any]
+    trades: list[Any]
+    warnings: list[Any]
+    created_at: datetime
+
+
+def _cancel_flags(request: Request) -> dict[str, threading.Event]:
+    flags: dict[str, threading.Event] = request.app.state.backtest_cancel_flags
+    return flags
+
+
+def _estimate(params: BacktestParams, settings: Any) -> CostEstimateOut:
+    try:
+        estimate = estimate_cost(params, settings)
+    except UnknownPriceError as exc:
+        raise UnprocessableError("llm_prices", str(exc)) from None
+    return CostEstimateOut(**estimate.model_dump())
+
+
+@router.post("/estimate", response_model=CostEstimateOut, responses=error_responses(422))
+async def estimate(params: BacktestParams, settings: SettingsDep) -> CostEstimateOut:
+    return _estimate(params, settings)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BacktestAccepted,
+    dependencies=[ApiKeyDep, RunStartLimitDep],
+    responses=error_responses(401, 422, 429),
+)
+async def start_backtest(
+    params: BacktestParams,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    manager: RunManagerDep,
+) -> BacktestAccepted:
+    _estimate(params, settings)  # unknown model prices → 422 before anything is written
+    budget = await asyncio.to_thread(budget_status, engine, settings)
+    if budget.exceeded:
+        raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")
+    try:
+        run_id = await asyncio.to_thread(create_backtest_run, engine, params, settings=settings)
+    except CostLimitError as exc:
+        raise BudgetExhaustedError(str(exc)) from None
+    flags = _cancel_flags(request)
+    cancel = flags[run_id] = threading.Event()
+
+    async def events() -> Any:
+        try:
+            async for event in stream_backtest(engine, run_id, settings=settings, cancel=cancel):
+                yield event
+        finally:
+            flags.pop(run_id, None)
+
+    await manager.start(run_id, KIND, events)
+    return BacktestAccepted(
+        run_id=run_id, status="pending", events_url=f"/api/backtests/{run_id}/events"
+    )
+
+
+@router.get("", response_model=RunPage, responses=error_responses(422))
+async def list_backtests(
+    engine: EngineDep,
+    status_: Annotated[RunStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    return await asyncio.to_thread(
+        list_runs, engine, KIND, status=status_, limit=limit, offset=offset
+    )
+
+
+async def _existing(engine: Engine, run_id: str) -> RunDetail:
+    run = await asyncio.to_thread(get_run, engine, run_id, KIND)
+    if run is None:
+        raise NotFoundError("backtest", run_id)
+    return run
+
+
+@router.get("/{run_id}", response_model=RunDetail, responses=error_responses(404))
+async def get_backtest(run_id: str, engine: EngineDep) -> RunDetail:
+    return await _existing(engine, run_id)
+
+
+@router.get("/{run_id}/result", response_model=BacktestResultOut, responses=error_responses(404))
+async def backtest_result(run_id: str, engine: EngineDep) -> BacktestResultOut:
+    await _existing(engine, run_id)
+
+    def load() -> BacktestResultOut | None:
+        with session_scope(engine) as session:
+            row = session.scalar(select(BacktestResult).where(BacktestResult.run_id == run_id))
+            return (
+                None if row is None else BacktestResultOut.model_validate(row, from_attributes=True)
+            )
+
+    result = await asyncio.to_thread(load)
+    if result is None:
+        raise NotFoundError("result of backtest", f"{run_id} (not finished yet)")
+    return result
+
+
+@router.post(
+    "/{run_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BacktestAccepted,
+    dependencies=[ApiKeyDep],
+    responses=error_responses(401, 404, 409),
+)
+async def cancel_backtest(run_id: str, request: Request, engine: EngineDep) -> BacktestAccepted:
+    run = await _existing(engine, run_id)
+    if not await asyncio.to_thread(request_cancel, engine, run_id):
+        raise ConflictError(f"backtest {run_id} is {run.status}; only pending/running cancel")
+    flag = _cancel_flags(request).get(run_id)
+    if flag is not None:
+        flag.set()  # the engine also polls the status; the flag makes it immediate
+    return BacktestAccepted(
+        run_id=run_id, status="cancelled", events_url=f"/api/backtests/{run_id}/events"
+    )
+
+
+@router.get("/{run_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
+async def backtest_events(
+    run_id: str,
+    engine: EngineDep,
+    settings: SettingsDep,
+    manager: RunManagerDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, description="resume after this seq")] = None,
+) -> EventSourceResponse:
+    after_seq = resume_point(last_event_id, after)
+    await _existing(engine, run_id)
+    return event_stream(manager, run_id, after_seq, ping_seconds=settings.sse_ping_seconds)

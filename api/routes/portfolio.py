@@ -1,7 +1,231 @@
-"""Portfolios (wired to persistence/portfolios.py once it lands)."""
+"""Portfolios: derived from the ledger (persistence/ledger.py), marked at the latest stored
+candle close or, failing that, the last fill price — the mark source travels with each price."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, select
+
+from api.deps import ApiKeyDep, EngineDep
+from api.errors import ConflictError, NotFoundError, UnprocessableError, error_responses
+from core.risk import RiskLimits
+from persistence.db import session_scope
+from persistence.ledger import load_state
+from persistence.models import PortfolioSnapshot, Trade
+from persistence.portfolios import (
+    PortfolioError,
+    PortfolioInfo,
+    UnknownPortfolioError,
+    create_portfolio,
+    get_portfolio,
+    get_portfolio_by_name,
+    list_portfolios,
+    mark_prices,
+)
+from tools.portfolio_math import PositionValuation, mark
 
 router = APIRouter(prefix="/portfolios", tags=["portfolio"])
+
+
+class PortfolioCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    starting_cash: Decimal = Field(gt=0, max_digits=18, decimal_places=10)
+    require_approval: bool = False
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+
+
+class PositionOut(PositionValuation):
+    mark_source: Literal["candle", "last_fill"]
+
+
+class PortfolioDetail(PortfolioInfo):
+    cash: Decimal
+    positions_value: Decimal
+    equity: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees_paid: Decimal
+    return_pct: Decimal
+    trade_count: int
+    positions: list[PositionOut]
+
+
+class TradeOut(BaseModel):
+    id: int
+    run_id: str | None
+    client_order_id: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    slippage_bps: Decimal
+    reason: str
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    executed_at: datetime
+
+
+class SnapshotOut(BaseModel):
+    id: int
+    taken_at: datetime
+    cash: Decimal
+    positions_value: Decimal
+    equity: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees_paid: Decimal
+    reason: str
+
+
+class EquityPoint(BaseModel):
+    at: datetime
+    equity: Decimal
+
+
+def _detail(engine: Engine, portfolio_id: int) -> PortfolioDetail:
+    try:
+        info = get_portfolio(engine, portfolio_id)
+    except UnknownPortfolioError:
+        raise NotFoundError("portfolio", portfolio_id) from None
+    state = load_state(engine, portfolio_id)
+    marks = mark_prices(engine, state.positions.keys(), state.last_prices)
+    valuation = mark(state, {symbol: m.price for symbol, m in marks.items()})
+    pnl = valuation.equity - valuation.starting_cash
+    return PortfolioDetail(
+        **info.model_dump(),
+        cash=valuation.cash,
+        positions_value=valuation.positions_value,
+        equity=valuation.equity,
+        realized_pnl=valuation.realized_pnl,
+        unrealized_pnl=valuation.unrealized_pnl,
+        fees_paid=valuation.fees_paid,
+        return_pct=(pnl / valuation.starting_cash * 100).quantize(Decimal("0.0001")),
+        trade_count=state.fill_count,
+        positions=[
+            PositionOut(**p.model_dump(), mark_source=marks[p.symbol].source)
+            for p in valuation.positions
+        ],
+    )
+
+
+def _require(engine: Engine, portfolio_id: int) -> None:
+    try:
+        get_portfolio(engine, portfolio_id)
+    except UnknownPortfolioError:
+        raise NotFoundError("portfolio", portfolio_id) from None
+
+
+@router.get("", response_model=list[PortfolioInfo])
+async def portfolios(engine: EngineDep) -> list[PortfolioInfo]:
+    return await asyncio.to_thread(list_portfolios, engine)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PortfolioInfo,
+    dependencies=[ApiKeyDep],
+    responses=error_responses(401, 409, 422),
+)
+async def new_portfolio(body: PortfolioCreate, engine: EngineDep) -> PortfolioInfo:
+    def create() -> PortfolioInfo:
+        try:
+            get_portfolio_by_name(engine, body.name)
+        except UnknownPortfolioError:
+            pass
+        else:
+            raise ConflictError(f"a portfolio named {body.name!r} already exists")
+        try:
+            return create_portfolio(
+                engine,
+                body.name,
+                body.starting_cash,
+                require_approval=body.require_approval,
+                risk=body.risk,
+            )
+        except PortfolioError as exc:
+            raise UnprocessableError(exc.field, str(exc).split(": ", 1)[-1]) from None
+
+    return await asyncio.to_thread(create)
+
+
+@router.get("/{portfolio_id}", response_model=PortfolioDetail, responses=error_responses(404, 422))
+async def portfolio(portfolio_id: int, engine: EngineDep) -> PortfolioDetail:
+    return await asyncio.to_thread(_detail, engine, portfolio_id)
+
+
+@router.get(
+    "/{portfolio_id}/positions",
+    response_model=list[PositionOut],
+    responses=error_responses(404, 422),
+)
+async def positions(portfolio_id: int, engine: EngineDep) -> list[PositionOut]:
+    detail = await asyncio.to_thread(_detail, engine, portfolio_id)
+    return detail.positions
+
+
+@router.get(
+    "/{portfolio_id}/trades", response_model=list[TradeOut], responses=error_responses(404, 422)
+)
+async def trades(
+    portfolio_id: int,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[TradeOut]:
+    def load() -> list[TradeOut]:
+        _require(engine, portfolio_id)
+        with session_scope(engine) as session:
+            rows = session.scalars(
+                select(Trade)
+                .where(Trade.portfolio_id == portfolio_id)
+                .order_by(Trade.executed_at.desc(), Trade.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [TradeOut.model_validate(r, from_attributes=True) for r in rows]
+
+    return await asyncio.to_thread(load)
+
+
+def _snapshots(engine: Engine, portfolio_id: int, limit: int) -> list[SnapshotOut]:
+    _require(engine, portfolio_id)
+    with session_scope(engine) as session:
+        newest = session.scalars(
+            select(PortfolioSnapshot)
+            .where(PortfolioSnapshot.portfolio_id == portfolio_id)
+            .order_by(PortfolioSnapshot.taken_at.desc(), PortfolioSnapshot.id.desc())
+            .limit(limit)
+        )
+        rows = [SnapshotOut.model_validate(r, from_attributes=True) for r in newest]
+    return rows[::-1]  # oldest first, the order a chart draws them
+
+
+@router.get(
+    "/{portfolio_id}/snapshots",
+    response_model=list[SnapshotOut],
+    responses=error_responses(404, 422),
+)
+async def snapshots(
+    portfolio_id: int, engine: EngineDep, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+) -> list[SnapshotOut]:
+    return await asyncio.to_thread(_snapshots, engine, portfolio_id, limit)
+
+
+@router.get(
+    "/{portfolio_id}/equity",
+    response_model=list[EquityPoint],
+    responses=error_responses(404, 422),
+)
+async def equity(
+    portfolio_id: int, engine: EngineDep, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+) -> list[EquityPoint]:
+    rows = await asyncio.to_thread(_snapshots, engine, portfolio_id, limit)
+    return [EquityPoint(at=r.taken_at, equity=r.equity) for r in rows]

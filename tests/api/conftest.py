@@ -19,25 +19,34 @@ from graph.events import AgentOutput, NodeStarted, RunFinished, RunStarted, Toke
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'api.db'}",
-        data_source="synthetic",
-        llm_provider="rules",
-        web_out_dir=tmp_path / "no-web",
-        sse_ping_seconds=1.0,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+    """Validated settings on a temp SQLite file; keyword arguments override fields."""
+    base: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp_path / 'api.db'}",
+        "data_source": "synthetic",
+        "llm_provider": "rules",
+        "web_out_dir": tmp_path / "no-web",
+        "sse_ping_seconds": 1.0,
+    }
+
+    def build(**overrides: Any) -> Settings:
+        return Settings(**{**base, **overrides}, _env_file=None)  # type: ignore[arg-type]
+
+    return build
 
 
 @pytest.fixture
-def make_client(api_settings: Settings) -> Iterator[Callable[..., TestClient]]:
+def api_settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory()
+
+
+@pytest.fixture
+def make_client(settings_factory: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
     """Build a started TestClient; keyword arguments override settings fields."""
     clients: list[TestClient] = []
 
     def build(runner: Any = None, **overrides: Any) -> TestClient:
-        settings = api_settings.model_copy(update=overrides)
-        app = create_app(settings)
+        app = create_app(settings_factory(**overrides))
         if runner is not None:
             app.state.analysis_runner = runner
         client = TestClient(app, raise_server_exceptions=False)
@@ -92,9 +101,9 @@ class ScriptedRunner:
 
 
 @pytest.fixture
-def scripted_app(api_settings: Settings) -> Callable[..., FastAPI]:
+def scripted_app(settings_factory: Callable[..., Settings]) -> Callable[..., FastAPI]:
     def build(runner: Any, **overrides: Any) -> FastAPI:
-        app = create_app(api_settings.model_copy(update=overrides))
+        app = create_app(settings_factory(**overrides))
         app.state.analysis_runner = runner
         return app
 
