@@ -133,35 +133,36 @@ def test_snapshot_on_demand_and_reconcile_detects_tampering(engine: Engine) -> N
         reconcile(engine, p.id, strict=True)
 
 
-@pytest.mark.parametrize(
-    ("order", "price", "error", "field"),
-    [
-        (buy("50"), D(100000), RiskLimitExceeded, "size_pct_equity"),
-        (
-            OrderRequest(symbol="BTCUSDT", side="sell", quantity=D("0.1")),
-            D(100000),
-            InsufficientPositionError,
-            "quantity",
-        ),
-        (
-            OrderRequest(symbol="BTCUSDT", side="buy", quantity=D("0.00001")),
-            D(100000),
-            OrderRejected,
-            "quantity",
-        ),
-        (buy(), 100000.0, LedgerError, "price"),
-        (buy(), D(-5), LedgerError, "price"),
-    ],
-    ids=["above-max-position", "oversell", "min-notional", "float-price", "negative-price"],
-)
-def test_bad_orders_write_nothing(
-    engine: Engine, order: OrderRequest, price: D, error: type[ValueError], field: str
-) -> None:
+BAD_ORDERS = [
+    ("above-max-position", buy("50"), D(100000), RiskLimitExceeded, "size_pct_equity"),
+    (
+        "oversell",
+        OrderRequest(symbol="BTCUSDT", side="sell", quantity=D("0.1")),
+        D(100000),
+        InsufficientPositionError,
+        "quantity",
+    ),
+    (
+        "min-notional",
+        OrderRequest(symbol="BTCUSDT", side="buy", quantity=D("0.00001")),
+        D(100000),
+        OrderRejected,
+        "quantity",
+    ),
+    ("float-price", buy(), 100000.0, LedgerError, "price"),
+    ("negative-price", buy(), D(-5), LedgerError, "price"),
+]
+
+
+def test_bad_orders_write_nothing(engine: Engine) -> None:
+    # One database for all cases: each must leave it exactly as empty as it found it.
     p = create_portfolio(engine, "alpha", D(10000))
-    with pytest.raises(error, match=field) as info:
-        execute_order(engine, p.id, order, client_order_id="bad", price=price, at=AT)
-    assert getattr(info.value, "field", None) == field
-    assert count(engine, Trade) == count(engine, Position) == count(engine, PortfolioSnapshot) == 0
+    for case, order, price, error, field in BAD_ORDERS:
+        with pytest.raises(error, match=field) as info:
+            execute_order(engine, p.id, order, client_order_id="bad", price=price, at=AT)  # type: ignore[arg-type]
+        assert getattr(info.value, "field", None) == field, case
+        written = (count(engine, Trade), count(engine, Position), count(engine, PortfolioSnapshot))
+        assert written == (0, 0, 0), case
 
 
 def test_unknown_portfolio(engine: Engine) -> None:
@@ -169,18 +170,19 @@ def test_unknown_portfolio(engine: Engine) -> None:
         execute_order(engine, 999, buy(), client_order_id="x", price=D(1), at=AT)
 
 
-@pytest.mark.parametrize(
-    ("cash", "risk", "field"),
-    [
-        (D(-1), None, "starting_cash"),
-        (1000.0, None, "starting_cash"),
-        (D(1000), {"max_position_pct": 150}, "risk.max_position_pct"),
-        (D(1000), {"surprise": 1}, "risk.surprise"),
-    ],
-)
-def test_bad_portfolios_are_refused(engine: Engine, cash: D, risk: dict | None, field: str) -> None:
-    with pytest.raises(PortfolioError, match=field):
-        create_portfolio(engine, "bad", cash, risk=risk)
+BAD_PORTFOLIOS: list[tuple[object, dict[str, object] | None, str]] = [
+    (D(-1), None, "starting_cash"),
+    (D(0), None, "starting_cash"),
+    (1000.0, None, "starting_cash"),
+    (D(1000), {"max_position_pct": 150}, "risk.max_position_pct"),
+    (D(1000), {"surprise": 1}, "risk.surprise"),
+]
+
+
+def test_bad_portfolios_are_refused(engine: Engine) -> None:
+    for cash, risk, field in BAD_PORTFOLIOS:
+        with pytest.raises(PortfolioError, match=field):
+            create_portfolio(engine, "bad", cash, risk=risk)  # type: ignore[arg-type]
     assert count(engine, Portfolio) == 0
 
 
