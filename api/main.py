@@ -36,6 +36,7 @@ def _lifespan_for(settings: Settings) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import asyncio
+        import importlib
 
         from persistence.db import init_db
 
@@ -44,6 +45,9 @@ def _lifespan_for(settings: Settings) -> Any:
             app.state.engine = engine
             app.state.checkpointer = await open_checkpointer(stack, settings)
             if app.state.analysis_runner is None:
+                # Import the desk now, not on the first request (LangChain imports take
+                # seconds and would count against the first run's time to first event).
+                await asyncio.to_thread(importlib.import_module, "graph.runner")
                 app.state.analysis_runner = GraphAnalysisRunner(
                     engine, settings, app.state.checkpointer
                 )
