@@ -148,11 +148,11 @@ def import_(
     interval: Annotated[str | None, typer.Option(help="override the interval")] = None,
 ) -> None:
     """Import a candle file (Binance kline CSV/zip, freqtrade feather/json, CSV with header)."""
+    engine = _engine()
     try:
         candles = read_candle_file(path, symbol=symbol, interval=interval)
     except (FileNotFoundError, ImportFormatError, ValueError) as exc:
         _fail(str(exc))
-    engine = _engine()
     with _progress() as progress:
         task = progress.add_task(f"import {path.name}", total=len(candles.frame))
         report = store_candles(

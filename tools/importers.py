@@ -252,11 +252,12 @@ def read_candle_file(
     if chosen_interval is None:
         raise ValueError(f"cannot infer the interval from file name {path.name!r}; pass --interval")
     interval_ms(chosen_interval)  # raises UnknownIntervalError naming the interval
+    chosen_symbol = normalise_symbol(chosen_symbol)  # refuse a bad symbol before parsing
     frame = READERS[suffix](path)
     if frame.empty:
         raise ImportFormatError(f"{path.name}: no candles in file")
     _check_spacing(frame, chosen_interval, path.name)
-    return CandleFile(normalise_symbol(chosen_symbol), chosen_interval, frame, path)
+    return CandleFile(chosen_symbol, chosen_interval, frame, path)
 
 
 def import_file(
