@@ -377,59 +377,44 @@ def reconcile(engine: Engine, portfolio_id: int, *, strict: bool = False) -> lis
 
     Returns the discrepancies (empty when all agree); with `strict`, raises `ReconcileError`.
     """
-    found: list[Discrepancy] = []
     with Session(engine) as session:
         portfolio = session.get(Portfolio, portfolio_id)
         if portfolio is None:
             raise UnknownPortfolioError("portfolio_id", f"no portfolio with id {portfolio_id}")
         state = derive_state(session, portfolio)
+        rows = session.scalars(select(Position).where(Position.portfolio_id == portfolio_id))
+        snapshot = session.scalar(
+            select(PortfolioSnapshot)
+            .where(PortfolioSnapshot.portfolio_id == portfolio_id)
+            .order_by(PortfolioSnapshot.id.desc())
+            .limit(1)
+        )
         cached = {
-            p.symbol: p
-            for p in session.scalars(select(Position).where(Position.portfolio_id == portfolio_id))
+            r.symbol: (r.quantity, r.avg_entry_price, r.stop_loss, r.take_profit) for r in rows
         }
-        for symbol in sorted(set(cached) | set(state.positions)):
-            derived, row = state.positions.get(symbol), cached.get(symbol)
-            want = (
-                (
-                    derived.quantity,
-                    derived.avg_entry_price.quantize(MONEY_QUANTUM),
-                    derived.stop_loss,
-                    derived.take_profit,
-                )
-                if derived
-                else None
-            )
-            got = (
-                (row.quantity, row.avg_entry_price, row.stop_loss, row.take_profit) if row else None
-            )
+    derived = {
+        p.symbol: (
+            p.quantity,
+            p.avg_entry_price.quantize(MONEY_QUANTUM),
+            p.stop_loss,
+            p.take_profit,
+        )
+        for p in state.positions.values()
+    }
+    found = [
+        Discrepancy(what=f"position {s}", ledger=str(derived.get(s)), cached=str(cached.get(s)))
+        for s in sorted(set(cached) | set(derived))
+        if derived.get(s) != cached.get(s)
+    ]
+    if state.fill_count and snapshot is None:
+        found.append(Discrepancy(what="snapshot", ledger="fills exist", cached="none"))
+    elif state.fill_count and snapshot is not None:
+        for name in ("cash", "realized_pnl", "fees_paid"):
+            want, got = getattr(state, name).quantize(MONEY_QUANTUM), getattr(snapshot, name)
             if want != got:
                 found.append(
-                    Discrepancy(what=f"position {symbol}", ledger=str(want), cached=str(got))
+                    Discrepancy(what=f"snapshot {name}", ledger=str(want), cached=str(got))
                 )
-        if state.fill_count:
-            snapshot = session.scalar(
-                select(PortfolioSnapshot)
-                .where(PortfolioSnapshot.portfolio_id == portfolio_id)
-                .order_by(PortfolioSnapshot.id.desc())
-                .limit(1)
-            )
-            if snapshot is None:
-                found.append(Discrepancy(what="snapshot", ledger="fills exist", cached="none"))
-            else:
-                for name, derived_value in (
-                    ("cash", state.cash),
-                    ("realized_pnl", state.realized_pnl),
-                    ("fees_paid", state.fees_paid),
-                ):
-                    stored = getattr(snapshot, name)
-                    if derived_value.quantize(MONEY_QUANTUM) != stored:
-                        found.append(
-                            Discrepancy(
-                                what=f"snapshot {name}",
-                                ledger=str(derived_value),
-                                cached=str(stored),
-                            )
-                        )
     if found and strict:
         raise ReconcileError("portfolio_id", f"{len(found)} discrepancies: {found}")
     return found

@@ -131,6 +131,9 @@ def test_snapshot_on_demand_and_reconcile_detects_tampering(engine: Engine) -> N
     assert [d.what for d in found] == ["position BTCUSDT"]
     with pytest.raises(ReconcileError, match="1 discrepancies"):
         reconcile(engine, p.id, strict=True)
+    with session_scope(engine) as session:
+        session.execute(update(PortfolioSnapshot).values(cash=D(1)))
+    assert [d.what for d in reconcile(engine, p.id)] == ["position BTCUSDT", "snapshot cash"]
 
 
 BAD_ORDERS = [
