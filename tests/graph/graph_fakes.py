@@ -1,0 +1,214 @@
+"""Stand-ins for the desk tests: hand-built snapshots and a scripted, delayable model client
+plugged in at the `ModelClient` seam (fake chat models lack structured output)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from core.settings import ModelPrice, Settings
+from graph.context import DeskContext, PortfolioView
+from graph.models import ModelReply, Prompt, TokenCallback, Usage
+from graph.rules_engine import RulesModelClient
+from tools.sentiment import Headline, SentimentInputs
+from tools.snapshot import IndicatorSnapshot, RecentHistory
+
+NOW = datetime(2024, 4, 1, 12, tzinfo=UTC)
+FAKE_MODEL = "fake-model"
+FAKE_PRICE = ModelPrice(input_per_mtok=Decimal("1.00"), output_per_mtok=Decimal("2.00"))
+
+
+def snapshot(
+    *,
+    close: float = 100.0,
+    trend: str = "up",
+    atr: float = 1.0,
+    as_of: datetime = NOW,
+    symbol: str = "BTCUSDT",
+    interval: str = "1h",
+) -> IndicatorSnapshot:
+    """A coherent snapshot: `up` = EMAs aligned bullishly with positive momentum."""
+    sign = 1 if trend == "up" else -1
+    return IndicatorSnapshot(
+        symbol=symbol,
+        interval=interval,
+        as_of=as_of,
+        bars_of_history=500,
+        source="test",
+        open=close * (1 - 0.002 * sign),
+        high=close * 1.004,
+        low=close * 0.996,
+        close=close,
+        volume=10.0,
+        rsi_14=50 + 12 * sign,
+        macd=0.5 * sign,
+        macd_signal=0.2 * sign,
+        macd_hist=0.3 * sign,
+        ema_20=close * (1 - 0.01 * sign),
+        ema_50=close * (1 - 0.02 * sign),
+        ema_200=close * (1 - 0.05 * sign),
+        bb_upper=close * 1.03,
+        bb_middle=close,
+        bb_lower=close * 0.97,
+        atr_14=atr,
+        volume_sma_20=9.0,
+        realized_vol_20=0.5,
+        history=RecentHistory(
+            return_1_bar=0.002 * sign,
+            return_24_bars=0.02 * sign,
+            return_72_bars=0.05 * sign,
+            high_24_bars=close * 1.01,
+            low_24_bars=close * 0.97,
+            high_72_bars=close * 1.02,
+            low_72_bars=close * 0.9,
+            closes_last_12=[close] * 12,
+            ema20_slope_5_bars=0.004 * sign,
+            bars_above_ema200_of_last_50=45 if sign > 0 else 5,
+        ),
+    )
+
+
+class StaticSentiment:
+    name = "static"
+
+    def __init__(self, fear_greed: int = 55, headlines: list[str] | None = None) -> None:
+        self.fear_greed = fear_greed
+        self.headlines = headlines or ["Markets steady"]
+
+    def get(self, symbol: str) -> SentimentInputs:
+        return SentimentInputs(
+            symbol=symbol,
+            fear_greed=self.fear_greed,
+            fear_greed_label="Greed" if self.fear_greed > 50 else "Fear",
+            headlines=[Headline(title=t) for t in self.headlines],
+            source="test",
+        )
+
+
+def rules_text_reply(agent: str, prompt: Prompt) -> str:
+    """What a well-behaved LLM would answer: the rules engine's reasoning + a JSON block."""
+    from graph.rules_engine import _DISPATCH
+
+    output, text = _DISPATCH[agent](prompt.facts)
+    return f"{text}\n```json\n{output.model_dump_json()}\n```"
+
+
+Script = Callable[[str, Prompt, int], str]
+
+
+@dataclass
+class CallTrace:
+    agent: str
+    start: float
+    end: float
+    prompt: Prompt
+
+
+@dataclass
+class FakeModelClient:
+    """Metered fake: answers with `script(agent, prompt, attempt)` (default: rules-engine text
+    in LLM format), after `delay_s`, streaming the answer word by word."""
+
+    script: Script | None = None
+    delay_s: float = 0.0
+    usage: Usage = field(default_factory=lambda: Usage(prompt_tokens=100, completion_tokens=50))
+    metered: bool = True
+    model: str = FAKE_MODEL
+    calls: list[CallTrace] = field(default_factory=list)
+    raise_for: dict[str, BaseException] = field(default_factory=dict)
+
+    def model_for(self, agent: str) -> str:
+        return self.model
+
+    def attempts(self, agent: str) -> int:
+        return sum(1 for c in self.calls if c.agent == agent)
+
+    async def generate(
+        self,
+        agent: str,
+        prompt: Prompt,
+        schema: type[BaseModel],
+        on_token: TokenCallback | None = None,
+    ) -> ModelReply:
+        start = time.perf_counter()
+        attempt = self.attempts(agent)
+        if agent in self.raise_for:
+            exc = self.raise_for.pop(agent)
+            self.calls.append(CallTrace(agent, start, time.perf_counter(), prompt))
+            raise exc
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        text = (self.script or (lambda a, p, n: rules_text_reply(a, p)))(agent, prompt, attempt)
+        if on_token is not None:
+            for word in text.split(" "):
+                on_token(word + " ")
+        self.calls.append(CallTrace(agent, start, time.perf_counter(), prompt))
+        return ModelReply(text=text, usage=self.usage, model=self.model)
+
+
+def fake_settings(tmp_path: Any = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp_path / 'desk.db'}" if tmp_path else "sqlite://",
+        "data_source": "synthetic",
+        "llm_prices": {
+            "rules": ModelPrice(input_per_mtok=Decimal(0), output_per_mtok=Decimal(0)),
+            FAKE_MODEL: FAKE_PRICE,
+        },
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def desk_context(client: Any = None, **kwargs: Any) -> DeskContext:
+    kwargs.setdefault("settings", fake_settings())
+    kwargs.setdefault("now", NOW)
+    kwargs.setdefault("sentiment", StaticSentiment())
+    kwargs.setdefault("portfolio", PortfolioView.fresh(10_000))
+    return DeskContext(model_client=client or RulesModelClient(), **kwargs)
+
+
+def state_in(snap: IndicatorSnapshot | None = None) -> dict[str, Any]:
+    snap = snap or snapshot()
+    return {"symbol": snap.symbol, "interval": snap.interval, "snapshot": snap}
+
+
+def json_reply(reasoning: str, payload: dict[str, Any]) -> str:
+    return f"{reasoning}\n```json\n{json.dumps(payload)}\n```"
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)
+
+
+class StaticMarketData:
+    def __init__(self, snap: IndicatorSnapshot | None = None) -> None:
+        self.snap = snap or snapshot()
+        self.loads = 0
+
+    def snapshot(self, symbol: str, interval: str) -> IndicatorSnapshot:
+        self.loads += 1
+        return self.snap
+
+
+def overrides(client: Any = None, **kw: Any) -> dict[str, Any]:
+    """Context overrides for `run_analysis`: fake model, fixed snapshot, static sentiment."""
+    values: dict[str, Any] = {
+        "model_client": client or RulesModelClient(),
+        "market_data": StaticMarketData(),
+        "sentiment": StaticSentiment(),
+        "now": NOW,
+    }
+    values.update(kw)
+    return values
+
+
+async def collect(events: Any) -> list[Any]:
+    return [event async for event in events]
