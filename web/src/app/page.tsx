@@ -19,7 +19,8 @@ export default function DashboardPage() {
   const portfolios = useApi(() => api.portfolios(), []);
   const pid = portfolios.data?.[0]?.id;
   const portfolio = useApi(() => api.portfolio(pid as number), [pid], pid !== undefined);
-  const runs = useApi(() => api.analysisRuns(), []);
+  // The run list carries no results: fetch the details of the latest few for their decisions.
+  const runs = useApi(async () => Promise.all((await api.analysisRuns()).slice(0, 6).map((r) => api.analysisRun(r.id))), []);
 
   // Fall back to the first known symbol when the default one isn't in the store.
   useEffect(() => {
@@ -83,7 +84,7 @@ export default function DashboardPage() {
           <View state={runs} isEmpty={(r) => r.length === 0} empty="No analysis runs yet.">
             {(list) => (
               <Table head={["When", "Symbol", "Decision", "Status", "Model"]} testId="decisions-table">
-                {list.slice(0, 8).map((r) => {
+                {list.map((r) => {
                   const d = runDecision(r);
                   return (
                     <tr key={r.id}>

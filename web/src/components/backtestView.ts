@@ -1,62 +1,70 @@
-// Normalises a backtest result for display. The engine's JSON is loose by design (it lives in
-// `backtest_results` as JSON), so curves may be `[time, value]` pairs or `{at, equity}` objects.
-import type { BacktestResult, Metrics } from "@/lib/api-types";
+// Shapes a backtest result (graph/backtest/report.py, stored as JSON) for display.
+import type { BacktestResult, Candle, Metrics } from "@/lib/api-types";
+import { toUnixSeconds } from "@/lib/format";
 
 export interface Point {
   time: string | number;
   value: number;
 }
 
-function toPoint(p: unknown, valueKeys: string[]): Point | undefined {
-  if (Array.isArray(p) && p.length >= 2) return { time: p[0] as string | number, value: Number(p[1]) };
-  if (p && typeof p === "object") {
-    const o = p as Record<string, unknown>;
-    const time = (o.at ?? o.time ?? o.t ?? o.timestamp ?? o.open_time) as string | number | undefined;
-    const vk = valueKeys.find((k) => o[k] !== undefined && o[k] !== null);
-    if (time !== undefined && vk) return { time, value: Number(o[vk]) };
-  }
-  return undefined;
-}
-
-export function curve(points: unknown, valueKeys = ["equity", "value"]): Point[] {
+/** `[time, equity]` pairs (the report's format) or `{at, equity}` objects. */
+export function curve(points: unknown): Point[] {
   if (!Array.isArray(points)) return [];
-  return points.flatMap((p) => {
-    const pt = toPoint(p, valueKeys);
-    return pt && Number.isFinite(pt.value) ? [pt] : [];
+  return points.flatMap((p): Point[] => {
+    if (Array.isArray(p) && p.length >= 2) return [{ time: p[0] as string, value: Number(p[1]) }];
+    if (p && typeof p === "object" && "at" in p && "equity" in p) return [{ time: p.at as string, value: Number(p.equity) }];
+    return [];
   });
 }
 
-/** The buy & hold curve: inline on each equity point, or inside baselines.buy_and_hold. */
-export function buyAndHoldCurve(result: BacktestResult): Point[] {
-  const inline = curve(result.equity_curve, ["buy_and_hold", "benchmark"]);
-  if (inline.length) return inline;
-  const bh = result.baselines?.buy_and_hold as Record<string, unknown> | undefined;
-  return bh ? curve(bh.equity_curve ?? bh.equity) : [];
+/**
+ * Buy & hold over the same bars, scaled to the desk's starting equity, from the market's closes
+ * (before fees). The report keeps only the baseline's metrics, not its curve, so the UI redraws
+ * it from candles; bars the candle window doesn't cover are left out.
+ */
+export function buyAndHoldFromCloses(equity: Point[], candles: Candle[]): Point[] {
+  if (equity.length === 0 || candles.length === 0) return [];
+  const first = toUnixSeconds(equity[0].time);
+  const last = toUnixSeconds(equity[equity.length - 1].time);
+  const bars = candles.filter((c) => {
+    const t = toUnixSeconds(c.time);
+    return t >= first && t <= last;
+  });
+  if (bars.length < 2 || toUnixSeconds(bars[0].time) !== first) return [];
+  const start = equity[0].value;
+  const base = bars[0].close;
+  return bars.map((c) => ({ time: c.time, value: (start * c.close) / base }));
 }
 
-/** Metrics of each strategy: the desk, then every baseline that carries metrics. */
-export function metricsTable(result: BacktestResult): { names: string[]; rows: [string, (number | string | null)[]][] } {
+/** Metrics of each strategy: the desk, then every baseline (notes for those without metrics). */
+export function metricsTable(result: BacktestResult): {
+  names: string[];
+  rows: [string, (number | null)[]][];
+  notes: string[];
+} {
   const columns: [string, Metrics][] = [["desk", result.metrics ?? {}]];
-  for (const [name, b] of Object.entries(result.baselines ?? {})) {
-    if (!b || typeof b !== "object") continue;
-    const m = ("metrics" in b && b.metrics && typeof b.metrics === "object" ? b.metrics : b) as Metrics;
-    columns.push([name, m]);
+  const notes: string[] = [];
+  for (const [key, b] of Object.entries(result.baselines ?? {})) {
+    if (b?.note) notes.push(`${b.name ?? key}: ${b.note}`);
+    if (b?.metrics) columns.push([b.name ?? key, b.metrics]);
   }
   const keys: string[] = [];
   for (const [, m] of columns)
     for (const [k, v] of Object.entries(m)) if (!keys.includes(k) && (typeof v === "number" || v === null)) keys.push(k);
   return {
     names: columns.map(([n]) => n.replace(/_/g, " ")),
-    rows: keys.map((k) => [k, columns.map(([, m]) => (m[k] as number | string | null | undefined) ?? null)]),
+    rows: keys.map((k) => [k, columns.map(([, m]) => (typeof m[k] === "number" ? (m[k] as number) : null))]),
+    notes,
   };
 }
 
-const FRACTIONS = new Set(["total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "exposure_pct"]);
+// tools/metrics.py reports these as fractions (0.12 = 12%).
+const FRACTIONS = new Set(["total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"]);
 
-export function fmtMetric(key: string, v: number | string | null): string {
+export function fmtMetric(key: string, v: number | null): string {
   if (v === null || v === undefined) return "—";
-  if (typeof v === "string") return v;
   if (FRACTIONS.has(key)) return `${(v * 100).toFixed(2)}%`;
+  if (key.endsWith("_pct")) return `${v.toFixed(2)}%`;
   if (Number.isInteger(v)) return v.toLocaleString("en-US");
   return v.toLocaleString("en-US", { maximumFractionDigits: 3 });
 }

@@ -29,6 +29,8 @@ export interface RunView {
   errors: ErrorEventData[];
   finished?: RunFinishedEvent;
   tokenCount: number;
+  /** where the candles came from: run_started's label, else the technical analyst's input */
+  dataSource?: string;
 }
 
 export function foldRun(events: RunEvent[]): RunView {
@@ -69,6 +71,8 @@ export function foldRun(events: RunEvent[]): RunView {
         break;
     }
   }
+  const technicalSource = view.agents.technical?.output?.output.source;
+  view.dataSource = view.started?.data_source ?? (typeof technicalSource === "string" ? technicalSource : undefined);
   return view;
 }
 

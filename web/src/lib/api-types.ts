@@ -28,6 +28,8 @@ export interface Candle {
   macd?: number | null;
   macd_signal?: number | null;
   macd_hist?: number | null;
+  /** as sent by the API; `api.candles` flattens it onto the bar */
+  indicators?: Record<string, number | null>;
 }
 
 export interface CandlesResponse {
@@ -118,6 +120,8 @@ export interface StartAnalysisRequest {
 
 export interface RunCreated {
   run_id: string;
+  status: string;
+  events_url: string;
 }
 
 export interface BacktestRequest {
@@ -130,21 +134,27 @@ export interface BacktestRequest {
 }
 
 export interface BacktestEstimate {
-  decisions?: number;
+  decision_points: number;
+  agent_calls: number;
+  /** false when the model is the rules engine: no metered calls */
+  metered: boolean;
   llm_calls: number;
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  tokens?: number;
-  cost_usd: Num;
-  cap_usd?: Num;
-  within_cap?: boolean;
-  model?: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  usd: Num;
+  cap_usd: Num;
+  within_cap: boolean;
+  model_cheap: string;
+  model_strong: string;
 }
 
-export interface BacktestEquityPoint {
-  at: string | number;
-  equity: number;
-  buy_and_hold?: number | null;
+/** `[open time, equity]` pairs */
+export type BacktestEquityPoint = [string, number];
+
+export interface BaselineResult {
+  name: string;
+  metrics: Metrics | null;
+  note?: string | null;
 }
 
 export type Metrics = Record<string, number | string | null>;
@@ -153,7 +163,7 @@ export interface BacktestResult {
   run_id: string;
   partial: boolean;
   metrics: Metrics;
-  baselines: Record<string, Metrics>;
+  baselines: Record<string, BaselineResult>;
   decision_spread: Record<string, number>;
   equity_curve: BacktestEquityPoint[];
   trades: Record<string, unknown>[];
@@ -168,12 +178,17 @@ export interface UsageRow {
   cost_usd: Num;
 }
 
+/** Today's (UTC) spend against the daily budget, plus the per-run limits. */
 export interface BudgetStatus {
+  day: string;
   spent_usd: Num;
   limit_usd: Num;
   spent_tokens: number;
   limit_tokens: number;
-  exceeded?: boolean;
+  exceeded: boolean;
+  reason?: string | null;
+  run_limit_usd: Num;
+  run_limit_tokens: number;
 }
 
 export interface AgentLog {

@@ -99,12 +99,17 @@ const qs = (params: Record<string, string | number | undefined | null>) => {
 };
 
 export const api = {
+  /** Distinct stored symbols (the API lists one row per symbol and interval). */
   symbols: async () => {
     const body = await request<unknown>("/market/symbols");
-    return asList<string | { symbol: string }>(body, "symbols").map((s) => (typeof s === "string" ? s : s.symbol));
+    const names = asList<string | { symbol: string }>(body, "symbols").map((s) => (typeof s === "string" ? s : s.symbol));
+    return [...new Set(names)];
   },
-  candles: (symbol: string, interval: string, limit = 500) =>
-    request<CandlesResponse>(`/market/candles${qs({ symbol, interval, limit })}`),
+  /** Candles with their indicator columns flattened onto each bar. */
+  candles: async (symbol: string, interval: string, limit = 500): Promise<CandlesResponse> => {
+    const body = await request<CandlesResponse>(`/market/candles${qs({ symbol, interval, limit })}`);
+    return { ...body, candles: body.candles.map(({ indicators, ...bar }) => ({ ...bar, ...indicators })) };
+  },
   portfolios: async () => asList<Portfolio>(await request<unknown>("/portfolios"), "portfolios"),
   portfolio: (id: number) => request<Portfolio>(`/portfolios/${id}`),
   positions: async (id: number) => asList<Position>(await request<unknown>(`/portfolios/${id}/positions`), "positions"),
@@ -123,7 +128,7 @@ export const api = {
   cancelBacktest: (id: string) => post<unknown>(`/backtests/${id}/cancel`),
   usage: async (groupBy: "day" | "model" | "agent") =>
     asList<UsageRow>(await request<unknown>(`/agents/usage${qs({ group_by: groupBy })}`), "rows"),
-  budget: () => request<BudgetStatus | { run?: BudgetStatus; day?: BudgetStatus }>("/agents/budget"),
+  budget: () => request<BudgetStatus>("/agents/budget"),
   logs: async (limit = 50) => asList<AgentLog>(await request<unknown>(`/agents/logs${qs({ limit })}`), "logs"),
   analysisEventsUrl: (id: string) => `${API_BASE}/analysis/runs/${id}/events`,
   backtestEventsUrl: (id: string) => `${API_BASE}/backtests/${id}/events`,

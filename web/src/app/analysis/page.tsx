@@ -1,10 +1,9 @@
 "use client";
 
 import { useRouter, useSearchParams } from "next/navigation";
-import { Suspense, useMemo, useState } from "react";
+import { Suspense, useEffect, useMemo, useState } from "react";
 import { AgentBubble, AnalystColumn } from "@/components/AgentPanels";
 import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
-import { runDecision } from "@/components/runs";
 import { Card, Empty, ErrorBox, Loading, ModelBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
@@ -26,6 +25,10 @@ function Analysis() {
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
   const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const [execute, setExecute] = useState(true);
+  const portfolios = useApi(() => api.portfolios(), []);
+  const [portfolioId, setPortfolioId] = useState<number>();
+  // Executing needs a portfolio (the API refuses otherwise): default to the first one.
+  const chosenPortfolio = portfolioId ?? portfolios.data?.[0]?.id;
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<Error>();
   const runs = useApi(() => api.analysisRuns(), [runId]);
@@ -34,7 +37,12 @@ function Analysis() {
     setStarting(true);
     setStartError(undefined);
     try {
-      const { run_id } = await api.startAnalysis({ symbol, interval, execute });
+      const { run_id } = await api.startAnalysis({
+        symbol,
+        interval,
+        execute: execute && chosenPortfolio !== undefined,
+        portfolio_id: chosenPortfolio ?? null,
+      });
       router.push(`/analysis/?run=${run_id}`);
     } catch (e) {
       setStartError(e as Error);
@@ -66,9 +74,35 @@ function Analysis() {
               ))}
             </select>
           </label>
+          <label className="field">
+            Portfolio
+            <select
+              value={chosenPortfolio ?? ""}
+              onChange={(e) => setPortfolioId(Number(e.target.value))}
+              aria-label="Portfolio"
+              disabled={!portfolios.data?.length}
+            >
+              {portfolios.data?.length ? (
+                portfolios.data.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name}
+                    {p.require_approval ? " (approval)" : ""}
+                  </option>
+                ))
+              ) : (
+                <option value="">{portfolios.error ? "unavailable" : "none"}</option>
+              )}
+            </select>
+          </label>
           <label className="check">
-            <input type="checkbox" checked={execute} onChange={(e) => setExecute(e.target.checked)} /> Execute on the
-            paper portfolio
+            <input
+              type="checkbox"
+              checked={execute && chosenPortfolio !== undefined}
+              disabled={chosenPortfolio === undefined}
+              onChange={(e) => setExecute(e.target.checked)}
+              data-testid="execute-check"
+            />{" "}
+            Execute on the paper portfolio
           </label>
           <button className="btn primary" onClick={analyze} disabled={starting} data-testid="analyze-button">
             {starting ? "Starting…" : "Analyze"}
@@ -77,12 +111,12 @@ function Analysis() {
         {startError && <ErrorBox error={startError} />}
       </Card>
 
-      {runId ? <RunStream runId={runId} key={runId} /> : <Empty>Pick a symbol and press Analyze to convene the desk.</Empty>}
+      {runId ? <RunStream runId={runId} key={runId} onFinished={runs.reload} /> : <Empty>Pick a symbol and press Analyze to convene the desk.</Empty>}
 
       <Card title="Recent runs">
         <View state={runs} isEmpty={(r) => r.length === 0} empty="No runs yet.">
           {(list) => (
-            <Table head={["Started", "Symbol", "Status", "Decision", "Model"]} testId="runs-table">
+            <Table head={["Started", "Symbol", "Status", "Model"]} testId="runs-table">
               {list.slice(0, 15).map((r) => (
                 <tr key={r.id}>
                   <td>
@@ -96,7 +130,6 @@ function Analysis() {
                   <td>
                     <StatusBadge status={r.status} />
                   </td>
-                  <td>{runDecision(r)?.action?.toUpperCase() ?? "—"}</td>
                   <td>
                     <ModelBadge model={r.model} />
                   </td>
@@ -110,10 +143,14 @@ function Analysis() {
   );
 }
 
-function RunStream({ runId }: { runId: string }) {
+function RunStream({ runId, onFinished }: { runId: string; onFinished: () => void }) {
   const [generation, setGeneration] = useState(0);
   const { events, state } = useRunEvents(api.analysisEventsUrl(runId), generation);
   const view = useMemo(() => foldRun(events), [events]);
+  const finishedStatus = view.finished?.status;
+  useEffect(() => {
+    if (finishedStatus) onFinished(); // the run list shows the new status
+  }, [finishedStatus, onFinished]);
   const [acting, setActing] = useState(false);
   const [actError, setActError] = useState<Error>();
   const agent = (node: string): AgentView => view.agents[node] ?? { node, started: false, text: "" };
@@ -155,7 +192,7 @@ function RunStream({ runId }: { runId: string }) {
         }
         actions={
           <>
-            <SourceBadge source={view.started?.data_source} />
+            <SourceBadge source={view.dataSource} />
             {view.started && <ModelBadge model={view.started.model_cheap} />}
             {view.started && view.started.model_strong !== view.started.model_cheap && <ModelBadge model={view.started.model_strong} />}
             <span className="agent-meta" data-testid="run-totals">

@@ -1,7 +1,7 @@
 "use client";
 
 import { useEffect, useMemo, useState } from "react";
-import { buyAndHoldCurve, curve, fmtMetric, metricsTable } from "@/components/backtestView";
+import { buyAndHoldFromCloses, curve, fmtMetric, metricsTable } from "@/components/backtestView";
 import { LinesChart } from "@/components/charts";
 import { Card, Empty, ErrorBox, Loading, ModelBadge, ProgressBar, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
@@ -86,7 +86,7 @@ export function BacktestDetail({ id }: { id: string }) {
       </Card>
       {done && (
         <View state={result}>
-          {(r) => <ResultView result={r} />}
+          {(r) => <ResultView result={r} symbol={run.data?.symbol} interval={run.data?.interval} />}
         </View>
       )}
     </>
@@ -95,9 +95,17 @@ export function BacktestDetail({ id }: { id: string }) {
 
 const SPREAD_COLORS: Record<string, string> = { buy: "#26a69a", sell: "#ef5350", hold: "#5d6b7e" };
 
-function ResultView({ result }: { result: BacktestResult }) {
-  const equity = curve(result.equity_curve);
-  const bh = buyAndHoldCurve(result);
+function ResultView({ result, symbol, interval }: { result: BacktestResult; symbol?: string; interval?: string }) {
+  const equity = useMemo(() => curve(result.equity_curve), [result]);
+  const candles = useApi(() => api.candles(symbol as string, interval as string, 2000), [symbol, interval], !!symbol && !!interval);
+  const bh = useMemo(() => buyAndHoldFromCloses(equity, candles.data?.candles ?? []), [equity, candles.data]);
+  const lines = useMemo(
+    () => [
+      { name: "Desk", color: "#4fa3ff", points: equity },
+      ...(bh.length ? [{ name: "Buy & hold (closes, before fees)", color: "#9aa7b8", points: bh, dashed: true }] : []),
+    ],
+    [equity, bh],
+  );
   const table = metricsTable(result);
   const spread = Object.entries(result.decision_spread ?? {}).filter(([, v]) => typeof v === "number") as [string, number][];
   const total = spread.reduce((s, [, v]) => s + v, 0);
@@ -116,13 +124,7 @@ function ResultView({ result }: { result: BacktestResult }) {
         {equity.length === 0 ? (
           <Empty>No equity points in this result.</Empty>
         ) : (
-          <LinesChart
-            testId="backtest-equity-chart"
-            lines={[
-              { name: "Desk", color: "#4fa3ff", points: equity },
-              ...(bh.length ? [{ name: "Buy & hold", color: "#9aa7b8", points: bh, dashed: true }] : []),
-            ]}
-          />
+          <LinesChart testId="backtest-equity-chart" lines={lines} />
         )}
       </Card>
       <div className="grid two">
@@ -143,6 +145,11 @@ function ResultView({ result }: { result: BacktestResult }) {
               ))}
             </Table>
           )}
+          {table.notes.map((n) => (
+            <p key={n} className="muted">
+              {n}
+            </p>
+          ))}
         </Card>
         <Card title="Decision spread">
           {total === 0 ? (

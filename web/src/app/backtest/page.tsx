@@ -3,11 +3,11 @@
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useState } from "react";
 import { BacktestDetail } from "./BacktestDetail";
-import { Card, ErrorBox, Loading, ModelBadge, StatusBadge, Table, View } from "@/components/ui";
+import { Card, ErrorBox, Loading, ModelBadge, Stat, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
 import type { BacktestEstimate, BacktestRequest } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
-import { fmtNum, fmtTime, fmtUsd, num, toUnixSeconds } from "@/lib/format";
+import { fmtNum, fmtTime, fmtUsd, toUnixSeconds } from "@/lib/format";
 import { useApi } from "@/lib/hooks";
 
 export default function BacktestPage() {
@@ -36,7 +36,7 @@ function Backtests() {
       <Card title="Backtest runs">
         <View state={runs} isEmpty={(r) => r.length === 0} empty="No backtests yet.">
           {(list) => (
-            <Table head={["Created", "Symbol", "Range", "Status", "Progress", "Model"]} testId="backtests-table">
+            <Table head={["Created", "Symbol", "Status", "Progress", "Model"]} testId="backtests-table">
               {list.slice(0, 20).map((r) => (
                 <tr key={r.id}>
                   <td>
@@ -46,9 +46,6 @@ function Backtests() {
                   </td>
                   <td>
                     {r.symbol} · {r.interval}
-                  </td>
-                  <td className="muted">
-                    {String(r.params?.start ?? "").slice(0, 10)} → {String(r.params?.end ?? "").slice(0, 10)}
                   </td>
                   <td>
                     <StatusBadge status={r.status} />
@@ -177,12 +174,20 @@ function BacktestForm() {
       {formError && (from || to) && <p className="muted">{formError}</p>}
       {estimate && (
         <div className="stats" style={{ marginTop: 12 }} data-testid="estimate">
-          {estimate.decisions !== undefined && <div className="stat"><div className="stat-label">Decisions</div><div className="stat-value">{fmtNum(estimate.decisions, 0)}</div></div>}
-          <div className="stat"><div className="stat-label">LLM calls</div><div className="stat-value">{fmtNum(estimate.llm_calls, 0)}</div></div>
-          <div className="stat"><div className="stat-label">Tokens</div><div className="stat-value">{fmtNum(estimate.tokens ?? num(estimate.prompt_tokens) + num(estimate.completion_tokens), 0)}</div></div>
-          <div className="stat"><div className="stat-label">Estimated cost</div><div className={`stat-value ${overCap ? "neg" : ""}`}>{fmtUsd(estimate.cost_usd)}</div></div>
-          {estimate.cap_usd !== undefined && <div className="stat"><div className="stat-label">Cost cap</div><div className="stat-value">{fmtUsd(estimate.cap_usd)}</div></div>}
-          {estimate.model && <div className="stat"><div className="stat-label">Model</div><div className="stat-value"><ModelBadge model={estimate.model} /></div></div>}
+          <Stat label="Decision points" value={fmtNum(estimate.decision_points, 0)} />
+          <Stat label="LLM calls" value={estimate.metered ? fmtNum(estimate.llm_calls, 0) : "0 (offline)"} />
+          <Stat label="Tokens" value={fmtNum(estimate.prompt_tokens + estimate.completion_tokens, 0)} />
+          <Stat label="Estimated cost" value={fmtUsd(estimate.usd)} tone={overCap ? "neg" : ""} />
+          <Stat label="Cost cap" value={fmtUsd(estimate.cap_usd)} />
+          <Stat
+            label="Models"
+            value={
+              <span className="card-actions">
+                <ModelBadge model={estimate.model_cheap} />
+                {estimate.model_strong !== estimate.model_cheap && <ModelBadge model={estimate.model_strong} />}
+              </span>
+            }
+          />
         </div>
       )}
       {estimate && !estimateFresh && <p className="muted">Parameters changed — estimate again before starting.</p>}

@@ -6,17 +6,13 @@ import type { BudgetStatus, UsageRow } from "@/lib/api-types";
 import { fmtNum, fmtTime, fmtUsd, num } from "@/lib/format";
 import { useApi } from "@/lib/hooks";
 
-function budgets(body: BudgetStatus | { run?: BudgetStatus; day?: BudgetStatus }): [string, BudgetStatus][] {
-  if ("spent_usd" in body) return [["today", body]];
-  return Object.entries(body).filter((e): e is [string, BudgetStatus] => !!e[1] && typeof e[1] === "object" && "spent_usd" in e[1]);
-}
-
 function BudgetMeter({ label, b }: { label: string; b: BudgetStatus }) {
   const usd = num(b.spent_usd) / Math.max(1e-12, num(b.limit_usd));
   const tok = b.spent_tokens / Math.max(1, b.limit_tokens);
   return (
-    <div className="stat" data-testid={`budget-${label}`}>
+    <div className="stat" data-testid="budget-day">
       <div className="stat-label">{label} budget</div>
+      {b.exceeded && <span className="badge bad">{b.reason ?? "exceeded"}</span>}
       <div className="stat-value">
         {fmtUsd(b.spent_usd)} <span className="muted">/ {fmtUsd(b.limit_usd)}</span>
       </div>
@@ -72,9 +68,8 @@ export default function CostsPage() {
         <View state={budget}>
           {(b) => (
             <div className="stats">
-              {budgets(b).map(([k, v]) => (
-                <BudgetMeter key={k} label={k} b={v} />
-              ))}
+              <BudgetMeter label={`today (${b.day})`} b={b} />
+              <Stat label="Per-run limit" value={`${fmtUsd(b.run_limit_usd)} · ${fmtNum(b.run_limit_tokens, 0)} tok`} />
               {byDay.data && (
                 <>
                   <Stat label="All-time calls" value={fmtNum(total.calls, 0)} />

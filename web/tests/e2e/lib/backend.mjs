@@ -47,14 +47,15 @@ function hasCommand(name) {
 /**
  * `cryptofirm demo` migrates, seeds market data and the default portfolio, then serves; we use it
  * when it exists (it is exactly what `make demo` runs) and fall back to `migrate` + `serve`.
+ * E2E_BASE_URL attaches to a backend that is already running instead.
  */
-export async function startBackend({ timeoutMs = 90_000 } = {}) {
+export async function startBackend({ timeoutMs = 180_000 } = {}) {
   if (!existsSync(path.join(WEB_DIR, "out", "index.html"))) {
     throw new Error("web/out is missing: run `npm run build` before `npm run test:e2e`");
   }
-  if (process.env.E2E_BACKEND === "mock") {
-    const { startMockBackend } = await import("./mock-backend.mjs");
-    return startMockBackend();
+  if (process.env.E2E_BASE_URL) {
+    // Attach to a backend someone else started (dev loop); it is left running.
+    return { baseUrl: process.env.E2E_BASE_URL.replace(/\/$/, ""), logs: [], stop: async () => {} };
   }
   const dir = mkdtempSync(path.join(tmpdir(), "cryptofirm-e2e-"));
   const port = await freePort();
@@ -65,12 +66,14 @@ export async function startBackend({ timeoutMs = 90_000 } = {}) {
     LLM_PROVIDER: "rules",
     PYTHONUNBUFFERED: "1",
   };
-  const useDemo = hasCommand("demo");
-  if (!useDemo) {
+  const command = hasCommand("demo") ? "demo" : hasCommand("serve") ? "serve" : null;
+  if (command !== "demo") {
     const mig = spawnSync(PYTHON, ["-m", "cli.main", "migrate"], { cwd: REPO_DIR, env, encoding: "utf8" });
     if (mig.status !== 0) throw new Error(`migrate failed: ${mig.stderr}`);
   }
-  const args = ["-m", "cli.main", useDemo ? "demo" : "serve", "--host", "127.0.0.1", "--port", String(port)];
+  const hostPort = ["--host", "127.0.0.1", "--port", String(port)];
+  // Without the CLI command, uvicorn on the app module is the same server.
+  const args = command ? ["-m", "cli.main", command, ...hostPort] : ["-m", "uvicorn", "api.main:app", ...hostPort];
   const proc = spawn(PYTHON, args, { cwd: REPO_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
   const logs = [];
   proc.stdout.on("data", (d) => logs.push(d.toString()));
