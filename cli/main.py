@@ -29,12 +29,15 @@ app.add_typer(runs_cli.app, name="runs", help="Runs: approve or reject a paused 
 @app.command("migrate")
 def migrate() -> None:
     """Bring the database schema to the latest migration."""
+    from sqlalchemy.engine import make_url
+
     from core.settings import get_settings
     from persistence.db import upgrade
 
     url = get_settings().database_url
     upgrade(url)
-    typer.echo(f"database at head: {url}")
+    # The URL may carry a password and this line ends up in container logs.
+    typer.echo(f"database at head: {make_url(url).render_as_string(hide_password=True)}")
 
 
 if __name__ == "__main__":
