@@ -201,6 +201,9 @@ def insert_candles(
     first, last = int(frame["open_time"].iloc[0]), int(frame["open_time"].iloc[-1])
     first, last = min(first, last), max(first, last)
     before = _count_in_range(conn, symbol, interval, first, last)
+    if conn.dialect.name == "postgresql":
+        _copy_insert_postgres(conn, symbol, interval, frame, source, batch_size, on_batch)
+        return _count_in_range(conn, symbol, interval, first, last) - before
     statement = _insert_statement(conn)
     columns = {name: frame[name].to_numpy() for name in FRAME_COLUMNS}
     for offset in range(0, len(frame), batch_size):
@@ -223,6 +226,45 @@ def insert_candles(
         if on_batch is not None:
             on_batch(stop - offset)
     return _count_in_range(conn, symbol, interval, first, last) - before
+
+
+def _copy_insert_postgres(
+    conn: Connection,
+    symbol: str,
+    interval: str,
+    frame: pd.DataFrame,
+    source: str,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None,
+) -> None:
+    """COPY into a temp table, then one INSERT … SELECT … ON CONFLICT DO NOTHING: several
+    times faster than executemany on Postgres, and still inside the caller's transaction."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS candles_incoming "
+            "(open_time BIGINT, open FLOAT8, high FLOAT8, low FLOAT8, close FLOAT8, "
+            "volume FLOAT8) ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE candles_incoming")
+        columns = [frame[name].to_numpy() for name in FRAME_COLUMNS]
+        with cursor.copy(
+            "COPY candles_incoming (open_time, open, high, low, close, volume) FROM STDIN"
+        ) as copy:
+            for offset in range(0, len(frame), batch_size):
+                stop = min(offset + batch_size, len(frame))
+                for i in range(offset, stop):
+                    copy.write_row([int(columns[0][i]), *(float(c[i]) for c in columns[1:])])
+                if on_batch is not None:
+                    on_batch(stop - offset)
+        cursor.execute(
+            "INSERT INTO candles (symbol, interval, open_time, open, high, low, close, volume, "
+            "source) SELECT %s, %s, open_time, open, high, low, close, volume, %s "
+            "FROM candles_incoming ON CONFLICT ON CONSTRAINT uq_candles_key DO NOTHING",
+            (symbol, interval, source),
+        )
+        cursor.execute("TRUNCATE candles_incoming")
 
 
 @dataclass
