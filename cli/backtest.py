@@ -16,7 +16,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -75,7 +75,8 @@ def backtest(
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "params"
-        raise _fail(f"{field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise _fail(f"{field}: {message}") from None
     db = init_db(settings.database_url)
     try:
         estimate = estimate_cost(params, settings)
@@ -108,7 +109,8 @@ def backtest(
 
     console = Console()
     table = Table(title=f"{params.symbol} {params.interval} — {report.model} ({report.stopped})")
-    for column in ("", "return", "CAGR", "Sharpe", "Sortino", "max DD", "trades", "win rate"):
+    table.add_column("", no_wrap=True, min_width=12)
+    for column in ("return", "CAGR", "Sharpe", "Sortino", "max DD", "trades", "win rate"):
         table.add_column(column, justify="right")
     rows = [("desk", report.metrics)] + [(n, b.metrics) for n, b in report.baselines.items()]
     for name, m in rows:

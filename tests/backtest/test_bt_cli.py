@@ -1,0 +1,65 @@
+"""`cryptofirm backtest`: bad input → one line on stderr and exit code 2; a short offline run
+exports trades.csv, equity.csv and metrics.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.settings import get_settings
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("DATA_SOURCE", "synthetic")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--from", "2023-06-30", "--to", "2023-01-01"], "start"),
+        (["--interval", "7h", "--from", "2023-01-01", "--to", "2023-01-05"], "interval"),
+        (["--from", "2023-13-01", "--to", "2023-01-05"], "from"),
+        (["--from", "2999-01-01", "--to", "2999-02-01"], "future"),
+        (["--every", "0", "--from", "2023-01-01", "--to", "2023-01-05"], "every"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli_env: Path, args: list[str], needle: str) -> None:
+    result = CliRunner().invoke(app, ["backtest", "BTCUSDT", *args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0]
+
+
+def test_short_run_exports(cli_env: Path) -> None:
+    out = cli_env / "export"
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "BTCUSDT",
+            "--from",
+            "2023-03-01",
+            "--to",
+            "2023-03-02",
+            "--every",
+            "6",
+            "--export",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "buy_and_hold" in result.stdout and "sma_cross" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data_source"] == "synthetic" and not metrics["partial"]
+    equity = (out / "equity.csv").read_text().splitlines()
+    assert equity[0] == "time,equity" and len(equity) == 1 + 48
+    assert (out / "trades.csv").read_text().startswith("symbol,entry_time")
