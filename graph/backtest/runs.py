@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from core.settings import Settings, get_settings
 from graph.backtest.data import BacktestData, load_backtest_data
@@ -70,7 +70,7 @@ def create_backtest_run(
     run_id = str(uuid.uuid4())
     with db.begin() as conn:
         conn.execute(
-            Run.__table__.insert().values(
+            insert(Run).values(
                 id=run_id,
                 kind="backtest",
                 status="pending",
@@ -163,7 +163,7 @@ def _save_result(db: Engine, run_id: str, report: BacktestReport) -> None:
     }
     with db.begin() as conn:
         conn.execute(delete(BacktestResult).where(BacktestResult.run_id == run_id))
-        conn.execute(BacktestResult.__table__.insert().values(**row))
+        conn.execute(insert(BacktestResult).values(**row))
 
 
 def default_decider_factory(db: Engine, settings: Settings, **overrides: Any) -> DeciderFactory:
