@@ -73,7 +73,7 @@ async def agent_logs(
     run_id: Annotated[str | None, Query(max_length=36)] = None,
     agent: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AgentLogPage:
     def load() -> AgentLogPage:
         filters = []

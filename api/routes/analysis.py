@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
@@ -21,6 +21,7 @@ from api.sse import SSE_RESPONSES, event_stream, resume_point
 
 router = APIRouter(prefix="/analysis", tags=["analysis"])
 
+RunId = Annotated[str, Path(min_length=1, max_length=64)]
 KIND = "analysis"
 RunStatus = Literal[
     "pending", "running", "paused", "completed", "failed", "cancelled", "budget_exceeded"
@@ -42,7 +43,7 @@ def _runner(request: Request) -> AnalysisRunner:
     return runner
 
 
-def _accepted(run_id: str, status_: str) -> RunAccepted:
+def _accepted(run_id: RunId, status_: str) -> RunAccepted:
     return RunAccepted(
         run_id=run_id, status=status_, events_url=f"/api/analysis/runs/{run_id}/events"
     )
@@ -93,7 +94,7 @@ async def list_analysis_runs(
     engine: EngineDep,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RunPage:
     return await asyncio.to_thread(
         list_runs, engine, KIND, status=status_, limit=limit, offset=offset
@@ -108,7 +109,7 @@ async def _existing_run(engine: EngineDep, run_id: str) -> RunDetail:
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, responses=error_responses(404))
-async def get_analysis_run(run_id: str, engine: EngineDep) -> RunDetail:
+async def get_analysis_run(run_id: RunId, engine: EngineDep) -> RunDetail:
     return await _existing_run(engine, run_id)
 
 
@@ -116,7 +117,7 @@ async def _resume(
     request: Request,
     engine: EngineDep,
     manager: RunManagerDep,
-    run_id: str,
+    run_id: RunId,
     *,
     approved: bool,
     note: str,
@@ -137,7 +138,7 @@ async def _resume(
     responses=error_responses(401, 404, 409, 422),
 )
 async def approve_run(
-    run_id: str,
+    run_id: RunId,
     request: Request,
     engine: EngineDep,
     manager: RunManagerDep,
@@ -155,7 +156,7 @@ async def approve_run(
     responses=error_responses(401, 404, 409, 422),
 )
 async def reject_run(
-    run_id: str,
+    run_id: RunId,
     request: Request,
     engine: EngineDep,
     manager: RunManagerDep,
@@ -167,12 +168,14 @@ async def reject_run(
 
 @router.get("/runs/{run_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def analysis_events(
-    run_id: str,
+    run_id: RunId,
     engine: EngineDep,
     settings: SettingsDep,
     manager: RunManagerDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this seq")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**31 - 1, description="resume after this seq")
+    ] = None,
 ) -> EventSourceResponse:
     after_seq = resume_point(last_event_id, after)
     await _existing_run(engine, run_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from pydantic import BaseModel, computed_field
 from sqlalchemy import Engine, select
 from sse_starlette import EventSourceResponse
@@ -34,9 +34,11 @@ from graph.backtest.runs import create_backtest_run, request_cancel, stream_back
 from graph.backtest.schemas import BacktestParams
 from persistence.db import session_scope
 from persistence.models import BacktestResult
+from tools.intervals import interval_ms
 
 router = APIRouter(prefix="/backtests", tags=["backtest"])
 
+RunId = Annotated[str, Path(min_length=1, max_length=64)]
 KIND = "backtest"
 RunStatus = Literal[
     "pending", "running", "paused", "completed", "failed", "cancelled", "budget_exceeded"
@@ -73,7 +75,20 @@ def _cancel_flags(request: Request) -> dict[str, threading.Event]:
     return flags
 
 
+MAX_BACKTEST_BARS = 200_000
+"""About 23 years of 1h bars: beyond that a request is a mistake, not a backtest."""
+
+
+def _check_range(params: BacktestParams) -> None:
+    bars = (params.end - params.start) // timedelta(milliseconds=interval_ms(params.interval))
+    if bars > MAX_BACKTEST_BARS:
+        raise UnprocessableError(
+            "end", f"range spans {bars} {params.interval} bars; at most {MAX_BACKTEST_BARS}"
+        )
+
+
 def _estimate(params: BacktestParams, settings: Any) -> CostEstimateOut:
+    _check_range(params)
     try:
         estimate = estimate_cost(params, settings)
     except UnknownPriceError as exc:
@@ -129,7 +144,7 @@ async def list_backtests(
     engine: EngineDep,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RunPage:
     return await asyncio.to_thread(
         list_runs, engine, KIND, status=status_, limit=limit, offset=offset
@@ -144,12 +159,12 @@ async def _existing(engine: Engine, run_id: str) -> RunDetail:
 
 
 @router.get("/{run_id}", response_model=RunDetail, responses=error_responses(404))
-async def get_backtest(run_id: str, engine: EngineDep) -> RunDetail:
+async def get_backtest(run_id: RunId, engine: EngineDep) -> RunDetail:
     return await _existing(engine, run_id)
 
 
 @router.get("/{run_id}/result", response_model=BacktestResultOut, responses=error_responses(404))
-async def backtest_result(run_id: str, engine: EngineDep) -> BacktestResultOut:
+async def backtest_result(run_id: RunId, engine: EngineDep) -> BacktestResultOut:
     await _existing(engine, run_id)
 
     def load() -> BacktestResultOut | None:
@@ -172,7 +187,7 @@ async def backtest_result(run_id: str, engine: EngineDep) -> BacktestResultOut:
     dependencies=[ApiKeyDep],
     responses=error_responses(401, 404, 409),
 )
-async def cancel_backtest(run_id: str, request: Request, engine: EngineDep) -> BacktestAccepted:
+async def cancel_backtest(run_id: RunId, request: Request, engine: EngineDep) -> BacktestAccepted:
     run = await _existing(engine, run_id)
     if not await asyncio.to_thread(request_cancel, engine, run_id):
         raise ConflictError(f"backtest {run_id} is {run.status}; only pending/running cancel")
@@ -186,12 +201,14 @@ async def cancel_backtest(run_id: str, request: Request, engine: EngineDep) -> B
 
 @router.get("/{run_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def backtest_events(
-    run_id: str,
+    run_id: RunId,
     engine: EngineDep,
     settings: SettingsDep,
     manager: RunManagerDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this seq")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**31 - 1, description="resume after this seq")
+    ] = None,
 ) -> EventSourceResponse:
     after_seq = resume_point(last_event_id, after)
     await _existing(engine, run_id)

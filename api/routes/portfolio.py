@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
@@ -31,6 +31,8 @@ from persistence.portfolios import (
 from tools.portfolio_math import PositionValuation, mark
 
 router = APIRouter(prefix="/portfolios", tags=["portfolio"])
+
+PortfolioId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class PortfolioCreate(BaseModel):
@@ -157,7 +159,7 @@ async def new_portfolio(body: PortfolioCreate, engine: EngineDep) -> PortfolioIn
 
 
 @router.get("/{portfolio_id}", response_model=PortfolioDetail, responses=error_responses(404, 422))
-async def portfolio(portfolio_id: int, engine: EngineDep) -> PortfolioDetail:
+async def portfolio(portfolio_id: PortfolioId, engine: EngineDep) -> PortfolioDetail:
     return await asyncio.to_thread(_detail, engine, portfolio_id)
 
 
@@ -166,7 +168,7 @@ async def portfolio(portfolio_id: int, engine: EngineDep) -> PortfolioDetail:
     response_model=list[PositionOut],
     responses=error_responses(404, 422),
 )
-async def positions(portfolio_id: int, engine: EngineDep) -> list[PositionOut]:
+async def positions(portfolio_id: PortfolioId, engine: EngineDep) -> list[PositionOut]:
     detail = await asyncio.to_thread(_detail, engine, portfolio_id)
     return detail.positions
 
@@ -175,10 +177,10 @@ async def positions(portfolio_id: int, engine: EngineDep) -> list[PositionOut]:
     "/{portfolio_id}/trades", response_model=list[TradeOut], responses=error_responses(404, 422)
 )
 async def trades(
-    portfolio_id: int,
+    portfolio_id: PortfolioId,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[TradeOut]:
     def load() -> list[TradeOut]:
         _require(engine, portfolio_id)
@@ -195,7 +197,7 @@ async def trades(
     return await asyncio.to_thread(load)
 
 
-def _snapshots(engine: Engine, portfolio_id: int, limit: int) -> list[SnapshotOut]:
+def _snapshots(engine: Engine, portfolio_id: PortfolioId, limit: int) -> list[SnapshotOut]:
     _require(engine, portfolio_id)
     with session_scope(engine) as session:
         newest = session.scalars(
@@ -214,7 +216,7 @@ def _snapshots(engine: Engine, portfolio_id: int, limit: int) -> list[SnapshotOu
     responses=error_responses(404, 422),
 )
 async def snapshots(
-    portfolio_id: int, engine: EngineDep, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+    portfolio_id: PortfolioId, engine: EngineDep, limit: Annotated[int, Query(ge=1, le=5000)] = 500
 ) -> list[SnapshotOut]:
     return await asyncio.to_thread(_snapshots, engine, portfolio_id, limit)
 
@@ -225,7 +227,7 @@ async def snapshots(
     responses=error_responses(404, 422),
 )
 async def equity(
-    portfolio_id: int, engine: EngineDep, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+    portfolio_id: PortfolioId, engine: EngineDep, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
 ) -> list[EquityPoint]:
     rows = await asyncio.to_thread(_snapshots, engine, portfolio_id, limit)
     return [EquityPoint(at=r.taken_at, equity=r.equity) for r in rows]
