@@ -92,7 +92,16 @@ export default function DashboardPage() {
                         <Link href={`/analysis/?run=${r.id}`}>{fmtTime(r.created_at)}</Link>
                       </td>
                       <td>{r.symbol}</td>
-                      <td>{d?.action ? <span className={`badge ${d.action}`}>{d.action.toUpperCase()}</span> : "—"}</td>
+                      <td>
+                        {d?.action ? (
+                          <span className={`badge ${d.approved === false ? "hold" : d.action}`} title={d.approved === false ? "not approved by risk checks" : undefined}>
+                            {d.action.toUpperCase()}
+                            {d.approved === false && d.action !== "hold" ? " · blocked" : ""}
+                          </span>
+                        ) : (
+                          "—"
+                        )}
+                      </td>
                       <td>
                         <StatusBadge status={r.status} />
                       </td>

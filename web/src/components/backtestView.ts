@@ -1,5 +1,5 @@
 // Shapes a backtest result (graph/backtest/report.py, stored as JSON) for display.
-import type { BacktestResult, Candle, Metrics } from "@/lib/api-types";
+import type { BacktestResult, BaselineResult, Candle, Metrics } from "@/lib/api-types";
 import { toUnixSeconds } from "@/lib/format";
 
 export interface Point {
@@ -44,7 +44,7 @@ export function metricsTable(result: BacktestResult): {
 } {
   const columns: [string, Metrics][] = [["desk", result.metrics ?? {}]];
   const notes: string[] = [];
-  for (const [key, b] of Object.entries(result.baselines ?? {})) {
+  for (const [key, b] of Object.entries((result.baselines ?? {}) as Record<string, BaselineResult | undefined>)) {
     if (b?.note) notes.push(`${b.name ?? key}: ${b.note}`);
     if (b?.metrics) columns.push([b.name ?? key, b.metrics]);
   }
@@ -59,7 +59,7 @@ export function metricsTable(result: BacktestResult): {
 }
 
 // tools/metrics.py reports these as fractions (0.12 = 12%).
-const FRACTIONS = new Set(["total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"]);
+const FRACTIONS = new Set(["total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "buy_and_hold_return"]);
 
 export function fmtMetric(key: string, v: number | null): string {
   if (v === null || v === undefined) return "—";

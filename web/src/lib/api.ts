@@ -1,20 +1,25 @@
 // The one place that talks HTTP to the backend. Same origin (`/api`) by default; set
 // NEXT_PUBLIC_API_BASE (e.g. http://127.0.0.1:8000/api) for `next dev` against uvicorn.
 import type {
-  AgentLog,
+  AgentLogPage,
   BacktestEstimate,
   BacktestRequest,
   BacktestResult,
   BudgetStatus,
+  CandlesOut,
   CandlesResponse,
   EquityPoint,
+  ErrorResponse,
   Portfolio,
+  PortfolioInfo,
   Position,
   Run,
   RunCreated,
+  RunPage,
   StartAnalysisRequest,
+  StoredSeries,
   Trade,
-  UsageRow,
+  Usage,
 } from "./api-types";
 
 export const API_BASE = (process.env.NEXT_PUBLIC_API_BASE ?? "/api").replace(/\/$/, "");
@@ -30,27 +35,12 @@ export class ApiError extends Error {
   }
 }
 
-/** FastAPI errors come as `{detail: string}` or `{detail: [{loc, msg}]}` (422): name the field. */
+/** The API's one error shape: `{detail, errors?: [{field, message}]}` (api/errors.py). */
 function describeError(body: unknown, fallback: string): string {
-  if (body && typeof body === "object" && "detail" in body) {
-    const detail = (body as { detail: unknown }).detail;
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) {
-      return detail
-        .map((d: { loc?: unknown[]; msg?: string }) => {
-          const field = (d.loc ?? []).filter((p) => p !== "body").join(".");
-          return field ? `${field}: ${d.msg ?? "invalid"}` : (d.msg ?? "invalid");
-        })
-        .join("; ");
-    }
-    if (detail && typeof detail === "object" && "message" in detail) {
-      return String((detail as { message: unknown }).message);
-    }
-  }
-  if (body && typeof body === "object" && "message" in body) {
-    return String((body as { message: unknown }).message);
-  }
-  return fallback;
+  if (!body || typeof body !== "object" || !("detail" in body)) return typeof body === "string" && body ? body : fallback;
+  const { detail, errors } = body as ErrorResponse;
+  const fields = (errors ?? []).map((e) => `${e.field}: ${e.message}`);
+  return fields.length && !fields.some((f) => String(detail).includes(f)) ? `${detail} (${fields.join("; ")})` : String(detail);
 }
 
 export async function request<T>(path: string, init?: RequestInit): Promise<T> {
@@ -79,18 +69,6 @@ export async function request<T>(path: string, init?: RequestInit): Promise<T> {
 const post = <T>(path: string, payload?: unknown) =>
   request<T>(path, { method: "POST", body: payload === undefined ? undefined : JSON.stringify(payload) });
 
-/** Lists may arrive bare or wrapped (`{items: […]}` / `{<name>: […]}`); unwrap either. */
-export function asList<T>(body: unknown, key?: string): T[] {
-  if (Array.isArray(body)) return body as T[];
-  if (body && typeof body === "object") {
-    const obj = body as Record<string, unknown>;
-    for (const k of [key, "items", "data", "results"]) {
-      if (k && Array.isArray(obj[k])) return obj[k] as T[];
-    }
-  }
-  throw new ApiError(200, `unexpected response shape${key ? ` (expected a list of ${key})` : ""}`, "");
-}
-
 const qs = (params: Record<string, string | number | undefined | null>) => {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
@@ -100,36 +78,31 @@ const qs = (params: Record<string, string | number | undefined | null>) => {
 
 export const api = {
   /** Distinct stored symbols (the API lists one row per symbol and interval). */
-  symbols: async () => {
-    const body = await request<unknown>("/market/symbols");
-    const names = asList<string | { symbol: string }>(body, "symbols").map((s) => (typeof s === "string" ? s : s.symbol));
-    return [...new Set(names)];
-  },
+  symbols: async () => [...new Set((await request<StoredSeries[]>("/market/symbols")).map((s) => s.symbol))],
   /** Candles with their indicator columns flattened onto each bar. */
   candles: async (symbol: string, interval: string, limit = 500): Promise<CandlesResponse> => {
-    const body = await request<CandlesResponse>(`/market/candles${qs({ symbol, interval, limit })}`);
+    const body = await request<CandlesOut>(`/market/candles${qs({ symbol, interval, limit })}`);
     return { ...body, candles: body.candles.map(({ indicators, ...bar }) => ({ ...bar, ...indicators })) };
   },
-  portfolios: async () => asList<Portfolio>(await request<unknown>("/portfolios"), "portfolios"),
+  portfolios: () => request<PortfolioInfo[]>("/portfolios"),
   portfolio: (id: number) => request<Portfolio>(`/portfolios/${id}`),
-  positions: async (id: number) => asList<Position>(await request<unknown>(`/portfolios/${id}/positions`), "positions"),
-  trades: async (id: number) => asList<Trade>(await request<unknown>(`/portfolios/${id}/trades`), "trades"),
-  equity: async (id: number) => asList<EquityPoint>(await request<unknown>(`/portfolios/${id}/equity`), "points"),
-  analysisRuns: async () => asList<Run>(await request<unknown>("/analysis/runs"), "runs"),
+  positions: (id: number) => request<Position[]>(`/portfolios/${id}/positions`),
+  trades: (id: number) => request<Trade[]>(`/portfolios/${id}/trades`),
+  equity: (id: number) => request<EquityPoint[]>(`/portfolios/${id}/equity`),
+  analysisRuns: async () => (await request<RunPage>("/analysis/runs")).items,
   analysisRun: (id: string) => request<Run>(`/analysis/runs/${id}`),
   startAnalysis: (body: StartAnalysisRequest) => post<RunCreated>("/analysis/runs", body),
-  approve: (id: string, note = "") => post<unknown>(`/analysis/runs/${id}/approve`, { note }),
-  reject: (id: string, note = "") => post<unknown>(`/analysis/runs/${id}/reject`, { note }),
+  approve: (id: string, note = "") => post<RunCreated>(`/analysis/runs/${id}/approve`, { note }),
+  reject: (id: string, note = "") => post<RunCreated>(`/analysis/runs/${id}/reject`, { note }),
   estimateBacktest: (body: BacktestRequest) => post<BacktestEstimate>("/backtests/estimate", body),
   startBacktest: (body: BacktestRequest) => post<RunCreated>("/backtests", body),
-  backtests: async () => asList<Run>(await request<unknown>("/backtests"), "runs"),
+  backtests: async () => (await request<RunPage>("/backtests")).items,
   backtest: (id: string) => request<Run>(`/backtests/${id}`),
   backtestResult: (id: string) => request<BacktestResult>(`/backtests/${id}/result`),
-  cancelBacktest: (id: string) => post<unknown>(`/backtests/${id}/cancel`),
-  usage: async (groupBy: "day" | "model" | "agent") =>
-    asList<UsageRow>(await request<unknown>(`/agents/usage${qs({ group_by: groupBy })}`), "rows"),
+  cancelBacktest: (id: string) => post<RunCreated>(`/backtests/${id}/cancel`),
+  usage: async (groupBy: "day" | "model" | "agent") => (await request<Usage>(`/agents/usage${qs({ group_by: groupBy })}`)).rows,
   budget: () => request<BudgetStatus>("/agents/budget"),
-  logs: async (limit = 50) => asList<AgentLog>(await request<unknown>(`/agents/logs${qs({ limit })}`), "logs"),
+  logs: async (limit = 50) => (await request<AgentLogPage>(`/agents/logs${qs({ limit })}`)).items,
   analysisEventsUrl: (id: string) => `${API_BASE}/analysis/runs/${id}/events`,
   backtestEventsUrl: (id: string) => `${API_BASE}/backtests/${id}/events`,
 };

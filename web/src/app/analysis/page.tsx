@@ -237,9 +237,9 @@ function RunStream({ runId, onFinished }: { runId: string; onFinished: () => voi
             {view.decision.take_profit != null && <span>target <b>{fmtMoney(view.decision.take_profit)}</b></span>}
             <span className={`badge ${view.decision.approved ? "ok" : "bad"}`}>{view.decision.approved ? "approved" : "not approved"}</span>
           </div>
-          {view.decision.reasons.length > 0 && (
+          {(view.decision.reasons ?? []).length > 0 && (
             <ul className="points">
-              {view.decision.reasons.map((r, i) => (
+              {(view.decision.reasons ?? []).map((r, i) => (
                 <li key={i}>{r}</li>
               ))}
             </ul>

@@ -11,7 +11,7 @@ import { useApi, useRunEvents } from "@/lib/hooks";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled", "budget_exceeded"]);
 
-export function BacktestDetail({ id }: { id: string }) {
+export function BacktestDetail({ id, onFinished }: { id: string; onFinished: () => void }) {
   const run = useApi(() => api.backtest(id), [id]);
   const { events, state } = useRunEvents(api.backtestEventsUrl(id));
   const progress = useMemo(() => events.filter((e): e is ProgressEvent => e.type === "progress").at(-1), [events]);
@@ -24,8 +24,10 @@ export function BacktestDetail({ id }: { id: string }) {
   const [cancelError, setCancelError] = useState<Error>();
   const reloadRun = run.reload;
   useEffect(() => {
-    if (finished) reloadRun();
-  }, [finished, reloadRun]);
+    if (!finished) return;
+    reloadRun();
+    onFinished(); // the run list shows the final status
+  }, [finished, reloadRun, onFinished]);
 
   const fraction = progress ? progress.done / Math.max(1, progress.total) : (run.data?.progress ?? 0);
   const cancel = async () => {
@@ -109,11 +111,13 @@ function ResultView({ result, symbol, interval }: { result: BacktestResult; symb
   const table = metricsTable(result);
   const spread = Object.entries(result.decision_spread ?? {}).filter(([, v]) => typeof v === "number") as [string, number][];
   const total = spread.reduce((s, [, v]) => s + v, 0);
-  const tradeCols = result.trades.length ? Object.keys(result.trades[0]).slice(0, 9) : [];
+  // Closed trades (tools.metrics.ClosedTrade) as JSON objects; columns follow the first one.
+  const trades = result.trades as Record<string, unknown>[];
+  const tradeCols = trades.length ? Object.keys(trades[0]).slice(0, 9) : [];
   return (
     <>
       {result.partial && <ErrorBox error="Partial result: the run stopped before the end of the range." />}
-      {result.warnings?.length > 0 && (
+      {result.warnings.length > 0 && (
         <ul className="warnings">
           {result.warnings.map((w, i) => (
             <li key={i}>{String(w)}</li>
@@ -172,12 +176,12 @@ function ResultView({ result, symbol, interval }: { result: BacktestResult; symb
           )}
         </Card>
       </div>
-      <Card title={`Trades (${result.trades.length})`}>
-        {result.trades.length === 0 ? (
+      <Card title={`Trades (${trades.length})`}>
+        {trades.length === 0 ? (
           <Empty>The desk made no trades in this range.</Empty>
         ) : (
           <Table head={tradeCols.map((c) => c.replace(/_/g, " "))} testId="backtest-trades">
-            {result.trades.slice(0, 500).map((t, i) => (
+            {trades.slice(0, 500).map((t, i) => (
               <tr key={i}>
                 {tradeCols.map((c) => {
                   const v = t[c];

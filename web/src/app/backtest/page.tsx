@@ -32,7 +32,7 @@ function Backtests() {
           </button>
         )}
       </div>
-      {id ? <BacktestDetail id={id} key={id} /> : <BacktestForm />}
+      {id ? <BacktestDetail id={id} key={id} onFinished={runs.reload} /> : <BacktestForm />}
       <Card title="Backtest runs">
         <View state={runs} isEmpty={(r) => r.length === 0} empty="No backtests yet.">
           {(list) => (

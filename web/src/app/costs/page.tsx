@@ -53,7 +53,7 @@ export default function CostsPage() {
   const byDay = useApi(() => api.usage("day"), []);
   const byAgent = useApi(() => api.usage("agent"), []);
   const byModel = useApi(() => api.usage("model"), []);
-  const logs = useApi(() => api.logs(30), []);
+  const logs = useApi(() => api.logs(15), []);
   const total = (byDay.data ?? []).reduce(
     (t, r) => ({ calls: t.calls + r.calls, tokens: t.tokens + r.prompt_tokens + r.completion_tokens, cost: t.cost + num(r.cost_usd) }),
     { calls: 0, tokens: 0, cost: 0 },

@@ -86,7 +86,10 @@ function PortfolioDetail({ id }: { id: number }) {
                   <td>{p.symbol}</td>
                   <td className="num">{fmtNum(p.quantity, 6)}</td>
                   <td className="num">{fmtMoney(p.avg_entry_price)}</td>
-                  <td className="num">{fmtMoney(p.mark_price)}</td>
+                  <td className="num" title={p.mark_source === "candle" ? "latest stored candle close" : "no candle: last fill price"}>
+                    {fmtMoney(p.mark_price)}
+                    {p.mark_source === "last_fill" && <span className="muted"> (last fill)</span>}
+                  </td>
                   <td className="num">{fmtMoney(p.market_value)}</td>
                   <td className={`num ${signClass(p.unrealized_pnl)}`}>{fmtMoney(p.unrealized_pnl)}</td>
                   <td className="num">{fmtMoney(p.stop_loss)}</td>
