@@ -9,6 +9,7 @@ from cli import backtest as backtest_cli
 from cli import data as data_cli
 from cli import portfolio as portfolio_cli
 from cli import runs as runs_cli
+from cli import serve as serve_cli
 
 app = typer.Typer(
     name="cryptofirm",
@@ -24,6 +25,8 @@ app.add_typer(
 
 app.command("analyze")(analyze_cli.analyze)
 app.add_typer(runs_cli.app, name="runs", help="Runs: approve or reject a paused run.")
+app.command("serve")(serve_cli.serve)
+app.command("demo")(serve_cli.demo)
 
 
 @app.command("migrate")

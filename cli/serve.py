@@ -1,0 +1,101 @@
+"""`cryptofirm serve` (the API) and `cryptofirm demo` (migrate, make sure there is market data
+and a default portfolio, then serve the API and the web UI from one process)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.settings import PROJECT_ROOT, Settings, get_settings
+
+REAL_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "real"
+DEMO_FILES = (
+    "NIC-project-team__TradingStrategyGA/BTC_USDT-1h.feather",
+    "daisybum__cryptoTradingBot/ETH_USDT-1h.feather",
+)
+DEMO_SYNTHETIC = (("BTCUSDT", "1h"), ("ETHUSDT", "1h"))
+SYNTHETIC_BARS = 24 * 365
+
+HostOption = Annotated[str, typer.Option(help="interface to bind")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, help="TCP port")]
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            _fail(f"--port: cannot listen on {host}:{port} ({exc.strerror})")
+
+
+def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
+    import uvicorn
+
+    from api.main import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Serve the REST API (and the web UI when web/out exists)."""
+    _check_port_free(host, port)
+    settings = get_settings()
+    typer.echo(f"cryptofirm API on http://{host}:{port}/api (docs: http://{host}:{port}/docs)")
+    _run_uvicorn(host, port, settings)
+
+
+def ensure_demo_data(settings: Settings, real_dir: Path = REAL_DATA_DIR) -> list[str]:
+    """Fill an empty candle store: the real BTC/ETH 1h files when present, else synthetic
+    candles (stored with source=synthetic, so every screen labels them). Returns what it did."""
+    from persistence.db import init_db
+    from tools.candle_store import list_series, now_ms, store_candles
+    from tools.importers import import_file
+    from tools.intervals import interval_ms
+    from tools.synthetic import SYNTHETIC_SOURCE, generate_candles
+
+    engine = init_db(settings.database_url)
+    if list_series(engine):
+        return ["market data: store already has candles"]
+    done: list[str] = []
+    real = [real_dir / name for name in DEMO_FILES if (real_dir / name).is_file()]
+    for path in real:
+        report = import_file(engine, path)
+        done.append(f"imported {path.name}: {report.rows_new} real Binance candles")
+    if real:
+        return done
+    for symbol, interval in DEMO_SYNTHETIC:
+        step = interval_ms(interval)
+        start = now_ms() - (SYNTHETIC_BARS + 1) * step
+        frame = generate_candles(
+            symbol, interval, start, SYNTHETIC_BARS, seed=settings.synthetic_seed
+        )
+        report = store_candles(engine, symbol, interval, frame, source=SYNTHETIC_SOURCE)
+        done.append(f"no real data at {real_dir}: stored {report.rows_new} SYNTHETIC {symbol} bars")
+    return done
+
+
+def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Migrate, make sure there is market data and a default portfolio, then serve the API
+    and the web UI; prints the URL to open."""
+    from persistence.db import init_db
+    from persistence.portfolios import ensure_default_portfolio
+
+    _check_port_free(host, port)
+    settings = get_settings()
+    for line in ensure_demo_data(settings):
+        typer.echo(line)
+    portfolio = ensure_default_portfolio(init_db(settings.database_url), settings)
+    typer.echo(f"portfolio {portfolio.name!r} (id {portfolio.id}): {portfolio.starting_cash} USDT")
+    if not settings.web_out_dir.is_dir():
+        typer.echo(f"note: no web UI build at {settings.web_out_dir} (cd web && npm run build)")
+    typer.echo(f"\n  open http://{host}:{port}/\n")
+    _run_uvicorn(host, port, settings)
