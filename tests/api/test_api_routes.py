@@ -406,3 +406,18 @@ def test_unexpected_error_is_a_generic_500_without_trace(
     assert response.json() == {"detail": "internal server error"}
     assert "secret" not in response.text
     assert any("unhandled error" in r.message for r in caplog.records)
+
+
+def test_static_ui_served_at_root_beside_the_api(
+    make_client: Callable[..., TestClient], tmp_path: Any
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text("<h1>home</h1>")
+    (out / "portfolio.html").write_text("<h1>portfolio</h1>")
+    client = make_client(web_out_dir=out)
+    assert "home" in client.get("/").text
+    assert "portfolio" in client.get("/portfolio").text
+    assert client.get("/api/health").json()["status"] == "ok"
+    missing = client.get("/api/nowhere")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
