@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -41,7 +42,7 @@ COINGECKO = {
 
 
 class _Handler(BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, bytes]] = {}
+    routes: ClassVar[dict[str, tuple[int, bytes]]] = {}
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
@@ -56,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
-    routes: dict[str, tuple[int, bytes]] = {}
+    routes: ClassVar[dict[str, tuple[int, bytes]]] = {}
     handler = type("H", (_Handler,), {"routes": routes})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
