@@ -27,7 +27,7 @@ def desk_context(runtime: Runtime[Any] | None) -> DeskContext:
         return ctx.resolved()
     if _default_context is None:
         _default_context = DeskContext().resolved()
-    if hasattr(ctx, "model_dump"):  # Studio's pydantic context
+    if isinstance(ctx, BaseModel):  # Studio's pydantic context
         ctx = ctx.model_dump()
     if isinstance(ctx, dict) and ctx:
         return _default_context.with_overrides(ctx)
