@@ -10,9 +10,11 @@ import { api } from "@/lib/api";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtMoney, fmtTime } from "@/lib/format";
 import { useApi } from "@/lib/hooks";
+import { effectiveSource } from "@/lib/source";
 
 export default function DashboardPage() {
-  const symbols = useApi(() => api.symbols(), []);
+  const series = useApi(() => api.series(), []);
+  const symbols = { ...series, data: series.data ? [...new Set(series.data.map((s) => s.symbol))] : undefined };
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
   const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const candles = useApi(() => api.candles(symbol, interval, 500), [symbol, interval]);
@@ -63,7 +65,7 @@ export default function DashboardPage() {
             {last && <span className="muted"> · last close {fmtMoney(last.close)}</span>}
           </>
         }
-        actions={<SourceBadge source={candles.data?.source} />}
+        actions={<SourceBadge source={effectiveSource(candles.data?.source, series.data, symbol, interval)} />}
       >
         <View state={candles} isEmpty={(d) => d.candles.length === 0} empty={`No ${symbol} ${interval} candles in the store yet.`}>
           {(d) => <PriceChart candles={d.candles} />}

@@ -73,14 +73,14 @@ export function View<T>({
 
 export function SourceBadge({ source }: { source: string | null | undefined }) {
   if (!source) return null;
-  const synthetic = source === "synthetic";
+  const synthetic = source.includes("synthetic");
   return (
     <span
       className={`badge ${synthetic ? "warn" : "muted"}`}
       data-testid={synthetic ? "synthetic-badge" : "source-badge"}
       title={synthetic ? "Generated data, not real market prices" : `Data source: ${source}`}
     >
-      {synthetic ? "SYNTHETIC DATA" : source}
+      {source === "synthetic" ? "SYNTHETIC DATA" : synthetic ? source.toUpperCase() : source}
     </span>
   );
 }

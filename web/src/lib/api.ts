@@ -78,7 +78,9 @@ const qs = (params: Record<string, string | number | undefined | null>) => {
 
 export const api = {
   /** Distinct stored symbols (the API lists one row per symbol and interval). */
-  symbols: async () => [...new Set((await request<StoredSeries[]>("/market/symbols")).map((s) => s.symbol))],
+  symbols: async () => [...new Set((await api.series()).map((s) => s.symbol))],
+  /** What the candle store holds: one row per symbol and interval, with the rows' sources. */
+  series: () => request<StoredSeries[]>("/market/symbols"),
   /** Candles with their indicator columns flattened onto each bar. */
   candles: async (symbol: string, interval: string, limit = 500): Promise<CandlesResponse> => {
     const body = await request<CandlesOut>(`/market/candles${qs({ symbol, interval, limit })}`);

@@ -25,7 +25,37 @@ async function api(path, init) {
   return res.json();
 }
 
-const list = (body, key) => (Array.isArray(body) ? body : (body[key] ?? body.items ?? []));
+async function createPortfolio(extra = {}) {
+  // Risk limits that accept the stored (historical) candles: with the defaults the desk rightly
+  // refuses to trade on data older than two bars.
+  return api("/portfolios", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: `e2e-${Date.now()}`, starting_cash: "10000", risk: { max_data_age_bars: 100000000 }, ...extra }),
+  });
+}
+
+/**
+ * Markets to try, in order: the rules engine may well say HOLD on one, and a test that needs a
+ * trade moves on to the next. Intervals without stored candles run on labelled synthetic data.
+ */
+async function markets(page) {
+  const symbols = await page.locator('[data-testid="analysis-symbol"] option').allTextContents();
+  return ["1h", "4h", "1d"].flatMap((interval) => symbols.slice(0, 2).map((symbol) => [symbol, interval]));
+}
+
+/** Start an analysis from the form and wait until the desk has decided (and finished or paused). */
+async function analyze(page, symbol, interval) {
+  await page.selectOption('[data-testid="analysis-symbol"]', symbol);
+  await page.getByLabel("Interval").selectOption(interval);
+  const before = page.url();
+  await page.click('[data-testid="analyze-button"]');
+  await page.waitForURL((u) => u.toString() !== before && u.searchParams.has("run"));
+  await page.waitForSelector('[data-testid="decision-card"]', { timeout: 60_000 });
+  await page.waitForSelector('[data-testid="run-card"] .badge.ok, [data-testid="run-card"] .badge.bad, [data-testid="run-card"] .badge.warn', {
+    timeout: 60_000,
+  });
+}
 
 describe("cryptofirm web UI", { timeout: 240_000 }, () => {
   test("dashboard shows a drawn candlestick chart at desktop and phone width", async () => {
@@ -41,6 +71,14 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     assert.ok(colours > 20, `chart canvases look blank (${colours} colours)`);
     await page.waitForSelector('[data-testid="portfolio-summary"], [data-testid="chart-card"] .state');
     await screenshot(page, "dashboard-1280");
+
+    // Nothing is stored at 15m, so the API falls back to generated candles: they must be labelled.
+    await page.selectOption('[data-testid="interval-select"]', "15m");
+    await page.waitForSelector('[data-testid="synthetic-badge"]');
+    await page.waitForTimeout(300);
+    await screenshot(page, "dashboard-1280-synthetic");
+    await page.selectOption('[data-testid="interval-select"]', "1h");
+    await page.waitForSelector('[data-testid="chart-card"] [data-testid="source-badge"], [data-testid="synthetic-badge"]');
 
     await page.setViewportSize(PHONE);
     await page.waitForTimeout(400);
@@ -59,31 +97,16 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
   });
 
   test("an analysis streams tokens from the three analysts, then the desk, the decision and a trade", async () => {
-    // A portfolio of our own whose risk limits accept the stored (historical) candles: with the
-    // defaults, the desk rightly refuses to trade on data older than two bars.
-    const name = `e2e-${Date.now()}`;
-    const created = await api("/portfolios", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ name, starting_cash: "10000", risk: { max_data_age_bars: 100000000 } }),
-    });
-    const pid = created.id;
+    const pid = (await createPortfolio()).id;
 
     const { page, context, problems } = await newPage(browser, DESKTOP);
     await page.goto(`${backend.baseUrl}/analysis/`);
     await page.waitForSelector(`select[aria-label="Portfolio"] option[value="${pid}"]`, { state: "attached" });
     await page.selectOption('select[aria-label="Portfolio"]', String(pid));
     assert.ok(await page.isChecked('[data-testid="execute-check"]'), "execution is on");
-    const symbols = await page.locator('[data-testid="analysis-symbol"] option').allTextContents();
-    // The rules engine may well say HOLD on one market: try the others until one trades.
     let traded = false;
-    for (const symbol of symbols.slice(0, 2)) {
-      await page.selectOption('[data-testid="analysis-symbol"]', symbol);
-      const before = page.url();
-      await page.click('[data-testid="analyze-button"]');
-      await page.waitForURL((u) => u.toString() !== before && u.searchParams.has("run"));
-      await page.waitForSelector('[data-testid="decision-card"]', { timeout: 60_000 });
-
+    for (const [symbol, interval] of await markets(page)) {
+      await analyze(page, symbol, interval);
       for (const analyst of ["technical", "sentiment", "tokenomics"]) {
         const text = await page.locator(`[data-testid="agent-${analyst}"] [data-testid="agent-text"]`).textContent();
         assert.ok(text && text.trim().length > 20, `${analyst} streamed no reasoning`);
@@ -91,10 +114,8 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
       for (const agent of ["researcher", "trader", "risk_manager"]) {
         await page.waitForSelector(`[data-testid="agent-${agent}"] [data-testid="agent-meta"]`);
       }
-      if (await page.locator('[data-testid="approval"]').isVisible()) await page.click('[data-testid="approve-button"]');
-      await page.waitForSelector('[data-testid="run-card"] .badge.ok, [data-testid="run-card"] .badge.bad', { timeout: 60_000 });
       await page.waitForTimeout(300);
-      await screenshot(page, `analysis-${symbol}`);
+      await screenshot(page, `analysis-${symbol}-${interval}`);
       if (await page.locator('[data-testid="trade-card"]').count()) {
         traded = true;
         break;
@@ -107,7 +128,7 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await context.close();
 
     // The portfolio page shows the new trade, the open position and an equity chart.
-    const trades = list(await api(`/portfolios/${pid}/trades`), "trades");
+    const trades = (await api(`/portfolios/${pid}/trades`));
     assert.equal(trades.length, 1);
     const p = await newPage(browser, DESKTOP);
     await p.page.goto(`${backend.baseUrl}/portfolio/?id=${pid}`);
@@ -125,6 +146,33 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await screenshot(p.page, "portfolio-390");
     assert.deepEqual(p.problems, []);
     await p.context.close();
+  });
+
+  test("a portfolio that requires approval pauses the run until Approve, then trades", async () => {
+    const pid = (await createPortfolio({ require_approval: true })).id;
+    const { page, context, problems } = await newPage(browser, DESKTOP);
+    await page.goto(`${backend.baseUrl}/analysis/`);
+    await page.waitForSelector(`select[aria-label="Portfolio"] option[value="${pid}"]`, { state: "attached" });
+    await page.selectOption('select[aria-label="Portfolio"]', String(pid));
+    let paused = false;
+    for (const [symbol, interval] of await markets(page)) {
+      await analyze(page, symbol, interval);
+      if (await page.locator('[data-testid="approval"]').isVisible()) {
+        paused = true;
+        break;
+      }
+    }
+    assert.ok(paused, "no run paused for approval (the desk never proposed a trade)");
+    assert.equal(await page.locator('[data-testid="trade-card"]').count(), 0, "nothing trades before approval");
+    await screenshot(page, "analysis-awaiting-approval");
+    await page.click('[data-testid="approve-button"]');
+    await page.waitForSelector('[data-testid="trade-card"]', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="run-card"] .badge.ok');
+    assert.equal(await page.locator('[data-testid="approval"]').count(), 0, "approval box gone");
+    assert.equal((await api(`/portfolios/${pid}/trades`)).length, 1);
+    await screenshot(page, "analysis-approved");
+    assert.deepEqual(problems, []);
+    await context.close();
   });
 
   test("a short backtest shows its estimate, live progress and the equity curve", async () => {

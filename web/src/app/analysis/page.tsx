@@ -9,6 +9,7 @@ import { api } from "@/lib/api";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtMoney, fmtNum, fmtTime, fmtUsd } from "@/lib/format";
 import { useApi, useRunEvents } from "@/lib/hooks";
+import { effectiveSource } from "@/lib/source";
 
 export default function AnalysisPage() {
   return (
@@ -144,6 +145,7 @@ function Analysis() {
 }
 
 function RunStream({ runId, onFinished }: { runId: string; onFinished: () => void }) {
+  const series = useApi(() => api.series(), []);
   const [generation, setGeneration] = useState(0);
   const { events, state } = useRunEvents(api.analysisEventsUrl(runId), generation);
   const view = useMemo(() => foldRun(events), [events]);
@@ -192,7 +194,7 @@ function RunStream({ runId, onFinished }: { runId: string; onFinished: () => voi
         }
         actions={
           <>
-            <SourceBadge source={view.dataSource} />
+            <SourceBadge source={view.started && effectiveSource(view.dataSource, series.data, view.started.symbol, view.started.interval)} />
             {view.started && <ModelBadge model={view.started.model_cheap} />}
             {view.started && view.started.model_strong !== view.started.model_cheap && <ModelBadge model={view.started.model_strong} />}
             <span className="agent-meta" data-testid="run-totals">

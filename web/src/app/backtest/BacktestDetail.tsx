@@ -8,11 +8,13 @@ import { api } from "@/lib/api";
 import type { BacktestResult, ProgressEvent, RunFinishedEvent, RunStartedEvent } from "@/lib/api-types";
 import { fmtMoney, fmtNum, fmtTime } from "@/lib/format";
 import { useApi, useRunEvents } from "@/lib/hooks";
+import { effectiveSource } from "@/lib/source";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled", "budget_exceeded"]);
 
 export function BacktestDetail({ id, onFinished }: { id: string; onFinished: () => void }) {
   const run = useApi(() => api.backtest(id), [id]);
+  const series = useApi(() => api.series(), []);
   const { events, state } = useRunEvents(api.backtestEventsUrl(id));
   const progress = useMemo(() => events.filter((e): e is ProgressEvent => e.type === "progress").at(-1), [events]);
   const started = events.find((e): e is RunStartedEvent => e.type === "run_started");
@@ -53,7 +55,9 @@ export function BacktestDetail({ id, onFinished }: { id: string; onFinished: () 
         }
         actions={
           <>
-            <SourceBadge source={started?.data_source ?? run.data?.data_source} />
+            <SourceBadge
+              source={run.data && effectiveSource(started?.data_source ?? run.data.data_source, series.data, run.data.symbol, run.data.interval)}
+            />
             <ModelBadge model={run.data?.model ?? started?.model_strong} />
             {status && <StatusBadge status={status} />}
             {!done && status && (

@@ -40,6 +40,8 @@ export async function newPage(browser, viewport = DESKTOP) {
 
 export async function screenshot(page, name) {
   const file = path.join(ARTIFACTS, `${name}.png`);
+  // A scrolled page would paint the sticky top bar mid-way through a full-page capture.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
