@@ -96,6 +96,28 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await context.close();
   });
 
+  test("failed requests show an error with Retry, and empty lists an empty state", async () => {
+    const { page, context } = await newPage(browser, DESKTOP);
+    await page.route("**/api/market/candles?**", (route) =>
+      route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ detail: "candle store unavailable" }) }),
+    );
+    await page.route("**/api/analysis/runs", (route) =>
+      route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: [], total: 0 }) }),
+    );
+    await page.goto(`${backend.baseUrl}/`);
+    const error = page.locator('[data-testid="chart-card"] [role="alert"]');
+    await error.waitFor();
+    assert.match((await error.textContent()) ?? "", /candle store unavailable/);
+    await page.getByText("No analysis runs yet.").waitFor();
+    await screenshot(page, "dashboard-error-state");
+
+    await page.unroute("**/api/market/candles?**");
+    await error.getByRole("button", { name: "Retry" }).click();
+    await page.waitForSelector('[data-testid="price-chart"] canvas');
+    assert.equal(await error.count(), 0, "the error clears after a successful retry");
+    await context.close();
+  });
+
   test("an analysis streams tokens from the three analysts, then the desk, the decision and a trade", async () => {
     const pid = (await createPortfolio()).id;
 
@@ -171,6 +193,9 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     assert.equal(await page.locator('[data-testid="approval"]').count(), 0, "approval box gone");
     assert.equal((await api(`/portfolios/${pid}/trades`)).length, 1);
     await screenshot(page, "analysis-approved");
+    await page.setViewportSize(PHONE);
+    await page.waitForTimeout(300);
+    await screenshot(page, "analysis-390");
     assert.deepEqual(problems, []);
     await context.close();
   });
@@ -199,6 +224,9 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     assert.ok((await canvasColourCount(page, '[data-testid="backtest-equity-chart"]')) > 5, "equity chart drawn");
     assert.ok(await page.locator('[data-testid="metrics-table"] tbody tr').count() > 3, "metrics listed");
     await screenshot(page, "backtest-1280");
+    await page.setViewportSize(PHONE);
+    await page.waitForTimeout(300);
+    await screenshot(page, "backtest-390");
     assert.deepEqual(problems, []);
     await context.close();
   });
