@@ -17,7 +17,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install lint typecheck test test-py test-web web-install chromium demo bench serve clean
+.PHONY: help install lint typecheck test test-py test-web web-install web-build chromium demo bench serve clean
 
 help:
 	@echo "make demo   – start the API and web UI on embedded defaults and print the URL"
@@ -48,18 +48,25 @@ test-py: install
 	$(PY) -m pytest -ra --junitxml=artifacts/pytest.xml; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-web-install:
-	@if [ -f web/package.json ]; then cd web && npm ci --no-audit --no-fund; fi
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web-install: web/node_modules/.installed
+
+# The UI is a static export (web/out) that the API serves at `/`: one process for the demo.
+web-build: web-install
+	cd web && npm run build
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test-web: install web-install chromium
-	@if [ -f web/package.json ]; then cd web && npm run lint && npm run build && npm run test:e2e; fi
+	cd web && npm run lint && npm run typecheck && npm run build && npm run test:e2e
 
 test: lint typecheck test-py test-web
 
-demo: install web-install
+demo: install web-build
 	$(PY) -m cli.main demo --host $(HOST) --port $(PORT)
 
 serve: install
