@@ -200,6 +200,32 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await context.close();
   });
 
+  test("Reject on a paused run places no order", async () => {
+    const pid = (await createPortfolio({ require_approval: true })).id;
+    const { page, context, problems } = await newPage(browser, DESKTOP);
+    await page.goto(`${backend.baseUrl}/analysis/`);
+    await page.waitForSelector(`select[aria-label="Portfolio"] option[value="${pid}"]`, { state: "attached" });
+    await page.selectOption('select[aria-label="Portfolio"]', String(pid));
+    let paused = false;
+    for (const [symbol, interval] of await markets(page)) {
+      await analyze(page, symbol, interval);
+      if (await page.locator('[data-testid="approval"]').isVisible()) {
+        paused = true;
+        break;
+      }
+    }
+    assert.ok(paused, "no run paused for approval");
+    await page.click('[data-testid="reject-button"]');
+    await page.waitForSelector('[data-testid="run-card"] .badge.ok', { timeout: 60_000 });
+    assert.equal(await page.locator('[data-testid="approval"]').count(), 0, "approval box gone");
+    assert.equal(await page.locator('[data-testid="trade-card"]').count(), 0, "no trade card");
+    assert.equal((await api(`/portfolios/${pid}/trades`)).length, 0, "no trade in the ledger");
+    assert.match((await page.locator('[data-testid="execution"]').textContent()) ?? "", /rejected by human/);
+    await screenshot(page, "analysis-rejected");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   test("a short backtest shows its estimate, live progress and the equity curve", async () => {
     const { page, context, problems } = await newPage(browser, DESKTOP);
     await page.goto(`${backend.baseUrl}/backtest/`);
@@ -221,6 +247,10 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await page.waitForTimeout(500);
     const progress = await page.getAttribute('[data-testid="backtest-progress"] [role="progressbar"]', "aria-valuenow");
     assert.equal(progress, "100");
+    // The label comes from the SSE progress events (done / total bars), not from the run row.
+    const label = await page.locator('[data-testid="backtest-progress"] .progress-label').textContent();
+    const [, done, total] = (label ?? "").match(/(\d+) \/ (\d+) bars/) ?? [];
+    assert.ok(done && done === total, `progress label "${label}"`);
     assert.ok((await canvasColourCount(page, '[data-testid="backtest-equity-chart"]')) > 5, "equity chart drawn");
     assert.ok(await page.locator('[data-testid="metrics-table"] tbody tr').count() > 3, "metrics listed");
     await screenshot(page, "backtest-1280");

@@ -3,6 +3,7 @@
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useMemo, useState } from "react";
 import { AgentBubble, AnalystColumn } from "@/components/AgentPanels";
+import { runExecution } from "@/components/runs";
 import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
 import { Card, Empty, ErrorBox, Loading, ModelBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
@@ -153,6 +154,9 @@ function RunStream({ runId, onFinished }: { runId: string; onFinished: () => voi
   useEffect(() => {
     if (finishedStatus) onFinished(); // the run list shows the new status
   }, [finishedStatus, onFinished]);
+  // What the execute node did (filled, skipped, rejected by a human…) is on the run's result.
+  const detail = useApi(() => api.analysisRun(runId), [runId, finishedStatus], finishedStatus === "completed");
+  const execution = runExecution(detail.data);
   const [acting, setActing] = useState(false);
   const [actError, setActError] = useState<Error>();
   const agent = (node: string): AgentView => view.agents[node] ?? { node, started: false, text: "" };
@@ -245,6 +249,14 @@ function RunStream({ runId, onFinished }: { runId: string; onFinished: () => voi
                 <li key={i}>{r}</li>
               ))}
             </ul>
+          )}
+          {execution && (
+            <div className="kv" data-testid="execution">
+              <span>
+                execution <b>{execution.status.replace(/_/g, " ")}</b>
+              </span>
+              {execution.detail && <span>{execution.detail}</span>}
+            </div>
           )}
           {paused && (
             <div className="approval" data-testid="approval">
