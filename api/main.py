@@ -18,13 +18,13 @@ from fastapi.openapi.utils import get_openapi
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from api.checkpointer import open_checkpointer
 from api.errors import ErrorResponse, NotFoundError, install_error_handlers
 from api.routes import agents, analysis, backtest, health, market, portfolio
 from api.run_manager import RunManager
 from api.runners import GraphAnalysisRunner
 from api.security import BodySizeLimitMiddleware, TokenBucketLimiter, install_cors
 from core.settings import Settings, get_settings
+from graph.checkpoint import open_checkpointer
 from graph.events import run_event_adapter
 
 logger = logging.getLogger("api")
@@ -43,7 +43,9 @@ def _lifespan_for(settings: Settings) -> Any:
         engine = await asyncio.to_thread(init_db, settings.database_url)
         async with AsyncExitStack() as stack:
             app.state.engine = engine
-            app.state.checkpointer = await open_checkpointer(stack, settings)
+            app.state.checkpointer = await stack.enter_async_context(
+                open_checkpointer(settings.database_url)
+            )
             if app.state.analysis_runner is None:
                 # Import the desk now, not on the first request (LangChain imports take
                 # seconds and would count against the first run's time to first event).

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, computed_field
 from sqlalchemy import Engine, select
-from sse_starlette import EventSourceResponse
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
 from api.errors import (
@@ -22,8 +21,8 @@ from api.errors import (
     error_responses,
 )
 from api.routes.agents import budget_status
-from api.runs_store import RunDetail, RunPage, get_run, list_runs
-from api.sse import SSE_RESPONSES, event_stream, resume_point
+from api.routes.run_routes import RunId, add_run_read_routes, existing_run
+from api.runs_store import RunDetail
 from graph.backtest.estimate import (
     CostEstimate,
     CostLimitError,
@@ -38,11 +37,8 @@ from tools.intervals import interval_ms
 
 router = APIRouter(prefix="/backtests", tags=["backtest"])
 
-RunId = Annotated[str, Path(min_length=1, max_length=64)]
 KIND = "backtest"
-RunStatus = Literal[
-    "pending", "running", "paused", "completed", "failed", "cancelled", "budget_exceeded"
-]
+LABEL = "backtest"
 
 
 class CostEstimateOut(CostEstimate):
@@ -139,28 +135,8 @@ async def start_backtest(
     )
 
 
-@router.get("", response_model=RunPage, responses=error_responses(422))
-async def list_backtests(
-    engine: EngineDep,
-    status_: Annotated[RunStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> RunPage:
-    return await asyncio.to_thread(
-        list_runs, engine, KIND, status=status_, limit=limit, offset=offset
-    )
-
-
 async def _existing(engine: Engine, run_id: str) -> RunDetail:
-    run = await asyncio.to_thread(get_run, engine, run_id, KIND)
-    if run is None:
-        raise NotFoundError("backtest", run_id)
-    return run
-
-
-@router.get("/{run_id}", response_model=RunDetail, responses=error_responses(404))
-async def get_backtest(run_id: RunId, engine: EngineDep) -> RunDetail:
-    return await _existing(engine, run_id)
+    return await existing_run(engine, run_id, KIND, LABEL)
 
 
 @router.get("/{run_id}/result", response_model=BacktestResultOut, responses=error_responses(404))
@@ -199,17 +175,10 @@ async def cancel_backtest(run_id: RunId, request: Request, engine: EngineDep) ->
     )
 
 
-@router.get("/{run_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
-async def backtest_events(
-    run_id: RunId,
-    engine: EngineDep,
-    settings: SettingsDep,
-    manager: RunManagerDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[
-        int | None, Query(ge=0, le=2**31 - 1, description="resume after this seq")
-    ] = None,
-) -> EventSourceResponse:
-    after_seq = resume_point(last_event_id, after)
-    await _existing(engine, run_id)
-    return event_stream(manager, run_id, after_seq, ping_seconds=settings.sse_ping_seconds)
+add_run_read_routes(
+    router,
+    base="",
+    kind=KIND,
+    label=LABEL,
+    names=("list_backtests", "get_backtest", "backtest_events"),
+)
