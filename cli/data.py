@@ -8,27 +8,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import Engine
 
-from core.settings import get_settings
-from tools.binance import BinanceError, BinanceKlinesClient
-from tools.candle_store import (
-    Gap,
-    StoreReport,
-    datetime_to_ms,
-    list_series,
-    now_ms,
-    store_candles,
-    store_gaps,
-)
-from tools.importers import ImportFormatError, normalise_symbol, read_candle_file
-from tools.intervals import interval_ms
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from sqlalchemy import Engine
+
+    from tools.candle_store import Gap, StoreReport
+
+# pandas, SQLAlchemy and python-binance are imported inside the commands: `cryptofirm --help`
+# and every other sub-command must not pay seconds for them.
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -44,6 +36,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 def _engine() -> Engine:
+    from core.settings import get_settings
     from persistence.db import init_db
 
     return init_db(get_settings().database_url)
@@ -58,6 +51,9 @@ def _parse_date(value: str, option: str) -> datetime:
 
 
 def _checked(symbol: str, interval: str) -> tuple[str, str]:
+    from tools.importers import normalise_symbol
+    from tools.intervals import interval_ms
+
     try:
         interval_ms(interval)
         return normalise_symbol(symbol), interval
@@ -66,6 +62,14 @@ def _checked(symbol: str, interval: str) -> tuple[str, str]:
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -81,6 +85,8 @@ def _print_gaps(gaps: list[Gap], symbol: str, interval: str) -> None:
     console.print(f"{symbol} {interval}: {len(gaps)} gaps, {missing} missing candles")
     if not gaps:
         return
+    from rich.table import Table
+
     table = Table("first missing (UTC)", "last missing (UTC)", "missing")
     for gap in gaps:
         table.add_row(
@@ -113,6 +119,10 @@ def fetch(
     end: Annotated[str, typer.Option("--to", help="end (exclusive), UTC; default now")] = "",
 ) -> None:
     """Fetch klines from Binance into the store (idempotent: re-fetching adds nothing)."""
+    from tools.binance import BinanceError, BinanceKlinesClient
+    from tools.candle_store import datetime_to_ms, now_ms, store_candles
+    from tools.intervals import interval_ms
+
     symbol, interval = _checked(symbol, interval)
     if not start:
         _fail("--from is required (e.g. --from 2024-01-01)")
@@ -148,6 +158,9 @@ def import_(
     interval: Annotated[str | None, typer.Option(help="override the interval")] = None,
 ) -> None:
     """Import a candle file (Binance kline CSV/zip, freqtrade feather/json, CSV with header)."""
+    from tools.candle_store import store_candles
+    from tools.importers import ImportFormatError, read_candle_file
+
     engine = _engine()
     try:
         candles = read_candle_file(path, symbol=symbol, interval=interval)
@@ -169,6 +182,10 @@ def import_(
 @app.command("list")
 def list_() -> None:
     """Every stored (symbol, interval) with its row count, range and sources."""
+    from rich.table import Table
+
+    from tools.candle_store import list_series
+
     series = list_series(_engine())
     if not series:
         console.print("the candle store is empty")
@@ -189,5 +206,7 @@ def list_() -> None:
 @app.command("gaps")
 def gaps(symbol: str, interval: str) -> None:
     """Report missing candles between the first and last stored bar (never filled)."""
+    from tools.candle_store import store_gaps
+
     symbol, interval = _checked(symbol, interval)
     _print_gaps(store_gaps(_engine(), symbol, interval), symbol, interval)

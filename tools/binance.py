@@ -12,16 +12,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
-
-import pandas as pd
-import requests
-from binance.client import Client
-from binance.exceptions import BinanceAPIException, BinanceRequestException
+from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings, get_settings
 from tools.candle_store import FRAME_COLUMNS, empty_frame
 from tools.intervals import interval_ms
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +51,10 @@ class BinanceKlinesClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self._sleep = sleep
+        # python-binance (and its aiohttp/websocket stack) costs ~0.6 s to import: only a
+        # process that actually talks to Binance pays for it.
+        from binance.client import Client
+
         self._client = Client(ping=False, requests_params={"timeout": timeout_s})
         # python-binance formats API_URL from a template; override it so any host can serve.
         self._client.API_URL = f"{self.base_url}/api"
@@ -81,6 +83,9 @@ class BinanceKlinesClient:
         return min(backoff * (1.0 + 0.1 * random.random()), self.backoff_max_s)
 
     def _klines_page(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Any]:
+        import requests
+        from binance.exceptions import BinanceAPIException, BinanceRequestException
+
         params = {
             "symbol": symbol,
             "interval": interval,
@@ -164,6 +169,8 @@ def parse_klines(rows: list[list[Any]]) -> pd.DataFrame:
     bad = next((i for i, row in enumerate(rows) if not isinstance(row, list) or len(row) < 6), None)
     if bad is not None:
         raise BinanceError(f"kline row {bad} is malformed: {rows[bad]!r:.200}")
+    import pandas as pd
+
     frame = pd.DataFrame([row[:6] for row in rows], columns=list(FRAME_COLUMNS))
     try:
         frame = frame.astype({"open_time": "int64", **dict.fromkeys(FRAME_COLUMNS[1:], "float64")})
