@@ -1,5 +1,5 @@
-"""The FastAPI app: `create_app()` builds it; `app` is the module-level instance uvicorn and
-the LangGraph Agent Server (`langgraph.json` → `http.app`) load.
+"""The FastAPI app: `create_app()` builds it; `app` is the module-level instance uvicorn loads,
+`agent_server_app` the one the LangGraph Agent Server mounts (`langgraph.json` → `http.app`).
 
 The lifespan owns everything with a lifetime: the database engine (migrated at startup), the
 checkpointer (created inside the running event loop, as the async Postgres saver requires),
@@ -8,6 +8,7 @@ the RunManager whose background tasks outlive any HTTP connection, and the rate 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,6 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.engine import make_url
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -24,18 +26,37 @@ from api.run_manager import RunManager
 from api.runners import GraphAnalysisRunner
 from api.security import BodySizeLimitMiddleware, TokenBucketLimiter, install_cors
 from core.settings import Settings, get_settings
-from graph.checkpoint import open_checkpointer
+from graph.checkpoint import open_checkpointer, sqlite_checkpoint_path
 from graph.events import run_event_adapter
+from persistence.db import normalise_url
 
 logger = logging.getLogger("api")
 
 API_VERSION = "0.1.0"
 
 
+@asynccontextmanager
+async def _open_checkpointer(database_url: str) -> AsyncIterator[Any]:
+    """graph.checkpoint's saver, with the SQLite checkpoint directory created off the event
+    loop first: `open_checkpointer` creates it with a blocking `mkdir`, which the Agent
+    Server's dev mode (blockbuster) refuses inside our lifespan."""
+    if make_url(normalise_url(database_url)).get_backend_name() == "sqlite":
+        path = sqlite_checkpoint_path(database_url)
+        if path is not None:
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+            async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+                await saver.setup()
+                yield saver
+            return
+    async with open_checkpointer(database_url) as saver:
+        yield saver
+
+
 def _lifespan_for(settings: Settings) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        import asyncio
         import importlib
 
         from persistence.db import init_db
@@ -44,7 +65,7 @@ def _lifespan_for(settings: Settings) -> Any:
         async with AsyncExitStack() as stack:
             app.state.engine = engine
             app.state.checkpointer = await stack.enter_async_context(
-                open_checkpointer(settings.database_url)
+                _open_checkpointer(settings.database_url)
             )
             if app.state.analysis_runner is None:
                 # Import the desk now, not on the first request (LangChain imports take
@@ -119,7 +140,8 @@ def _custom_openapi(app: FastAPI) -> Any:
     return build
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, serve_web: bool = True) -> FastAPI:
+    """The API (and, with `serve_web`, the UI export at `/`)."""
     settings = settings or get_settings()
     app = FastAPI(
         title="cryptofirm API",
@@ -146,7 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = _custom_openapi(app)  # type: ignore[method-assign]
 
     web_out = settings.web_out_dir
-    if web_out.is_dir():
+    if serve_web and web_out.is_dir():
         app.mount("/", SpaStaticFiles(directory=web_out, html=True), name="web")
     else:
         logger.info("no web UI export at %s; serving the API only", web_out)
@@ -154,3 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 app = create_app()
+
+# For the LangGraph Agent Server (`langgraph.json` → `http.app`): the API without the UI, whose
+# catch-all mount at `/` would shadow the server's own routes (/threads, /runs, /ok, ...).
+agent_server_app = create_app(serve_web=False)
