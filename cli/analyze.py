@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -68,6 +69,11 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
             f"[bold]run {event.run_id}[/bold]  {event.symbol} {event.interval}  models: "
             f"analysts={event.model_cheap}, decisions={event.model_strong}"
         )
+        if event.as_of is not None:
+            console.print(
+                f"[bold cyan]REPLAY[/] of the bar containing {event.as_of:%Y-%m-%d %H:%M} UTC "
+                "on stored history: the desk decides at that bar's close; nothing is traded."
+            )
     elif isinstance(event, Token):
         printer.token(event.node, event.text)
     elif isinstance(event, AgentOutput):
@@ -109,6 +115,8 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
         )
     elif isinstance(event, BudgetEvent):
         console.print(f"[bold red]BUDGET[/] {escape(event.reason or '')}")
+    elif isinstance(event, ErrorEvent) and event.severity == "warning":
+        console.print(f"[bold yellow]WARNING[/] {escape(event.message)}")
     elif isinstance(event, ErrorEvent):
         console.print(f"[bold red]error[/] {escape(event.node or '')} {escape(event.message)}")
     elif isinstance(event, RunFinished):
@@ -153,11 +161,29 @@ def resolve_portfolio(engine: Any, name: str | None, *, create_default: bool) ->
         return create_portfolio(engine, name, settings.default_starting_cash).id
 
 
+def parse_as_of(value: str) -> datetime:
+    """--as-of → an aware UTC datetime in the past (naive input is UTC)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--as-of: {value!r} is not an ISO time (e.g. 2024-04-01T12:00)") from None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed > datetime.now(UTC):
+        raise fail(f"--as-of: {value} is in the future")
+    return parsed
+
+
 def analyze(
     symbol: str = typer.Argument(..., help="Binance spot symbol, e.g. BTCUSDT"),
     interval: str = typer.Option("1h", "--interval", "-i", help="candle interval"),
     execute: bool = typer.Option(False, "--execute", help="trade the decision on the portfolio"),
     portfolio: str | None = typer.Option(None, "--portfolio", help="portfolio name"),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="replay the desk at the bar containing this UTC time (e.g. 2024-04-01T12:00) "
+        "from stored candles; cannot be combined with --execute",
+    ),
 ) -> None:
     """Run the six-agent desk once on SYMBOL and stream its reasoning."""
     from core.settings import get_settings
@@ -175,6 +201,9 @@ def analyze(
         base_asset(symbol)
     except ValueError as exc:
         raise fail(f"SYMBOL: {exc}") from None
+    replay_at = parse_as_of(as_of) if as_of is not None else None
+    if replay_at is not None and execute:
+        raise fail("--as-of: a replay of a past bar cannot --execute")
     started = time.perf_counter()
     settings = get_settings()
     engine = init_db(settings.database_url)
@@ -187,6 +216,7 @@ def analyze(
         execute=execute,
         engine=engine,
         settings=settings,
+        as_of=replay_at,
     )
     status = asyncio.run(stream_to_console(events, console))
     console.print(f"[dim]wall time {time.perf_counter() - started:.2f}s[/dim]")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -76,21 +76,62 @@ class OrderExecutor(Protocol):
     ) -> Fill | None: ...
 
 
+class ReplayDataError(ValueError):
+    """A replay (`as_of`) found no real candles at that time; never replaced by synthetic."""
+
+
+def decision_time(as_of: datetime, interval: str) -> tuple[datetime, datetime]:
+    """(open time of the bar containing `as_of`, that bar's close = when the desk decides)."""
+    from tools.intervals import interval_ms
+
+    step = timedelta(milliseconds=interval_ms(interval))
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    bar_open = epoch + ((as_of - epoch) // step) * step
+    return bar_open, bar_open + step
+
+
 class SourceChainMarketData:
     """Default provider: `tools.market_data.load_candles` (live → store → synthetic) and
-    `tools.indicators`. Imported lazily so the graph module imports without pandas work."""
+    `tools.indicators`. Imported lazily so the graph module imports without pandas work.
 
-    def __init__(self, settings: Settings | None = None, engine: Engine | None = None) -> None:
+    With `as_of` (a replay) the snapshot is the bar containing `as_of`, computed from the bars
+    up to and including it. A replay refuses to fall back to synthetic candles unless the
+    configured source is synthetic: a replay of invented data would look like history."""
+
+    BARS = 500
+    """Enough for EMA200 to settle (make_snapshot needs ≥ 200) without loading years."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        engine: Engine | None = None,
+        *,
+        as_of: datetime | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.as_of = as_of
 
     def snapshot(self, symbol: str, interval: str) -> IndicatorSnapshot:
+        from core.settings import DataSourceMode
         from tools.indicators import compute_indicators, make_snapshot
         from tools.market_data import load_candles
 
+        end = decision_time(self.as_of, interval)[1] if self.as_of is not None else None
         series = load_candles(
-            symbol, interval, limit=500, engine=self.engine, settings=self.settings
+            symbol, interval, end=end, limit=self.BARS, engine=self.engine, settings=self.settings
         )
+        settings = self.settings or get_settings()
+        if (
+            self.as_of is not None
+            and series.source == "synthetic"
+            and settings.data_source is not DataSourceMode.synthetic
+        ):
+            raise ReplayDataError(
+                f"as_of: no stored {symbol} {interval} candles at or before "
+                f"{self.as_of.isoformat()}; import or fetch history first (cryptofirm data)"
+            )
         frame = compute_indicators(series.frame, interval)
         return make_snapshot(frame, symbol=symbol, interval=interval, source=series.source)
 

@@ -28,6 +28,9 @@ class RunStarted(_Event):
     model_cheap: str
     model_strong: str
     data_source: str | None = None
+    as_of: datetime | None = None
+    """Set for a replay: the desk decides at the close of the bar containing this time, on
+    stored history, with the stale-data check relative to that close. Never live trading."""
 
 
 class NodeStarted(_Event):
@@ -105,6 +108,8 @@ class ErrorEvent(_Event):
     type: Literal["error"] = "error"
     message: str
     node: str | None = None
+    severity: Literal["error", "warning"] = "error"
+    """`warning`: the run goes on but the user must know (e.g. stale data: no trade possible)."""
 
 
 class RunFinished(_Event):

@@ -3,20 +3,38 @@
 A snapshot in the input state (the backtest's bar t) is used as is; otherwise the context's
 `MarketDataProvider` loads one. An outside feed that fails does not stop the desk: its input
 stays None, an error is written to the custom stream, and that analyst reports neutral with
-confidence 0 (labelled `unavailable`).
+confidence 0 (labelled `unavailable`). A loaded snapshot too old to trade on (see
+`risk_gate.is_stale`) is reported as a warning on the custom stream before anyone reasons.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from langgraph.runtime import Runtime
 
+from core.risk import RiskLimits
 from graph.agents.base import desk_context
+from graph.risk_gate import is_stale
 from graph.state import DeskState
 from tools.sentiment import SentimentUnavailableError
+from tools.snapshot import IndicatorSnapshot
 from tools.tokenomics import TokenomicsUnavailableError
+
+
+def stale_data_warning(snap: IndicatorSnapshot, limits: RiskLimits, now: datetime) -> str | None:
+    """Say loudly why the desk will not trade on old candles (the risk gate blocks it anyway)."""
+    if not is_stale(snap, limits, now):
+        return None
+    age_h = (now - snap.as_of).total_seconds() / 3600
+    return (
+        f"stale data: the latest {snap.source} {snap.symbol} {snap.interval} bar opened "
+        f"{snap.as_of:%Y-%m-%d %H:%M} UTC, {age_h:,.0f} h before {now:%Y-%m-%d %H:%M} UTC "
+        f"(limit {limits.max_data_age_bars} bars); the desk will not trade on it. "
+        "Fetch fresh candles (cryptofirm data fetch) or replay that time with --as-of."
+    )
 
 
 async def prepare_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -29,6 +47,11 @@ async def prepare_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any
         # Candle loading may hit the network or the database: keep the event loop free.
         snap = await asyncio.to_thread(ctx.market_data.snapshot, state.symbol, state.interval)
         update["snapshot"] = snap
+        warning = stale_data_warning(snap, ctx.risk_limits, ctx.now or datetime.now(UTC))
+        if warning is not None:
+            runtime.stream_writer(
+                {"event": "error", "severity": "warning", "node": "prepare", "message": warning}
+            )
     elif snap.symbol != state.symbol or snap.interval != state.interval:
         raise ValueError(
             f"snapshot is for {snap.symbol} {snap.interval}, "

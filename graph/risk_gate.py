@@ -38,6 +38,13 @@ def is_stale(snap: IndicatorSnapshot, limits: RiskLimits, now: datetime) -> bool
     return age > timedelta(milliseconds=interval_ms(snap.interval) * limits.max_data_age_bars)
 
 
+def _stale_reason(snap: IndicatorSnapshot, limits: RiskLimits, now: datetime) -> str:
+    return (
+        f"stale data: latest bar {snap.as_of.isoformat()} is older than "
+        f"{limits.max_data_age_bars} × {snap.interval} at {now.isoformat()}"
+    )
+
+
 def clamp_decision(
     proposal: TradeProposal | None,
     review: RiskReview | None,
@@ -48,17 +55,14 @@ def clamp_decision(
     now: datetime | None = None,
     fee_rate: float = 0.001,
 ) -> FinalDecision:
-    if proposal is None or proposal.action == "hold" or proposal.size_pct <= 0:
-        return FinalDecision(action="hold", size_pct=0, approved=True, reasons=["hold"])
     now = now or datetime.now(UTC)
-    if is_stale(snap, limits, now):
-        return _reject(
-            proposal,
-            [
-                f"stale data: latest bar {snap.as_of.isoformat()} is older than "
-                f"{limits.max_data_age_bars} × {snap.interval} at {now.isoformat()}"
-            ],
-        )
+    stale = is_stale(snap, limits, now)
+    if proposal is None or proposal.action == "hold" or proposal.size_pct <= 0:
+        # A hold on stale data still says why nothing could have been traded.
+        why = ["hold", _stale_reason(snap, limits, now)] if stale else ["hold"]
+        return FinalDecision(action="hold", size_pct=0, approved=True, reasons=why)
+    if stale:
+        return _reject(proposal, [_stale_reason(snap, limits, now)])
     if review is None or review.verdict == "reject":
         why = review.reasons if review else ["no risk review"]
         return _reject(proposal, ["risk manager rejected: " + "; ".join(why)])

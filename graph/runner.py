@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from core.settings import Settings, get_settings
 from graph.budget import BudgetExceededError
 from graph.checkpoint import open_checkpointer
-from graph.context import DeskContext
+from graph.context import DeskContext, SourceChainMarketData, decision_time
 from graph.events import (
     AgentOutput,
     BudgetEvent,
@@ -79,10 +79,22 @@ def build_context(
     portfolio_id: int | None,
     execute: bool,
     overrides: dict[str, Any] | None = None,
+    as_of: datetime | None = None,
+    interval: str | None = None,
 ) -> DeskContext:
     """The context of a CLI/API run. With a portfolio the account is valued from the ledger
-    and its risk limits apply; with `execute` the ledger executor trades the decision."""
+    and its risk limits apply; with `execute` the ledger executor trades the decision.
+    With `as_of` (a replay, needs `interval`) the desk sees the store as it was at that bar's
+    close and the stale-data check is relative to it; a replay never executes."""
     ctx = DeskContext(settings=settings, engine=engine, run_id=run_id, **(overrides or {}))
+    if as_of is not None:
+        if execute:
+            raise ValueError("as_of: a replay of a past bar cannot execute a trade")
+        if interval is None:
+            raise ValueError("interval: required with as_of")
+        ctx.now = decision_time(as_of, interval)[1]
+        if ctx.market_data is None:
+            ctx.market_data = SourceChainMarketData(settings, engine, as_of=as_of)
     if portfolio_id is not None:
         from graph.portfolio_view import ledger_portfolio_view
         from persistence.portfolios import get_portfolio
@@ -124,7 +136,14 @@ class EventMapper:
                     )
                 ]
             if chunk.get("event") == "error":
-                return [ErrorEvent(run_id=rid, node=chunk.get("node"), message=chunk["message"])]
+                return [
+                    ErrorEvent(
+                        run_id=rid,
+                        node=chunk.get("node"),
+                        message=chunk["message"],
+                        severity=chunk.get("severity", "error"),
+                    )
+                ]
             return []
         if mode == "tasks" and isinstance(chunk, dict) and "input" in chunk:
             name = chunk.get("name")
@@ -298,8 +317,12 @@ async def run_analysis(
     settings: Settings | None = None,
     checkpointer: Any = None,
     context_overrides: dict[str, Any] | None = None,
+    as_of: datetime | None = None,
 ) -> AsyncIterator[Any]:
-    """Analyse `symbol` once and yield the run's events (the last is `run_finished`)."""
+    """Analyse `symbol` once and yield the run's events (the last is `run_finished`).
+
+    `as_of` replays the desk at the bar containing that time (stored history, stale check
+    relative to that bar's close, no execution); `run_started.as_of` labels the replay."""
     from persistence.db import get_engine
 
     settings = settings or get_settings()
@@ -312,6 +335,8 @@ async def run_analysis(
         portfolio_id=portfolio_id,
         execute=execute,
         overrides=context_overrides,
+        as_of=as_of,
+        interval=interval,
     )
     cheap, strong = _model_label(ctx)
     _ensure_run(
@@ -322,7 +347,11 @@ async def run_analysis(
         symbol=symbol,
         interval=interval,
         portfolio_id=portfolio_id,
-        params={"execute": execute, "portfolio_id": portfolio_id},
+        params={
+            "execute": execute,
+            "portfolio_id": portfolio_id,
+            "as_of": as_of.isoformat() if as_of is not None else None,
+        },
         model=cheap if cheap == strong else f"{cheap} / {strong}",
         started_at=_now(),
     )
@@ -333,6 +362,7 @@ async def run_analysis(
         interval=interval,
         model_cheap=cheap,
         model_strong=strong,
+        as_of=as_of,
     )
     source: str | None = None
     async for event in _drive(
@@ -372,7 +402,8 @@ async def resume_run(
             raise LookupError(f"run {run_id} not found")
         if approved is not None and run.status != "paused":
             raise ValueError(f"run {run_id} is {run.status}, not paused: nothing to approve")
-        params, symbol = dict(run.params or {}), run.symbol
+        params, symbol, interval = dict(run.params or {}), run.symbol, run.interval
+    as_of = params.get("as_of")
     ctx = build_context(
         settings,
         engine,
@@ -380,6 +411,8 @@ async def resume_run(
         portfolio_id=params.get("portfolio_id"),
         execute=bool(params.get("execute")),
         overrides=context_overrides,
+        as_of=datetime.fromisoformat(as_of) if as_of else None,
+        interval=interval,
     )
     _update_run(engine, run_id, status="running")
     graph_input: Any = (
