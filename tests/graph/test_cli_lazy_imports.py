@@ -38,7 +38,15 @@ def _probe(args: list[str]) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["analyze", "--help"], ["data", "--help"], ["backtest", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["analyze", "--help"],
+        ["data", "--help"],
+        ["backtest", "--help"],
+        ["portfolio", "--help"],
+        ["runs", "--help"],
+    ],
 )
 def test_help_imports_no_heavy_module(args: list[str]) -> None:
     result = _probe(args)
