@@ -21,18 +21,19 @@ from core.risk import RiskLimits
 from core.settings import Settings, get_settings
 from persistence.db import session_scope
 from persistence.models import Candle, Portfolio
+from tools.errors import FieldValueError
 
 
-class PortfolioError(ValueError):
+class PortfolioError(FieldValueError):
     """Bad portfolio input or state; `field` names what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 class UnknownPortfolioError(PortfolioError):
     pass
+
+
+class DuplicatePortfolioError(PortfolioError):
+    """The name is taken (portfolio names are unique)."""
 
 
 class PortfolioInfo(BaseModel):
@@ -106,15 +107,22 @@ def create_portfolio(
             session.flush()
             return _info(row)
     except IntegrityError as exc:
-        raise PortfolioError("name", f"a portfolio named {name!r} already exists") from exc
+        raise DuplicatePortfolioError("name", f"a portfolio named {name!r} already exists") from exc
+
+
+def require_portfolio(
+    session: Session, portfolio_id: int, *, for_update: bool = False
+) -> Portfolio:
+    """The portfolio row, or `UnknownPortfolioError` naming `portfolio_id`."""
+    row = session.get(Portfolio, portfolio_id, with_for_update=for_update)
+    if row is None:
+        raise UnknownPortfolioError("portfolio_id", f"no portfolio with id {portfolio_id}")
+    return row
 
 
 def get_portfolio(engine: Engine, portfolio_id: int) -> PortfolioInfo:
     with session_scope(engine) as session:
-        row = session.get(Portfolio, portfolio_id)
-        if row is None:
-            raise UnknownPortfolioError("portfolio_id", f"no portfolio with id {portfolio_id}")
-        return _info(row)
+        return _info(require_portfolio(session, portfolio_id))
 
 
 def get_portfolio_by_name(engine: Engine, name: str) -> PortfolioInfo:
@@ -135,9 +143,7 @@ def update_risk(
 ) -> PortfolioInfo:
     limits = validate_risk(risk, where="update")
     with session_scope(engine) as session:
-        row = session.get(Portfolio, portfolio_id)
-        if row is None:
-            raise UnknownPortfolioError("portfolio_id", f"no portfolio with id {portfolio_id}")
+        row = require_portfolio(session, portfolio_id)
         row.risk = limits.model_dump()
         session.flush()
         return _info(row)
@@ -154,7 +160,7 @@ def ensure_default_portfolio(engine: Engine, settings: Settings | None = None) -
         pass
     try:
         return create_portfolio(engine, name, settings.default_starting_cash)
-    except PortfolioError:
+    except DuplicatePortfolioError:
         return get_portfolio_by_name(engine, name)
 
 

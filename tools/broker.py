@@ -30,6 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.errors import FieldValueError
 from tools.orders import Fill, FillReason, Side
 
 FEE_QUANTUM = Decimal("1e-10")  # the ledger's MONEY column scale
@@ -38,12 +39,8 @@ QUANTITY_SCALE = 12
 BPS = Decimal(10_000)
 
 
-class OrderRejected(ValueError):
+class OrderRejected(FieldValueError):
     """The broker refuses the order (below minimum notional, nothing left after rounding…)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def _exponent(value: Decimal) -> int:

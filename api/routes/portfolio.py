@@ -19,12 +19,12 @@ from persistence.db import session_scope
 from persistence.ledger import load_state
 from persistence.models import PortfolioSnapshot, Trade
 from persistence.portfolios import (
+    DuplicatePortfolioError,
     PortfolioError,
     PortfolioInfo,
     UnknownPortfolioError,
     create_portfolio,
     get_portfolio,
-    get_portfolio_by_name,
     list_portfolios,
     mark_prices,
 )
@@ -91,11 +91,15 @@ class EquityPoint(BaseModel):
     equity: Decimal
 
 
-def _detail(engine: Engine, portfolio_id: int) -> PortfolioDetail:
+def _require(engine: Engine, portfolio_id: int) -> PortfolioInfo:
     try:
-        info = get_portfolio(engine, portfolio_id)
+        return get_portfolio(engine, portfolio_id)
     except UnknownPortfolioError:
         raise NotFoundError("portfolio", portfolio_id) from None
+
+
+def _detail(engine: Engine, portfolio_id: int) -> PortfolioDetail:
+    info = _require(engine, portfolio_id)
     state = load_state(engine, portfolio_id)
     marks = mark_prices(engine, state.positions.keys(), state.last_prices)
     valuation = mark(state, {symbol: m.price for symbol, m in marks.items()})
@@ -117,13 +121,6 @@ def _detail(engine: Engine, portfolio_id: int) -> PortfolioDetail:
     )
 
 
-def _require(engine: Engine, portfolio_id: int) -> None:
-    try:
-        get_portfolio(engine, portfolio_id)
-    except UnknownPortfolioError:
-        raise NotFoundError("portfolio", portfolio_id) from None
-
-
 @router.get("", response_model=list[PortfolioInfo])
 async def portfolios(engine: EngineDep) -> list[PortfolioInfo]:
     return await asyncio.to_thread(list_portfolios, engine)
@@ -139,12 +136,6 @@ async def portfolios(engine: EngineDep) -> list[PortfolioInfo]:
 async def new_portfolio(body: PortfolioCreate, engine: EngineDep) -> PortfolioInfo:
     def create() -> PortfolioInfo:
         try:
-            get_portfolio_by_name(engine, body.name)
-        except UnknownPortfolioError:
-            pass
-        else:
-            raise ConflictError(f"a portfolio named {body.name!r} already exists")
-        try:
             return create_portfolio(
                 engine,
                 body.name,
@@ -152,8 +143,11 @@ async def new_portfolio(body: PortfolioCreate, engine: EngineDep) -> PortfolioIn
                 require_approval=body.require_approval,
                 risk=body.risk,
             )
+        except DuplicatePortfolioError as exc:
+            # The unique name decides, so two racing creates get one 201 and one 409.
+            raise ConflictError(exc.message) from None
         except PortfolioError as exc:
-            raise UnprocessableError(exc.field, str(exc).split(": ", 1)[-1]) from None
+            raise UnprocessableError(exc.field, exc.message) from None
 
     return await asyncio.to_thread(create)
 
