@@ -22,18 +22,15 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.broker import SimulatedBroker
+from tools.errors import FieldValueError
 from tools.orders import Fill, OrderRequest
 
 BASIS_QUANTUM = Decimal("1e-10")  # the ledger's MONEY scale
 ZERO = Decimal(0)
 
 
-class PortfolioMathError(ValueError):
+class PortfolioMathError(FieldValueError):
     """A fill that the account cannot take; `field` names what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 class InsufficientCashError(PortfolioMathError):
@@ -261,6 +258,12 @@ def mark(state: PortfolioState, prices: Mapping[str, Decimal]) -> Valuation:
     )
 
 
+def equity_at(state: PortfolioState, symbol: str, price: Decimal) -> Decimal:
+    """Equity with `symbol` marked at `price` and every other holding at its last fill price:
+    what an order on `symbol` is sized and risk-checked against."""
+    return mark(state, {**state.last_prices, symbol: price}).equity
+
+
 def resolve_order_quantity(
     state: PortfolioState,
     order: OrderRequest,
@@ -279,7 +282,7 @@ def resolve_order_quantity(
             return order.quantity
         if order.size_pct_equity is None:
             raise PortfolioMathError("size_pct_equity", "a buy needs size_pct_equity or quantity")
-        equity = mark(state, {**state.last_prices, order.symbol: reference_price}).equity
+        equity = equity_at(state, order.symbol, reference_price)
         budget = min(equity * order.size_pct_equity / 100, state.cash)
         return broker.size_buy(budget, reference_price, symbol=order.symbol)
     held = state.quantity(order.symbol)
