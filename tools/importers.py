@@ -20,12 +20,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from tools.candle_store import (
-    FRAME_COLUMNS,
-    OHLCV,
-    StoreReport,
-    store_candles,
-)
+from tools.candle_frame import FRAME_COLUMNS, OHLCV
+from tools.candle_store import StoreReport, store_candles
 from tools.intervals import INTERVAL_MS, interval_ms
 
 IMPORT_SOURCE = "import"

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from tools.candle_store import FRAME_COLUMNS
+from tools.candle_frame import FRAME_COLUMNS
 from tools.intervals import bars_per_year, interval_ms
 
 SYNTHETIC_SOURCE = "synthetic"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.candle_store import validate_candles
+from tools.candle_frame import validate_candles
 from tools.synthetic import generate_candles, reference_price
 
 T0 = 1_704_067_200_000
