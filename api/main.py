@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
-from sqlalchemy.engine import make_url
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -26,32 +25,12 @@ from api.run_manager import RunManager
 from api.runners import GraphAnalysisRunner
 from api.security import BodySizeLimitMiddleware, TokenBucketLimiter, install_cors
 from core.settings import Settings, get_settings
-from graph.checkpoint import open_checkpointer, sqlite_checkpoint_path
+from graph.checkpoint import open_checkpointer
 from graph.events import run_event_adapter
-from persistence.db import normalise_url
 
 logger = logging.getLogger("api")
 
 API_VERSION = "0.1.0"
-
-
-@asynccontextmanager
-async def _open_checkpointer(database_url: str) -> AsyncIterator[Any]:
-    """graph.checkpoint's saver, with the SQLite checkpoint directory created off the event
-    loop first: `open_checkpointer` creates it with a blocking `mkdir`, which the Agent
-    Server's dev mode (blockbuster) refuses inside our lifespan."""
-    if make_url(normalise_url(database_url)).get_backend_name() == "sqlite":
-        path = sqlite_checkpoint_path(database_url)
-        if path is not None:
-            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-            async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-                await saver.setup()
-                yield saver
-            return
-    async with open_checkpointer(database_url) as saver:
-        yield saver
 
 
 def _lifespan_for(settings: Settings) -> Any:
@@ -65,7 +44,7 @@ def _lifespan_for(settings: Settings) -> Any:
         async with AsyncExitStack() as stack:
             app.state.engine = engine
             app.state.checkpointer = await stack.enter_async_context(
-                _open_checkpointer(settings.database_url)
+                open_checkpointer(settings.database_url)
             )
             if app.state.analysis_runner is None:
                 # Import the desk now, not on the first request (LangChain imports take

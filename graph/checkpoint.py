@@ -12,6 +12,7 @@ Async savers are created inside the running event loop, as they must be.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -62,7 +63,8 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Off the event loop: `langgraph dev` (blockbuster) aborts on blocking calls inside it.
+    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         await saver.setup()
         yield saver

@@ -7,9 +7,19 @@ from decimal import Decimal
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
-from persistence.db import downgrade, make_engine, session_scope, upgrade
+from persistence.db import (
+    SCHEMA_HEAD,
+    alembic_config,
+    downgrade,
+    init_db,
+    make_engine,
+    schema_revision,
+    session_scope,
+    upgrade,
+)
 from persistence.models import Base, Portfolio
 
 
@@ -53,3 +63,22 @@ def test_money_round_trips_exactly(db_url: str) -> None:
     engine.dispose()
     assert stored == amount
     assert isinstance(stored, Decimal)
+
+
+def test_schema_head_constant_matches_alembic(sqlite_empty_url: str) -> None:
+    """init_db's fast path trusts SCHEMA_HEAD; a new migration must update it."""
+    script = ScriptDirectory.from_config(alembic_config(sqlite_empty_url))
+    assert script.get_heads() == [SCHEMA_HEAD]
+
+
+def test_init_db_migrates_a_fresh_database_and_skips_one_at_head(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    try:
+        assert schema_revision(engine) is None
+        init_db(empty_db_url)
+        assert schema_revision(engine) == SCHEMA_HEAD
+        assert _tables(empty_db_url) == set(Base.metadata.tables)
+        init_db(empty_db_url)  # at head: a no-op, and still at head
+        assert schema_revision(engine) == SCHEMA_HEAD
+    finally:
+        engine.dispose()
