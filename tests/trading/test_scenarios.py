@@ -113,6 +113,7 @@ def run(s: Scenario) -> tuple[PortfolioState, list[tuple[int, Fill]]]:
 
 
 FLAT = ("100000", "100500", "99500", "100000")
+ENTRY = (0, "buy", "0.01", "100000", "1", "signal")  # 0.01 BTC at bar 0's open, fee 1
 
 SCENARIOS = [
     Scenario(
@@ -121,7 +122,7 @@ SCENARIOS = [
         orders={0: Order("buy", quantity="0.01"), 1: Order("sell", quantity="0.01")},
         # buy 1000 + fee 1; sell 1100 − fee 1.1
         fills=[
-            (0, "buy", "0.01", "100000", "1", "signal"),
+            ENTRY,
             (1, "sell", "0.01", "110000", "1.1", "signal"),
         ],
         cash="10097.9",
@@ -134,7 +135,7 @@ SCENARIOS = [
         bars=[FLAT, ("99000", "100000", "94000", "96000")],
         orders={0: Order("buy", quantity="0.01", stop_loss="95000")},
         fills=[
-            (0, "buy", "0.01", "100000", "1", "signal"),
+            ENTRY,
             (1, "sell", "0.01", "95000", "0.95", "stop_loss"),
         ],
         cash="9948.05",  # 10000 − 1001 + 950 − 0.95
@@ -147,7 +148,7 @@ SCENARIOS = [
         bars=[FLAT, ("101000", "111000", "100500", "109000")],
         orders={0: Order("buy", quantity="0.01", take_profit="110000")},
         fills=[
-            (0, "buy", "0.01", "100000", "1", "signal"),
+            ENTRY,
             (1, "sell", "0.01", "110000", "1.1", "take_profit"),
         ],
         cash="10097.9",
@@ -160,7 +161,7 @@ SCENARIOS = [
         bars=[FLAT, ("100000", "111000", "94000", "105000")],
         orders={0: Order("buy", quantity="0.01", stop_loss="95000", take_profit="110000")},
         fills=[
-            (0, "buy", "0.01", "100000", "1", "signal"),
+            ENTRY,
             (1, "sell", "0.01", "95000", "0.95", "stop_loss"),
         ],
         cash="9948.05",
@@ -173,7 +174,7 @@ SCENARIOS = [
         bars=[FLAT, ("90000", "91000", "89000", "90500")],
         orders={0: Order("buy", quantity="0.01", stop_loss="95000")},
         fills=[
-            (0, "buy", "0.01", "100000", "1", "signal"),
+            ENTRY,
             (1, "sell", "0.01", "90000", "0.9", "stop_loss"),
         ],
         cash="9898.1",  # 10000 − 1001 + 900 − 0.9
@@ -186,7 +187,7 @@ SCENARIOS = [
         bars=[FLAT, ("112000", "113000", "111500", "112500")],
         orders={0: Order("buy", quantity="0.01", take_profit="110000")},
         fills=[
-            (0, "buy", "0.01", "100000", "1", "signal"),
+            ENTRY,
             (1, "sell", "0.01", "112000", "1.12", "take_profit"),
         ],
         cash="10117.88",  # 10000 − 1001 + 1120 − 1.12
@@ -207,7 +208,7 @@ SCENARIOS = [
             2: Order("sell", quantity="0.02"),
         },
         fills=[
-            (0, "buy", "0.01", "100000", "1", "signal"),
+            ENTRY,
             (1, "buy", "0.01", "120000", "1.2", "signal"),
             (2, "sell", "0.02", "130000", "2.6", "signal"),
         ],
@@ -283,7 +284,7 @@ SCENARIOS = [
         name="selling more than held is rejected",
         bars=[FLAT, FLAT],
         orders={0: Order("buy", quantity="0.01"), 1: Order("sell", quantity="0.02")},
-        fills=[(0, "buy", "0.01", "100000", "1", "signal")],
+        fills=[ENTRY],
         cash="8999",
         realized="0",
         fees="1",
@@ -296,7 +297,7 @@ SCENARIOS = [
         bars=[FLAT, ("120000", "120500", "119500", "120000")],
         orders={0: Order("buy", quantity="0.01"), 1: Order("sell", sell_fraction="0.5")},
         fills=[
-            (0, "buy", "0.01", "100000", "1", "signal"),
+            ENTRY,
             (1, "sell", "0.005", "120000", "0.6", "signal"),
         ],
         cash="9598.4",  # 10000 − 1001 + 600 − 0.6
@@ -308,7 +309,7 @@ SCENARIOS = [
         name="no-trade bar: levels not reached",
         bars=[FLAT, ("100000", "105000", "97000", "103000")],
         orders={0: Order("buy", quantity="0.01", stop_loss="95000", take_profit="110000")},
-        fills=[(0, "buy", "0.01", "100000", "1", "signal")],
+        fills=[ENTRY],
         cash="8999",
         realized="0",
         fees="1",
@@ -340,7 +341,3 @@ def test_scenario(scenario: Scenario) -> None:
     assert valuation.cash + valuation.positions_value == (
         D(10000) + valuation.realized_pnl + valuation.unrealized_pnl - valuation.fees_paid
     )
-
-
-def test_at_least_twelve_scenarios() -> None:
-    assert len(SCENARIOS) >= 12
