@@ -17,7 +17,12 @@ from persistence.ledger import execute_order
 from persistence.portfolios import create_portfolio
 from tools.broker import BrokerConfig, SimulatedBroker
 from tools.orders import OrderRequest
-from tools.portfolio_math import PortfolioState, apply_fill, resolve_order_quantity
+from tools.portfolio_math import (
+    PortfolioState,
+    apply_fill,
+    order_fill,
+    resolve_order_quantity,
+)
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BROKER = SimulatedBroker(BrokerConfig())
@@ -43,15 +48,8 @@ def _pure(orders: list[tuple[OrderRequest, Decimal]]) -> float:
     state = PortfolioState.start(Decimal(100000))
     for i, (order, price) in enumerate(orders):
         qty = resolve_order_quantity(state, order, price, BROKER)
-        fill = BROKER.market_fill(
-            order.symbol,
-            order.side,
-            qty,
-            price,
-            at=T0 + timedelta(minutes=i),
-            client_order_id=str(i),
-            closes_position=qty == state.quantity(order.symbol),
-        )
+        at = T0 + timedelta(minutes=i)
+        fill = order_fill(state, order, qty, price, BROKER, at=at, client_order_id=str(i))
         state = apply_fill(state, fill)
     return time.perf_counter() - started
 

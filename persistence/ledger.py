@@ -44,6 +44,7 @@ from tools.portfolio_math import (
     PortfolioState,
     apply_fill,
     equity_at,
+    order_fill,
     resolve_order_quantity,
 )
 
@@ -173,15 +174,8 @@ def execute_order(
             state = derive_state(session, portfolio)
             quantity = resolve_order_quantity(state, order, price, broker)
             _check_risk(limits, order, state, price)
-            fill = broker.market_fill(
-                order.symbol,
-                order.side,
-                quantity,
-                price,
-                at=at,
-                client_order_id=client_order_id,
-                reason=order.reason,
-                closes_position=order.side == "sell" and quantity == state.quantity(order.symbol),
+            fill = order_fill(
+                state, order, quantity, price, broker, at=at, client_order_id=client_order_id
             )
             buy = order.side == "buy"
             return _record_fill(

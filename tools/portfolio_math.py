@@ -17,6 +17,7 @@ Accounting (average cost, spot, long-only):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -299,3 +300,29 @@ def resolve_order_quantity(
     if order.sell_fraction == 1:
         return held
     return broker.round_quantity(order.symbol, held * order.sell_fraction)
+
+
+def order_fill(
+    state: PortfolioState,
+    order: OrderRequest,
+    quantity: Decimal,
+    reference_price: Decimal,
+    broker: SimulatedBroker,
+    *,
+    at: datetime,
+    client_order_id: str,
+) -> Fill:
+    """The broker's market fill of `order` for `quantity` (from `resolve_order_quantity`).
+
+    A sell of the whole position is exempt from the minimum notional, so dust can always leave.
+    """
+    return broker.market_fill(
+        order.symbol,
+        order.side,
+        quantity,
+        reference_price,
+        at=at,
+        client_order_id=client_order_id,
+        reason=order.reason,
+        closes_position=order.side == "sell" and quantity == state.quantity(order.symbol),
+    )

@@ -14,6 +14,7 @@ from tools.portfolio_math import (
     PortfolioMathError,
     PortfolioState,
     apply_fill,
+    order_fill,
     resolve_order_quantity,
 )
 
@@ -56,14 +57,9 @@ def simulate(
     for i, (order, price) in enumerate(orders):
         try:
             quantity = resolve_order_quantity(state, order, price, broker)
-            fill = broker.market_fill(
-                order.symbol,
-                order.side,
-                quantity,
-                price,
-                at=T0 + timedelta(minutes=i),
-                client_order_id=f"seq:{i}",
-                closes_position=order.side == "sell" and quantity == state.quantity(order.symbol),
+            at = T0 + timedelta(minutes=i)
+            fill = order_fill(
+                state, order, quantity, price, broker, at=at, client_order_id=f"seq:{i}"
             )
             state = apply_fill(state, fill)
         except (OrderRejected, PortfolioMathError):
