@@ -30,10 +30,13 @@ $(UV):
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	@test -n "$(PY312)" || { echo "python3.12 not found (pyenv install 3.12)"; exit 1; }
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
+# Bytecode is compiled up front: with PYTHONDONTWRITEBYTECODE set (as in some shells and CI
+# images) every command would otherwise recompile pandas, LangGraph & co. — ~4 s per process.
 install: $(VENV)/.installed
+	@$(PY) -m compileall -q core persistence tools graph api cli bench >/dev/null
 
 lint: install
 	$(VENV)/bin/ruff check .
