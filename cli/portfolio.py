@@ -54,18 +54,16 @@ def show(
     ] = None,
 ) -> None:
     """Cash, positions with mark prices and P&L."""
-    from persistence.ledger import load_state
-    from persistence.portfolios import get_portfolio, mark_prices
-    from tools.portfolio_math import mark
+    from persistence.ledger import value_portfolio
+    from persistence.portfolios import get_portfolio
 
     engine = _engine()
     try:
         portfolio = get_portfolio(engine, _resolve(engine, name))
-        state = load_state(engine, portfolio.id)
-        marks = mark_prices(engine, state.positions, state.last_prices)
+        marked = value_portfolio(engine, portfolio.id)
     except ValueError as exc:
         _fail(str(exc))
-    valuation = mark(state, {symbol: m.price for symbol, m in marks.items()})
+    valuation, marks = marked.valuation, marked.marks
 
     console.print(
         f"[bold]{portfolio.name}[/bold] (id {portfolio.id}, {portfolio.base_currency}) "
@@ -224,14 +222,12 @@ def trades(
 @app.command("snapshot")
 def snapshot(name: Annotated[str | None, typer.Option(help="portfolio name")] = None) -> None:
     """Write an equity snapshot now, marked like `show`."""
-    from persistence.ledger import load_state, take_snapshot
-    from persistence.portfolios import mark_prices
+    from persistence.ledger import take_snapshot, value_portfolio
 
     engine = _engine()
     try:
         portfolio_id = _resolve(engine, name)
-        state = load_state(engine, portfolio_id)
-        marks = mark_prices(engine, state.positions, state.last_prices)
+        marks = value_portfolio(engine, portfolio_id).marks
         snap = take_snapshot(engine, portfolio_id, {s: m.price for s, m in marks.items()})
     except ValueError as exc:
         _fail(str(exc))

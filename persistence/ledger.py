@@ -26,6 +26,7 @@ from core.risk import RiskLimits
 from persistence.ledger_state import (
     Discrepancy,
     LedgerError,
+    MarkedPortfolio,
     ReconcileError,
     derive_state,
     load_state,
@@ -34,6 +35,7 @@ from persistence.ledger_state import (
     refresh_derived,
     take_snapshot,
     trade_to_fill,
+    value_portfolio,
 )
 from persistence.models import Portfolio, Trade
 from persistence.portfolios import validate_risk
@@ -53,6 +55,7 @@ __all__ = [
     "Discrepancy",
     "LedgerError",
     "LedgerExecutor",
+    "MarkedPortfolio",
     "ReconcileError",
     "RiskLimitExceeded",
     "apply_bar_exits",
@@ -60,6 +63,7 @@ __all__ = [
     "load_state",
     "reconcile",
     "take_snapshot",
+    "value_portfolio",
 ]
 
 

@@ -17,11 +17,18 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from persistence.models import Portfolio, PortfolioSnapshot, Position, Trade
-from persistence.portfolios import require_portfolio
+from persistence.portfolios import MarkPrice, mark_prices, require_portfolio
 from persistence.types import utcnow
 from tools.errors import FieldValueError
 from tools.orders import Fill
-from tools.portfolio_math import BASIS_QUANTUM, PortfolioState, PositionState, apply_fill, mark
+from tools.portfolio_math import (
+    BASIS_QUANTUM,
+    PortfolioState,
+    PositionState,
+    Valuation,
+    apply_fill,
+    mark,
+)
 
 MONEY_QUANTUM = BASIS_QUANTUM  # the ledger's money columns' scale
 # The valuation figures a `portfolio_snapshots` row stores.
@@ -97,6 +104,22 @@ def derive_state(session: Session, portfolio: Portfolio) -> PortfolioState:
 def load_state(engine: Engine, portfolio_id: int) -> PortfolioState:
     with Session(engine) as session:
         return derive_state(session, require_portfolio(session, portfolio_id))
+
+
+class MarkedPortfolio(BaseModel):
+    """The ledger's state valued at the best prices there are; `marks` says where each came from."""
+
+    state: PortfolioState
+    marks: dict[str, MarkPrice]
+    valuation: Valuation
+
+
+def value_portfolio(engine: Engine, portfolio_id: int) -> MarkedPortfolio:
+    """Mark every holding at its latest stored candle close, else its last fill price."""
+    state = load_state(engine, portfolio_id)
+    marks = mark_prices(engine, state.positions, state.last_prices)
+    valuation = mark(state, {symbol: m.price for symbol, m in marks.items()})
+    return MarkedPortfolio(state=state, marks=marks, valuation=valuation)
 
 
 def _cached_form(

@@ -16,7 +16,7 @@ from api.deps import ApiKeyDep, EngineDep
 from api.errors import ConflictError, NotFoundError, UnprocessableError, error_responses
 from core.risk import RiskLimits
 from persistence.db import session_scope
-from persistence.ledger import load_state
+from persistence.ledger import value_portfolio
 from persistence.models import PortfolioSnapshot, Trade
 from persistence.portfolios import (
     DuplicatePortfolioError,
@@ -26,9 +26,8 @@ from persistence.portfolios import (
     create_portfolio,
     get_portfolio,
     list_portfolios,
-    mark_prices,
 )
-from tools.portfolio_math import PositionValuation, mark
+from tools.portfolio_math import PositionValuation
 
 router = APIRouter(prefix="/portfolios", tags=["portfolio"])
 
@@ -100,10 +99,8 @@ def _require(engine: Engine, portfolio_id: int) -> PortfolioInfo:
 
 def _detail(engine: Engine, portfolio_id: int) -> PortfolioDetail:
     info = _require(engine, portfolio_id)
-    state = load_state(engine, portfolio_id)
-    marks = mark_prices(engine, state.positions.keys(), state.last_prices)
-    valuation = mark(state, {symbol: m.price for symbol, m in marks.items()})
-    pnl = valuation.equity - valuation.starting_cash
+    marked = value_portfolio(engine, portfolio_id)
+    valuation = marked.valuation
     return PortfolioDetail(
         **info.model_dump(),
         cash=valuation.cash,
@@ -112,10 +109,10 @@ def _detail(engine: Engine, portfolio_id: int) -> PortfolioDetail:
         realized_pnl=valuation.realized_pnl,
         unrealized_pnl=valuation.unrealized_pnl,
         fees_paid=valuation.fees_paid,
-        return_pct=(pnl / valuation.starting_cash * 100).quantize(Decimal("0.0001")),
-        trade_count=state.fill_count,
+        return_pct=valuation.return_pct.quantize(Decimal("0.0001")),
+        trade_count=marked.state.fill_count,
         positions=[
-            PositionOut(**p.model_dump(), mark_source=marks[p.symbol].source)
+            PositionOut(**p.model_dump(), mark_source=marked.marks[p.symbol].source)
             for p in valuation.positions
         ],
     )
