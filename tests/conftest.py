@@ -77,29 +77,29 @@ def db_url(empty_db_url: str) -> str:
     return empty_db_url
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
+def _disposed_after(url: str) -> Iterator[Engine]:
+    eng = make_engine(url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    yield from _disposed_after(db_url)
 
 
 @pytest.fixture
 def sqlite_engine(sqlite_empty_url: str) -> Iterator[Engine]:
     """A migrated SQLite engine, for tests that do not care about the backend."""
     upgrade(sqlite_empty_url)
-    eng = make_engine(sqlite_empty_url)
-    yield eng
-    eng.dispose()
+    yield from _disposed_after(sqlite_empty_url)
 
 
 @pytest.fixture
 def pg_engine(pg_empty_url: str) -> Iterator[Engine]:
     """A migrated engine on the real Postgres."""
     upgrade(pg_empty_url)
-    eng = make_engine(pg_empty_url)
-    yield eng
-    eng.dispose()
+    yield from _disposed_after(pg_empty_url)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ fail as soon as the connect-time pragmas in persistence/db.py stop being applied
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,16 +13,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from persistence.db import make_engine, session_scope, upgrade
+from persistence.db import session_scope
 from persistence.models import Portfolio, Trade
-
-
-@pytest.fixture
-def fresh_engine(sqlite_empty_url: str) -> Iterator[Engine]:
-    upgrade(sqlite_empty_url)
-    eng = make_engine(sqlite_empty_url)
-    yield eng
-    eng.dispose()
 
 
 def _pragma(engine: Engine, name: str) -> object:
@@ -46,8 +37,8 @@ def _trade(portfolio_id: int) -> Trade:
     )
 
 
-def test_every_connection_is_in_wal_mode_with_foreign_keys_on(fresh_engine: Engine) -> None:
-    with fresh_engine.connect() as first, fresh_engine.connect() as second:
+def test_every_connection_is_in_wal_mode_with_foreign_keys_on(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as first, sqlite_engine.connect() as second:
         for conn in (first, second):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
@@ -67,17 +58,17 @@ def test_a_plain_sqlite_connection_differs_so_the_check_is_meaningful(
         plain.dispose()
 
 
-def test_foreign_keys_are_enforced(fresh_engine: Engine) -> None:
-    with pytest.raises(IntegrityError, match="FOREIGN KEY"), session_scope(fresh_engine) as s:
+def test_foreign_keys_are_enforced(sqlite_engine: Engine) -> None:
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"), session_scope(sqlite_engine) as s:
         s.add(_trade(portfolio_id=999))
 
 
-def test_deleting_a_portfolio_cascades_to_its_trades(fresh_engine: Engine) -> None:
-    with session_scope(fresh_engine) as s:
+def test_deleting_a_portfolio_cascades_to_its_trades(sqlite_engine: Engine) -> None:
+    with session_scope(sqlite_engine) as s:
         portfolio = Portfolio(name="p", starting_cash=Decimal(100), risk={})
         s.add(portfolio)
         s.flush()
         s.add(_trade(portfolio_id=portfolio.id))
-    with fresh_engine.begin() as conn:
+    with sqlite_engine.begin() as conn:
         conn.execute(text("DELETE FROM portfolios"))
         assert conn.execute(text("SELECT count(*) FROM trades")).scalar_one() == 0
