@@ -65,7 +65,7 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test-web: install web-install chromium
-	cd web && npm run lint && npm run typecheck && npm run build && npm run test:e2e
+	cd web && npm run check:api && npm run lint && npm run typecheck && npm run build && npm run test:e2e
 
 test: lint typecheck test-py test-web
 

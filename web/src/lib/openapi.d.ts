@@ -847,6 +847,12 @@ export interface components {
             /** Run Id */
             run_id: string;
             /**
+             * Severity
+             * @default error
+             * @enum {string}
+             */
+            severity: "error" | "warning";
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
@@ -1182,6 +1188,11 @@ export interface components {
         };
         /** RunStarted */
         RunStarted: {
+            /**
+             * As Of
+             * @default null
+             */
+            as_of: string | null;
             /**
              * At
              * Format: date-time
