@@ -188,6 +188,10 @@ class DeskContext:
     extra: dict[str, Any] = field(default_factory=dict)
     """Test hooks and caller-specific values; never read by production nodes."""
 
+    _resolved: bool = field(default=False, init=False, repr=False, compare=False)
+    """Set by `resolved()`: every node asks for the resolved context, so later calls return
+    at once. `replace()` does not copy it, so an overridden copy resolves again."""
+
     def with_overrides(self, values: dict[str, Any]) -> DeskContext:
         """A copy with simple fields replaced (Studio passes its context as a JSON object)."""
         allowed = {"require_approval", "use_cache", "stream_tokens", "run_id", "now"}
@@ -201,6 +205,8 @@ class DeskContext:
     def resolved(self) -> DeskContext:
         """Fill every None seam from settings. Idempotent; called once per run by the runner
         and lazily by nodes when the graph is invoked directly (backtests, Studio)."""
+        if self._resolved:
+            return self
         from graph.budget import BudgetGuard
         from graph.costs import CostLog
         from graph.llm_cache import LLMCache
@@ -225,4 +231,5 @@ class DeskContext:
             self.budget = BudgetGuard(s, self.engine)
         if self.cache is None and self.use_cache:
             self.cache = LLMCache(self.engine)
+        self._resolved = True
         return self

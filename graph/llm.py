@@ -5,9 +5,8 @@ attempt logged to `agent_logs` (buffered) and returned as a `CallRecord`.
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,12 +43,13 @@ def parse_reply[T: BaseModel](text: str, schema: type[T]) -> tuple[T, str]:
             raise OutputParseError("no JSON object found in the reply")
         raw = text[start : end + 1]
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise OutputParseError(f"invalid JSON: {exc}") from exc
-    try:
-        parsed = schema.model_validate(data)
+        # Parsed and validated in one pass in pydantic-core (no intermediate dict of Python
+        # objects): this runs once per agent call, on the desk's per-decision hot path.
+        parsed = schema.model_validate_json(raw)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise OutputParseError(f"invalid JSON: {errors[0]['msg']}") from exc
         raise OutputParseError(str(exc).replace("\n", "; ")) from exc
     return parsed, text[:start].strip()
 
@@ -81,7 +81,7 @@ async def call_agent[T: BaseModel](
     assert ctx.model_client is not None and ctx.cost_log is not None and ctx.budget is not None
     client = ctx.model_client
     model = client.model_for(agent)
-    message_id = f"{agent}-{uuid.uuid4().hex[:12]}"
+    message_id = f"{agent}-{secrets.token_hex(6)}"
     on_token: Callable[[str], None] | None = None
     if writer is not None and ctx.stream_tokens:
 
