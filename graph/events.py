@@ -27,7 +27,11 @@ class RunStarted(_Event):
     interval: str
     model_cheap: str
     model_strong: str
-    data_source: str | None = None
+    data_source: str | None = Field(
+        default=None,
+        description="set when known at start (backtests); an analysis learns it in `prepare`: "
+        "see the technical analyst's output `source` and the run's `data_source`",
+    )
     as_of: datetime | None = None
     """Set for a replay: the desk decides at the close of the bar containing this time, on
     stored history, with the stale-data check relative to that close. Never live trading."""

@@ -140,7 +140,9 @@ def clamp_decision(
     }
     for name, cap in caps.items():
         if size > cap:
-            reasons.append(f"size {size:.2f}% cut to {max(cap, 0):.2f}% by the {name}")
+            # 4 decimals: the trader often sizes to the room left, and a cut of a hair would
+            # otherwise read "1.19% cut to 1.19%".
+            reasons.append(f"size {size:.4f}% cut to {max(cap, 0):.4f}% by the {name}")
             size = max(cap, 0.0)
             clamped = True
     if size < MIN_TRADE_PCT:

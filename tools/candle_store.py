@@ -251,6 +251,24 @@ def read_candles(
     return frame.sort_values("open_time").reset_index(drop=True)
 
 
+def stored_sources(
+    engine: Engine, symbol: str, interval: str, start_ms: int, end_ms: int
+) -> set[str]:
+    """The distinct `source` labels of the stored rows with open_time in [start_ms, end_ms]."""
+    query = (
+        select(Candle.source)
+        .where(
+            Candle.symbol == symbol,
+            Candle.interval == interval,
+            Candle.open_time >= start_ms,
+            Candle.open_time <= end_ms,
+        )
+        .distinct()
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars().all())
+
+
 def stored_open_times(engine: Engine, symbol: str, interval: str) -> np.ndarray:
     query = (
         select(Candle.open_time)

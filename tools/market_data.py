@@ -24,6 +24,7 @@ from tools.candle_store import (
     now_ms,
     read_candles,
     store_candles,
+    stored_sources,
 )
 from tools.importers import normalise_symbol
 from tools.intervals import interval_ms
@@ -89,6 +90,17 @@ def _resolve_window(
 
 def _series(symbol: str, interval: str, frame: pd.DataFrame, source: SeriesSource) -> CandleSeries:
     return CandleSeries(symbol, interval, frame_to_series_frame(frame), source)
+
+
+def _stored_label(
+    engine: Engine, symbol: str, interval: str, frame: pd.DataFrame, default: SeriesSource
+) -> SeriesSource:
+    """Stored rows keep the label they were written with: synthetic bars someone stored (the
+    demo does, when no real data is at hand) are still synthetic when read back."""
+    sources = stored_sources(
+        engine, symbol, interval, int(frame["open_time"].iloc[0]), int(frame["open_time"].iloc[-1])
+    )
+    return SYNTHETIC_SOURCE if SYNTHETIC_SOURCE in sources else default  # type: ignore[return-value]
 
 
 def _synthetic(symbol: str, interval: str, window: _Window, settings: Settings) -> CandleSeries:
@@ -165,7 +177,12 @@ def load_candles(
             )
         else:
             if not fetched.empty:
-                return _series(symbol, interval, fetched, "binance")
+                return _series(
+                    symbol,
+                    interval,
+                    fetched,
+                    _stored_label(db, symbol, interval, fetched, "binance"),
+                )
             log.warning(
                 "binance returned no candles for %s %s; falling back to store", symbol, interval
             )
@@ -180,7 +197,9 @@ def load_candles(
         limit=limit,
     )
     if not stored.empty:
-        return _series(symbol, interval, stored, "store")
+        return _series(
+            symbol, interval, stored, _stored_label(db, symbol, interval, stored, "store")
+        )
     log.warning("no stored candles for %s %s; falling back to synthetic data", symbol, interval)
     return _synthetic(symbol, interval, bounded, settings)
 
@@ -233,7 +252,7 @@ def ensure_history(
             )
     stored = read_candles(db, symbol, interval, start_ms=full.start_ms, end_ms=full.end_ms)
     if _covers(stored, full.start_ms, full.end_ms, step):
-        return _series(symbol, interval, stored, label)
+        return _series(symbol, interval, stored, _stored_label(db, symbol, interval, stored, label))
     log.warning(
         "stored %s %s candles do not span %s → %s with %d warm-up bars (%d bars held); "
         "using synthetic data for the whole window",

@@ -24,7 +24,7 @@ def settings_for(mode: str, **extra: object) -> Settings:
     return Settings(data_source=mode, synthetic_seed=11, **extra)  # type: ignore[arg-type]
 
 
-def seed_store(engine: Engine, bars: int = 1_000) -> None:
+def seed_store(engine: Engine, bars: int = 1_000, source: str = "import") -> None:
     times = JAN_MS + HOUR * np.arange(bars, dtype="int64")
     frame = pd.DataFrame(
         {
@@ -36,7 +36,7 @@ def seed_store(engine: Engine, bars: int = 1_000) -> None:
             "volume": 3.0,
         }
     )
-    store_candles(engine, "BTCUSDT", "1h", frame, source="import")
+    store_candles(engine, "BTCUSDT", "1h", frame, source=source)
 
 
 def test_store_mode_reads_the_store(
@@ -203,3 +203,30 @@ def test_real_history_serves_a_backtest_window(sqlite_engine: Engine, real_btc_1
     # March 2023 has one real outage bar missing (2023-03-24 13:00): reported, not filled.
     assert len(series) == 200 + 31 * 24 - 1
     assert 19_000 < series.frame["close"].loc[start] < 25_000
+
+
+def test_stored_synthetic_bars_keep_their_label(sqlite_engine: Engine) -> None:
+    """The demo stores synthetic candles when no real data is at hand: reading them back from
+    the store must still say synthetic, in store mode and through ensure_history alike."""
+    seed_store(sqlite_engine, source="synthetic")
+    series = load_candles(
+        "BTCUSDT", "1h", limit=300, engine=sqlite_engine, settings=settings_for("store")
+    )
+    assert series.source == "synthetic"
+    history = ensure_history(
+        "BTCUSDT",
+        "1h",
+        JAN + timedelta(hours=300),
+        JAN + timedelta(hours=900),
+        engine=sqlite_engine,
+        settings=settings_for("store"),
+    )
+    assert history.source == "synthetic"
+
+
+def test_real_stored_bars_are_labelled_store(sqlite_engine: Engine) -> None:
+    seed_store(sqlite_engine)
+    series = load_candles(
+        "BTCUSDT", "1h", limit=300, engine=sqlite_engine, settings=settings_for("store")
+    )
+    assert series.source == "store"

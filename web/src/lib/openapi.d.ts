@@ -1200,6 +1200,7 @@ export interface components {
             at?: string;
             /**
              * Data Source
+             * @description set when known at start (backtests); an analysis learns it in `prepare`: see the technical analyst's output `source` and the run's `data_source`
              * @default null
              */
             data_source: string | null;
