@@ -19,6 +19,7 @@ from tools.portfolio_math import (
     PortfolioMathError,
     PortfolioState,
     apply_fill,
+    order_fill,
     resolve_order_quantity,
 )
 
@@ -85,10 +86,7 @@ class BacktestAccount:
         proposing an impossible trade is a decision that had no effect."""
         client_order_id = self._next_order_id()
         try:
-            if order.side == "buy":
-                fill = self._buy(order, reference_price, at, client_order_id)
-            else:
-                fill = self._sell(order, reference_price, at, client_order_id)
+            fill = self._fill_order(order, reference_price, at, client_order_id)
         except (OrderRejected, PortfolioMathError):
             self.rejections += 1
             return None
@@ -96,41 +94,21 @@ class BacktestAccount:
             self.rejections += 1
         return fill
 
-    def _buy(self, order: OrderRequest, reference: Decimal, at: datetime, coid: str) -> Fill | None:
-        quantity = resolve_order_quantity(self.state, order, reference, self.broker)
-        if quantity <= 0:
-            return None
-        fill = self.broker.market_fill(
-            self.symbol, "buy", quantity, reference, at=at, client_order_id=coid
-        )
-        self.state = apply_fill(
-            self.state, fill, stop_loss=order.stop_loss, take_profit=order.take_profit
-        )
-        self._entry_fees += fill.fee
-        if self._entry_time is None:
-            self._entry_time = at
-        self._record(fill, order.stop_loss, order.take_profit)
-        return fill
-
-    def _sell(
+    def _fill_order(
         self, order: OrderRequest, reference: Decimal, at: datetime, coid: str
     ) -> Fill | None:
-        held = self.state.quantity(self.symbol)
-        if held <= 0:
-            return None
+        if order.symbol != self.symbol:
+            raise PortfolioMathError("symbol", f"this backtest trades only {self.symbol}")
         quantity = resolve_order_quantity(self.state, order, reference, self.broker)
-        closes = quantity >= held
-        fill = self.broker.market_fill(
-            self.symbol,
-            "sell",
-            quantity,
-            reference,
-            at=at,
-            client_order_id=coid,
-            reason=order.reason,
-            closes_position=closes,
+        if quantity <= 0:  # a buy whose budget is below one step
+            return None
+        fill = order_fill(
+            self.state, order, quantity, reference, self.broker, at=at, client_order_id=coid
         )
-        self._close_part(fill)
+        if order.side == "buy":
+            self._open_part(fill, order.stop_loss, order.take_profit)
+        else:
+            self._close_part(fill)
         return fill
 
     def check_exits(
@@ -156,6 +134,13 @@ class BacktestAccount:
         return fill
 
     # --- bookkeeping -------------------------------------------------------------------
+    def _open_part(self, fill: Fill, stop: Decimal | None, tp: Decimal | None) -> None:
+        self.state = apply_fill(self.state, fill, stop_loss=stop, take_profit=tp)
+        self._entry_fees += fill.fee
+        if self._entry_time is None:
+            self._entry_time = fill.executed_at
+        self._record(fill, stop, tp)
+
     def _close_part(self, fill: Fill) -> None:
         position = self.state.positions[self.symbol]
         share = fill.quantity / position.quantity
