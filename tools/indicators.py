@@ -183,10 +183,9 @@ def compute_indicators(frame: pd.DataFrame, interval: str = "1h") -> pd.DataFram
     return pd.DataFrame({**{c: base[c] for c in base.columns}, **columns}, index=index, copy=False)
 
 
-_SNAPSHOT_SCALARS = (
-    *CANDLE_COLUMNS,
-    *(c for c in INDICATOR_COLUMNS if c not in ("ret_1", "log_ret_1")),
-)
+SNAPSHOT_INDICATOR_COLUMNS = tuple(c for c in INDICATOR_COLUMNS if c not in ("ret_1", "log_ret_1"))
+"""The indicator columns a snapshot carries as fields of its own (returns go into its history)."""
+_SNAPSHOT_SCALARS = (*CANDLE_COLUMNS, *SNAPSHOT_INDICATOR_COLUMNS)
 
 
 class IndicatorTable:

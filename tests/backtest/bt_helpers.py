@@ -1,5 +1,5 @@
 """Backtest test helpers: candle frames built from tables, a stand-in snapshot source and a
-scripted decider, so the engine is tested without the indicator and graph modules."""
+scripted decider, so the engine is tested without computing indicators or running the graph."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from graph.backtest.schemas import AccountView, DeciderOutput
+from tools.indicators import SNAPSHOT_INDICATOR_COLUMNS
 from tools.orders import OrderRequest
 from tools.snapshot import IndicatorSnapshot, RecentHistory
 
@@ -39,24 +40,7 @@ class CloseOnlySnapshots:
     def snapshot(self, at: int) -> IndicatorSnapshot:
         self.calls.append(at)
         row = self.frame.iloc[at]
-        zeros = dict.fromkeys(
-            [
-                "rsi_14",
-                "macd",
-                "macd_signal",
-                "macd_hist",
-                "ema_20",
-                "ema_50",
-                "ema_200",
-                "bb_upper",
-                "bb_middle",
-                "bb_lower",
-                "atr_14",
-                "volume_sma_20",
-                "realized_vol_20",
-            ],
-            0.0,
-        )
+        zeros = dict.fromkeys(SNAPSHOT_INDICATOR_COLUMNS, 0.0)
         history = RecentHistory(
             return_1_bar=0.0,
             return_24_bars=0.0,
