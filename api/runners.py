@@ -8,9 +8,10 @@ on `app.state.analysis_runner` — the event pipeline around it is the same.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Engine
 
 from core.settings import Settings
@@ -21,6 +22,22 @@ class AnalysisStart(BaseModel):
     interval: str = Field(default="1h", max_length=4, examples=["1h"])
     portfolio_id: int | None = Field(default=None, ge=1)
     execute: bool = Field(default=False, description="trade the decision on the portfolio")
+    as_of: datetime | None = Field(
+        default=None,
+        description="replay the desk at the bar containing this UTC time (ISO; no offset means "
+        "UTC) from stored candles; a replay never trades, so it cannot be combined with execute",
+        examples=["2024-04-01T12:00:00Z"],
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of_in_the_past(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if value > datetime.now(UTC):
+            raise ValueError(f"{value.isoformat()} is in the future; a replay needs a past bar")
+        return value
 
 
 class AnalysisRunner(Protocol):
@@ -50,6 +67,7 @@ class GraphAnalysisRunner:
             run_id=run_id,
             portfolio_id=request.portfolio_id,
             execute=request.execute,
+            as_of=request.as_of,
             engine=self.engine,
             settings=self.settings,
             checkpointer=self.checkpointer,

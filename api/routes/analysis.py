@@ -11,7 +11,13 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
-from api.errors import BudgetExhaustedError, ConflictError, NotFoundError, error_responses
+from api.errors import (
+    BudgetExhaustedError,
+    ConflictError,
+    NotFoundError,
+    UnprocessableError,
+    error_responses,
+)
 from api.routes.agents import budget_status
 from api.routes.market import check_interval, check_symbol
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
@@ -59,6 +65,8 @@ async def start_analysis(
     settings: SettingsDep,
     manager: RunManagerDep,
 ) -> RunAccepted:
+    if body.as_of is not None and body.execute:
+        raise UnprocessableError("as_of", "a replay of a past bar cannot execute a trade")
     start = body.model_copy(
         update={"symbol": check_symbol(body.symbol), "interval": check_interval(body.interval)}
     )

@@ -529,6 +529,12 @@ export interface components {
         /** AnalysisStart */
         AnalysisStart: {
             /**
+             * As Of
+             * @description replay the desk at the bar containing this UTC time (ISO; no offset means UTC) from stored candles; a replay never trades, so it cannot be combined with execute
+             * @example 2024-04-01T12:00:00Z
+             */
+            as_of?: string | null;
+            /**
              * Execute
              * @description trade the decision on the portfolio
              * @default false
