@@ -7,6 +7,7 @@ import { runExecution } from "@/components/runs";
 import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
 import { Card, Empty, ErrorBox, Loading, ModelBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
+import type { ErrorEventData } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtMoney, fmtNum, fmtTime, fmtUsd } from "@/lib/format";
 import { useApi, useRunEvents } from "@/lib/hooks";
@@ -27,6 +28,10 @@ function Analysis() {
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
   const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const [execute, setExecute] = useState(true);
+  // "YYYY-MM-DDTHH:MM" from the datetime-local input, read as UTC (the API takes a naive time
+  // as UTC); empty = a live analysis. A replay never trades, so it switches execution off.
+  const [replayAt, setReplayAt] = useState("");
+  const replaying = replayAt !== "";
   const portfolios = useApi(() => api.portfolios(), []);
   const [portfolioId, setPortfolioId] = useState<number>();
   // Executing needs a portfolio (the API refuses otherwise): default to the first one.
@@ -42,8 +47,9 @@ function Analysis() {
       const { run_id } = await api.startAnalysis({
         symbol,
         interval,
-        execute: execute && chosenPortfolio !== undefined,
+        execute: !replaying && execute && chosenPortfolio !== undefined,
         portfolio_id: chosenPortfolio ?? null,
+        as_of: replaying ? replayAt : null,
       });
       router.push(`/analysis/?run=${run_id}`);
     } catch (e) {
@@ -99,21 +105,38 @@ function Analysis() {
           <label className="check">
             <input
               type="checkbox"
-              checked={execute && chosenPortfolio !== undefined}
-              disabled={chosenPortfolio === undefined}
+              checked={!replaying && execute && chosenPortfolio !== undefined}
+              disabled={replaying || chosenPortfolio === undefined}
               onChange={(e) => setExecute(e.target.checked)}
               data-testid="execute-check"
             />{" "}
             Execute on the paper portfolio
           </label>
+          <label className="field" title="Replay the desk at the bar containing this UTC time, from stored candles. A replay never trades.">
+            Replay at (UTC)
+            <input
+              type="datetime-local"
+              value={replayAt}
+              max={new Date().toISOString().slice(0, 16)}
+              onChange={(e) => setReplayAt(e.target.value)}
+              aria-label="Replay at (UTC)"
+              data-testid="replay-at"
+            />
+          </label>
           <button className="btn primary" onClick={analyze} disabled={starting} data-testid="analyze-button">
-            {starting ? "Starting…" : "Analyze"}
+            {starting ? "Starting…" : replaying ? "Replay" : "Analyze"}
           </button>
+          {replaying && (
+            <button className="btn small" onClick={() => setReplayAt("")} data-testid="replay-clear">
+              Live
+            </button>
+          )}
         </div>
+        {replaying && <p className="muted">Replay of a past bar from stored history: nothing is traded.</p>}
         {startError && <ErrorBox error={startError} />}
       </Card>
 
-      {runId ? <RunStream runId={runId} key={runId} onFinished={runs.reload} /> : <Empty>Pick a symbol and press Analyze to convene the desk.</Empty>}
+      {runId ? <RunStream runId={runId} key={runId} onFinished={runs.reload} onSuggestReplay={setReplayAt} /> : <Empty>Pick a symbol and press Analyze to convene the desk.</Empty>}
 
       <Card title="Recent runs">
         <View state={runs} isEmpty={(r) => r.length === 0} empty="No runs yet.">
@@ -145,7 +168,22 @@ function Analysis() {
   );
 }
 
-function RunStream({ runId, onFinished }: { runId: string; onFinished: () => void }) {
+/** datetime-local value ("YYYY-MM-DDTHH:MM", UTC) of a timestamp from the API. */
+function toReplayInput(at: string): string {
+  return new Date(at).toISOString().slice(0, 16);
+}
+
+const isStaleWarning = (e: ErrorEventData) => e.severity === "warning" && /stale data/.test(e.message);
+
+function RunStream({
+  runId,
+  onFinished,
+  onSuggestReplay,
+}: {
+  runId: string;
+  onFinished: () => void;
+  onSuggestReplay: (at: string) => void;
+}) {
   const series = useApi(() => api.series(), []);
   const [generation, setGeneration] = useState(0);
   const { events, state } = useRunEvents(api.analysisEventsUrl(runId), generation);
@@ -181,6 +219,10 @@ function RunStream({ runId, onFinished }: { runId: string; onFinished: () => voi
   }
 
   const desk = DESK.map(agent).filter((a) => a.started || a.output);
+  const replayOf = view.started?.as_of;
+  // The newest stored bar of this run's market: where a replay of the stored history can start.
+  const lastStored =
+    view.started && series.data?.find((s) => s.symbol === view.started?.symbol && s.interval === view.started?.interval)?.last;
   return (
     <>
       <Card
@@ -198,6 +240,11 @@ function RunStream({ runId, onFinished }: { runId: string; onFinished: () => voi
         }
         actions={
           <>
+            {replayOf && (
+              <span className="badge info" data-testid="replay-badge" title="a replay of a past bar: never trades">
+                REPLAY · {fmtTime(replayOf)} UTC
+              </span>
+            )}
             <SourceBadge source={view.started && effectiveSource(view.dataSource, series.data, view.started.symbol, view.started.interval)} />
             {view.started && <ModelBadge model={view.started.model_cheap} />}
             {view.started && view.started.model_strong !== view.started.model_cheap && <ModelBadge model={view.started.model_strong} />}
@@ -293,6 +340,19 @@ function RunStream({ runId, onFinished }: { runId: string; onFinished: () => voi
       {view.errors.map((e, i) => (
         <ErrorBox key={`e${i}`} error={`${e.node ? `${e.node}: ` : ""}${e.message}`} />
       ))}
+      {!replayOf && view.errors.some(isStaleWarning) && (
+        <div className="state" data-testid="replay-hint">
+          <span>
+            The stored history is old, so a live analysis will not trade on it. To see how the desk decides on it, set{" "}
+            <b>Replay at (UTC)</b> to a time inside the stored candles and press Replay.
+          </span>
+          {lastStored && (
+            <button className="btn small" onClick={() => onSuggestReplay(toReplayInput(lastStored))} data-testid="replay-suggest">
+              Replay at the last stored bar ({fmtTime(lastStored)})
+            </button>
+          )}
+        </div>
+      )}
     </>
   );
 }
