@@ -337,21 +337,34 @@ function RunStream({
         .map((b, i) => (
           <ErrorBox key={`b${i}`} error={`Budget (${b.scope}) exceeded: ${b.reason ?? `${fmtUsd(b.spent_usd)} of ${fmtUsd(b.limit_usd)}`}`} />
         ))}
-      {view.errors.map((e, i) => (
-        <ErrorBox key={`e${i}`} error={`${e.node ? `${e.node}: ` : ""}${e.message}`} />
-      ))}
-      {!replayOf && view.errors.some(isStaleWarning) && (
-        <div className="state" data-testid="replay-hint">
-          <span>
-            The stored history is old, so a live analysis will not trade on it. To see how the desk decides on it, set{" "}
-            <b>Replay at (UTC)</b> to a time inside the stored candles and press Replay.
-          </span>
-          {lastStored && (
-            <button className="btn small" onClick={() => onSuggestReplay(toReplayInput(lastStored))} data-testid="replay-suggest">
-              Replay at the last stored bar ({fmtTime(lastStored)})
-            </button>
+      {view.errors
+        .filter((e) => e.severity !== "warning")
+        .map((e, i) => (
+          <ErrorBox key={`e${i}`} error={`${e.node ? `${e.node}: ` : ""}${e.message}`} />
+        ))}
+      {view.errors.some((e) => e.severity === "warning") && (
+        <Card title="Warnings" testId="run-warnings">
+          <ul className="warnings">
+            {view.errors
+              .filter((e) => e.severity === "warning")
+              .map((e, i) => (
+                <li key={`w${i}`}>{`${e.node ? `${e.node}: ` : ""}${e.message}`}</li>
+              ))}
+          </ul>
+          {!replayOf && view.errors.some(isStaleWarning) && (
+            <div className="kv" style={{ marginTop: 8 }} data-testid="replay-hint">
+              <span>
+                A live analysis will not trade on old candles. To see how the desk decides on the stored history, set <b>Replay at (UTC)</b> to a time
+                inside it and press Replay.
+              </span>
+              {lastStored && (
+                <button className="btn small" onClick={() => onSuggestReplay(toReplayInput(lastStored))} data-testid="replay-suggest">
+                  Replay at the last stored bar ({fmtTime(lastStored)})
+                </button>
+              )}
+            </div>
           )}
-        </div>
+        </Card>
       )}
     </>
   );
