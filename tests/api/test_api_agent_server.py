@@ -5,19 +5,13 @@ checkpointer open), while the Agent Server's own routes still work."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from starlette.routing import Mount
-
-ROOT = Path(__file__).resolve().parents[2]
+from studio_server import ROOT, langgraph_dev
 
 
 def test_langgraph_json_mounts_the_api_without_the_ui() -> None:
@@ -36,43 +30,8 @@ def test_langgraph_json_mounts_the_api_without_the_ui() -> None:
 
 @pytest.fixture
 def agent_server(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = {
-        **os.environ,
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        "LANGSMITH_TRACING": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'server.db'}",
-        "DATA_SOURCE": "synthetic",
-        "LLM_PROVIDER": "rules",
-    }
-    cli = Path(sys.executable).with_name("langgraph")
-    log_path = tmp_path / "server.log"
-    args = ["dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [str(cli), *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert proc.poll() is None, log_path.read_text()[-3000:]
-                try:
-                    if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with langgraph_dev(tmp_path, database="server.db") as url:
+        yield url
 
 
 @pytest.mark.studio
