@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from graph.agents.base import json_instructions, run_agent
+from graph.agents.analyst import inputs_unavailable, run_analyst
+from graph.agents.base import json_instructions
 from graph.models import Prompt
 from graph.schemas import AnalystReport
 from graph.state import DeskState
@@ -51,26 +51,9 @@ def build_prompt(state: DeskState) -> Prompt:
     return Prompt(SYSTEM, user, {"sentiment": inputs})
 
 
-def fallback(error: str) -> AnalystReport:
-    return AnalystReport(
-        signal="neutral", score=0, confidence=0, summary=f"fallback: {error}", source="fallback"
-    )
-
-
 async def sentiment_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
     if state.sentiment_inputs is None:
-        report = AnalystReport(
-            signal="neutral",
-            score=0,
-            confidence=0,
-            summary="sentiment inputs unavailable (see the error event); neutral, no call made",
-            source="unavailable",
-        )
-        message = AIMessage(content=report.summary, name=AGENT)
-        return {"reports": {AGENT: report}, "messages": [message]}
-    report, update = await run_agent(
-        runtime, agent=AGENT, prompt=build_prompt(state), schema=AnalystReport, fallback=fallback
+        return inputs_unavailable(AGENT)
+    return await run_analyst(
+        runtime, agent=AGENT, prompt=build_prompt(state), source=state.sentiment_inputs.source
     )
-    if not update["calls"][0].fallback:
-        report = report.model_copy(update={"source": state.sentiment_inputs.source})
-    return {"reports": {AGENT: report}, **update}

@@ -6,7 +6,8 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.agents.base import compact, json_instructions, run_agent
+from graph.agents.analyst import run_analyst
+from graph.agents.base import compact, json_instructions
 from graph.models import Prompt
 from graph.schemas import AnalystReport
 from graph.state import DeskState
@@ -38,16 +39,7 @@ def build_prompt(state: DeskState) -> Prompt:
     return Prompt(SYSTEM, user, {"snapshot": snap})
 
 
-def fallback(error: str) -> AnalystReport:
-    return AnalystReport(
-        signal="neutral", score=0, confidence=0, summary=f"fallback: {error}", source="fallback"
-    )
-
-
 async def technical_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
-    report, update = await run_agent(
-        runtime, agent=AGENT, prompt=build_prompt(state), schema=AnalystReport, fallback=fallback
-    )
-    if state.snapshot is not None and not update["calls"][0].fallback:
-        report = report.model_copy(update={"source": state.snapshot.source})
-    return {"reports": {AGENT: report}, **update}
+    prompt = build_prompt(state)
+    assert state.snapshot is not None  # build_prompt has checked
+    return await run_analyst(runtime, agent=AGENT, prompt=prompt, source=state.snapshot.source)
