@@ -130,27 +130,16 @@ async def call_agent[T: BaseModel](
         record.completion_tokens += usage.completion_tokens
         record.cost_usd += float(cost)
         record.latency_ms += latency
+        parse_error: OutputParseError | None = None
         try:
             if reply.parsed is not None and isinstance(reply.parsed, schema):
                 parsed, reasoning = reply.parsed, reply.text
             else:
                 parsed, reasoning = parse_reply(reply.text, schema)
         except OutputParseError as exc:
+            parse_error = exc
             error = f"attempt {attempt + 1}: {exc}"
-            ctx.cost_log.record(
-                run_id=run_id,
-                agent=agent,
-                model=reply.model,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cost=cost,
-                latency_ms=latency,
-                ok=False,
-                error=error,
-                raw_output=reply.text,
-            )
-            prompt = prompt.with_repair(reply.text, str(exc))
-            continue
+        # One cost-log row per paid call; an unparseable reply keeps its raw text for review.
         ctx.cost_log.record(
             run_id=run_id,
             agent=agent,
@@ -159,7 +148,13 @@ async def call_agent[T: BaseModel](
             completion_tokens=usage.completion_tokens,
             cost=cost,
             latency_ms=latency,
+            ok=parse_error is None,
+            error=error if parse_error is not None else None,
+            raw_output=reply.text if parse_error is not None else None,
         )
+        if parse_error is not None:
+            prompt = prompt.with_repair(reply.text, str(parse_error))
+            continue
         record.repaired = attempt > 0
         if key is not None and ctx.cache is not None:
             ctx.cache.put(key, reply)
