@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from core.settings import ModelPrice, Settings
 from graph.context import DeskContext, PortfolioView
+from graph.llm import stream_words
 from graph.models import ModelReply, Prompt, TokenCallback, Usage
 from graph.rules_engine import RulesModelClient
 from tools.sentiment import Headline, SentimentInputs
@@ -155,8 +156,7 @@ class FakeModelClient:
             await asyncio.sleep(self.delay_s)
         text = (self.script or (lambda a, p, n: rules_text_reply(a, p)))(agent, prompt, attempt)
         if on_token is not None:
-            for word in text.split(" "):
-                on_token(word + " ")
+            stream_words(text, on_token)
         self._trace(agent, start, prompt)
         return ModelReply(text=text, usage=self.usage, model=self.model)
 
