@@ -7,22 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import operator
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-REAL = (
-    Path(
-        os.environ.get(
-            "CRYPTOFIRM_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real"
-        )
-    )
-    / "NIC-project-team__TradingStrategyGA"
-    / "BTC_USDT-1h.feather"
-)
+from bench import REAL_BTC_1H
 
 
 def bare_graph_rate(n: int = 1000) -> float:
@@ -77,7 +68,7 @@ def one_year() -> dict[str, float]:
     from graph.backtest.engine import run_engine
     from graph.backtest.schemas import BacktestParams
 
-    frame = pd.read_feather(REAL).set_index("date").loc["2022-12-01":"2023-12-31"]
+    frame = pd.read_feather(REAL_BTC_1H).set_index("date").loc["2022-12-01":"2023-12-31"]
     params = BacktestParams(
         symbol="BTCUSDT",
         interval="1h",
@@ -99,8 +90,8 @@ def one_year() -> dict[str, float]:
 
 
 def main() -> None:
-    if not REAL.is_file():
-        print(f"skipped: real BTC 1h data not found at {REAL}")
+    if not REAL_BTC_1H.is_file():
+        print(f"skipped: real BTC 1h data not found at {REAL_BTC_1H}")
         return
     bare = bare_graph_rate()
     root = Path(__file__).resolve().parents[1]

@@ -13,15 +13,8 @@ import time
 import uuid
 from pathlib import Path
 
-REAL_FILE = (
-    Path(
-        os.environ.get(
-            "CRYPTOFIRM_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-        )
-    )
-    / "NIC-project-team__TradingStrategyGA"
-    / "BTC_USDT-1h.feather"
-)
+from bench import REAL_BTC_1H
+
 PG_ADMIN_DSN = os.environ.get("CRYPTOFIRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -33,13 +26,13 @@ def _measure(url: str, label: str) -> tuple[float, float]:
     engine = make_engine(url)
     try:
         started = time.perf_counter()
-        parsed = read_candle_file(REAL_FILE)
+        parsed = read_candle_file(REAL_BTC_1H)
         parse_s = time.perf_counter() - started
         started = time.perf_counter()
-        first = import_file(engine, REAL_FILE)
+        first = import_file(engine, REAL_BTC_1H)
         first_s = time.perf_counter() - started
         started = time.perf_counter()
-        second = import_file(engine, REAL_FILE)
+        second = import_file(engine, REAL_BTC_1H)
         second_s = time.perf_counter() - started
     finally:
         engine.dispose()
@@ -75,8 +68,8 @@ def _drop_postgres(name: str) -> None:
 
 
 def main() -> None:
-    if not REAL_FILE.is_file():
-        print(f"skipped: real data file not found at {REAL_FILE}")
+    if not REAL_BTC_1H.is_file():
+        print(f"skipped: real data file not found at {REAL_BTC_1H}")
         return
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_first, sqlite_again = _measure(f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite")

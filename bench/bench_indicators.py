@@ -3,27 +3,17 @@ with TA-Lib directly, in the same run; plus the cost of one snapshot."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import talib
 
+from bench import REAL_BTC_1H
 from tools.indicators import IndicatorTable, compute_indicators, make_snapshot
 
-REAL_BTC_1H = (
-    Path(
-        os.environ.get(
-            "CRYPTOFIRM_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-        )
-    )
-    / "NIC-project-team__TradingStrategyGA"
-    / "BTC_USDT-1h.feather"
-)
 REPEATS = 21
 
 
