@@ -133,10 +133,10 @@ def compute_indicators(frame: pd.DataFrame, interval: str = "1h") -> pd.DataFram
 
     index = frame.index
     n = len(frame)
-    close = pd.Series(frame["close"].to_numpy(dtype=np.float64), index=index)
-    high = pd.Series(frame["high"].to_numpy(dtype=np.float64), index=index)
-    low = pd.Series(frame["low"].to_numpy(dtype=np.float64), index=index)
-    volume = pd.Series(frame["volume"].to_numpy(dtype=np.float64), index=index)
+    close = pd.Series(frame["close"].to_numpy(dtype=np.float64), index=index, copy=False)
+    high = pd.Series(frame["high"].to_numpy(dtype=np.float64), index=index, copy=False)
+    low = pd.Series(frame["low"].to_numpy(dtype=np.float64), index=index, copy=False)
+    volume = pd.Series(frame["volume"].to_numpy(dtype=np.float64), index=index, copy=False)
 
     # MACD and Bollinger straight from TA-Lib: pandas-ta would delegate to these very calls
     # (same values, checked by the tests) but its multi-column wrappers build and rename frames,
