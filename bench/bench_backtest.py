@@ -1,56 +1,29 @@
 """Backtest throughput: a one-year, every-bar rules-engine backtest on real BTC 1h candles,
-against the bare 6-node LangGraph graph (same topology, trivial nodes) measured in the same
+against the bare LangGraph graph of the desk's topology (9 trivial nodes) measured in the same
 run, plus the backtest's peak memory (ru_maxrss of a fresh subprocess)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import operator
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
 
 from bench import REAL_BTC_1H
 
 
 def bare_graph_rate(n: int = 1000) -> float:
-    """Decisions/s through an empty graph with the desk's topology: the framework floor."""
-    from langgraph.graph import END, START, StateGraph
+    """Invocations/s of bench_graph's bare graph (the desk's 9-node topology, trivial nodes):
+    the framework floor."""
+    from bench.bench_graph import bare_graph
 
-    class S(TypedDict, total=False):
-        x: int
-        reports: Annotated[list[str], operator.add]
-
-    async def node(state: S) -> dict[str, Any]:
-        return {}
-
-    async def analyst(state: S) -> dict[str, Any]:
-        return {"reports": ["r"]}
-
-    b = StateGraph(S)
-    for name in ("prepare", "researcher", "trader", "risk_manager", "risk_gate", "execute"):
-        b.add_node(name, node)
-    for name in ("technical", "sentiment", "tokenomics"):
-        b.add_node(name, analyst)
-        b.add_edge("prepare", name)
-    b.add_edge(START, "prepare")
-    b.add_edge(["technical", "sentiment", "tokenomics"], "researcher")
-    for a, z in (
-        ("researcher", "trader"),
-        ("trader", "risk_manager"),
-        ("risk_manager", "risk_gate"),
-        ("risk_gate", "execute"),
-        ("execute", END),
-    ):
-        b.add_edge(a, z)
-    g = b.compile()
+    g = bare_graph()
     loop = asyncio.new_event_loop()
     start = time.perf_counter()
-    for i in range(n):
-        loop.run_until_complete(g.ainvoke({"x": i}))
+    for _ in range(n):
+        loop.run_until_complete(g.ainvoke({"seen": []}))
     loop.close()
     return n / (time.perf_counter() - start)
 
@@ -107,7 +80,7 @@ def main() -> None:
         check=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"bare 6-node graph:           {bare:8.1f} invocations/s")
+    print(f"bare desk-topology graph:    {bare:8.1f} invocations/s")
     print(
         f"one-year rules backtest:     {result['decisions_per_s']:8.1f} decisions/s "
         f"({result['decisions']:.0f} decisions in {result['seconds']:.1f} s; target ≥ 100)"
