@@ -57,6 +57,25 @@ async function analyze(page, symbol, interval) {
   });
 }
 
+/**
+ * A run paused for approval on a fresh require_approval portfolio: markets are tried in order
+ * until the desk proposes a trade (a HOLD never pauses).
+ */
+async function pausedRun() {
+  const pid = (await createPortfolio({ require_approval: true })).id;
+  const { page, context, problems } = await newPage(browser, DESKTOP);
+  await page.goto(`${backend.baseUrl}/analysis/`);
+  await page.waitForSelector(`select[aria-label="Portfolio"] option[value="${pid}"]`, { state: "attached" });
+  await page.selectOption('select[aria-label="Portfolio"]', String(pid));
+  for (const [symbol, interval] of await markets(page)) {
+    await analyze(page, symbol, interval);
+    if (await page.locator('[data-testid="approval"]').isVisible()) {
+      return { pid, page, context, problems };
+    }
+  }
+  assert.fail("no run paused for approval (the desk never proposed a trade)");
+}
+
 describe("cryptofirm web UI", { timeout: 240_000 }, () => {
   test("dashboard shows a drawn candlestick chart at desktop and phone width", async () => {
     const { page, context, problems } = await newPage(browser, DESKTOP);
@@ -171,20 +190,7 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
   });
 
   test("a portfolio that requires approval pauses the run until Approve, then trades", async () => {
-    const pid = (await createPortfolio({ require_approval: true })).id;
-    const { page, context, problems } = await newPage(browser, DESKTOP);
-    await page.goto(`${backend.baseUrl}/analysis/`);
-    await page.waitForSelector(`select[aria-label="Portfolio"] option[value="${pid}"]`, { state: "attached" });
-    await page.selectOption('select[aria-label="Portfolio"]', String(pid));
-    let paused = false;
-    for (const [symbol, interval] of await markets(page)) {
-      await analyze(page, symbol, interval);
-      if (await page.locator('[data-testid="approval"]').isVisible()) {
-        paused = true;
-        break;
-      }
-    }
-    assert.ok(paused, "no run paused for approval (the desk never proposed a trade)");
+    const { pid, page, context, problems } = await pausedRun();
     assert.equal(await page.locator('[data-testid="trade-card"]').count(), 0, "nothing trades before approval");
     await screenshot(page, "analysis-awaiting-approval");
     await page.click('[data-testid="approve-button"]');
@@ -201,20 +207,7 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
   });
 
   test("Reject on a paused run places no order", async () => {
-    const pid = (await createPortfolio({ require_approval: true })).id;
-    const { page, context, problems } = await newPage(browser, DESKTOP);
-    await page.goto(`${backend.baseUrl}/analysis/`);
-    await page.waitForSelector(`select[aria-label="Portfolio"] option[value="${pid}"]`, { state: "attached" });
-    await page.selectOption('select[aria-label="Portfolio"]', String(pid));
-    let paused = false;
-    for (const [symbol, interval] of await markets(page)) {
-      await analyze(page, symbol, interval);
-      if (await page.locator('[data-testid="approval"]').isVisible()) {
-        paused = true;
-        break;
-      }
-    }
-    assert.ok(paused, "no run paused for approval");
+    const { pid, page, context, problems } = await pausedRun();
     await page.click('[data-testid="reject-button"]');
     await page.waitForSelector('[data-testid="run-card"] .badge.ok', { timeout: 60_000 });
     assert.equal(await page.locator('[data-testid="approval"]').count(), 0, "approval box gone");
