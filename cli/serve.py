@@ -4,14 +4,12 @@ and a default portfolio, then serve the API and the web UI from one process)."""
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from core.settings import PROJECT_ROOT, Settings, get_settings
+from core.settings import Settings, get_settings
 
-REAL_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "real"
 DEMO_FILES = (
     "NIC-project-team__TradingStrategyGA/BTC_USDT-1h.feather",
     "daisybum__cryptoTradingBot/ETH_USDT-1h.feather",
@@ -53,7 +51,7 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     _run_uvicorn(host, port, settings)
 
 
-def ensure_demo_data(settings: Settings, real_dir: Path = REAL_DATA_DIR) -> list[str]:
+def ensure_demo_data(settings: Settings) -> list[str]:
     """Fill an empty candle store: the real BTC/ETH 1h files when present, else synthetic
     candles (stored with source=synthetic, so every screen labels them). Returns what it did."""
     from persistence.db import init_db
@@ -66,6 +64,7 @@ def ensure_demo_data(settings: Settings, real_dir: Path = REAL_DATA_DIR) -> list
     if list_series(engine):
         return ["market data: store already has candles"]
     done: list[str] = []
+    real_dir = settings.real_data_dir
     real = [real_dir / name for name in DEMO_FILES if (real_dir / name).is_file()]
     for path in real:
         report = import_file(engine, path)

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     web_out_dir: Path = Field(
         default=PROJECT_ROOT / "web" / "out", description="Next.js static export served at /"
     )
+    real_data_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "data" / "real",
+        description="real Binance candle files (never copied into the repo): the demo imports "
+        "them, tests and benchmarks read them",
+    )
 
     log_level: str = "INFO"
 

@@ -14,14 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from persistence.db import make_engine, upgrade
 
 PG_ADMIN_DSN = os.environ.get("CRYPTOFIRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REAL_DATA_DIR = Path(
-    os.environ.get(
-        "CRYPTOFIRM_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-    )
-)
+# REAL_DATA_DIR overrides it, as for the demo and `make bench`.
+REAL_DATA_DIR = Settings().real_data_dir
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

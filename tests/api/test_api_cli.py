@@ -19,8 +19,8 @@ from tools.candle_store import list_series
 def test_demo_data_is_synthetic_and_labelled_without_real_files(
     settings_factory: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    settings = settings_factory()
-    lines = ensure_demo_data(settings, real_dir=tmp_path / "absent")
+    settings = settings_factory(real_data_dir=tmp_path / "absent")
+    lines = ensure_demo_data(settings)
     assert all("SYNTHETIC" in line for line in lines) and len(lines) == 2
     series = list_series(get_engine(settings.database_url))
     assert {(s.symbol, s.sources[0]) for s in series} == {
@@ -34,8 +34,8 @@ def test_demo_data_is_synthetic_and_labelled_without_real_files(
 def test_demo_data_imports_the_real_files(
     settings_factory: Callable[..., Settings], real_data_dir: Path
 ) -> None:
-    settings = settings_factory()
-    lines = ensure_demo_data(settings, real_dir=real_data_dir)
+    settings = settings_factory(real_data_dir=real_data_dir)
+    lines = ensure_demo_data(settings)
     assert len(lines) == 2 and all("real Binance" in line for line in lines)
     rows = {s.symbol: s.rows for s in list_series(get_engine(settings.database_url))}
     assert rows == {"BTCUSDT": 58_419, "ETHUSDT": 8_998}
