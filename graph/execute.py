@@ -14,11 +14,11 @@ from langgraph.types import interrupt
 from graph.agents.base import desk_context, run_id_of
 from graph.risk_gate import clamp_decision
 from graph.schemas import ExecutionResult, FinalDecision
-from graph.state import DeskState
+from graph.state import ExecuteInput, RiskGateInput
 from tools.orders import OrderRequest
 
 
-async def risk_gate_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def risk_gate_node(state: RiskGateInput, runtime: Runtime[Any]) -> dict[str, Any]:
     ctx = desk_context(runtime)
     assert state.snapshot is not None and state.portfolio is not None
     decision = clamp_decision(
@@ -46,7 +46,7 @@ def order_for(decision: FinalDecision, symbol: str) -> OrderRequest:
     return OrderRequest(symbol=symbol, side="sell", sell_fraction=size / 100)
 
 
-async def execute_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, Any]:
     ctx = desk_context(runtime)
     decision = state.decision
     if decision is None or decision.action == "hold" or not decision.approved:

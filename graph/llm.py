@@ -22,7 +22,6 @@ from graph.schemas import CallRecord
 
 StreamWriter = Callable[[Any], None]
 
-_FENCED_JSON = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _WORDS = re.compile(r"\S+\s*|\s+")
 
 
@@ -30,13 +29,28 @@ class OutputParseError(ValueError):
     pass
 
 
+def _last_fenced_object(text: str) -> tuple[str, int] | None:
+    """The body of the last ```-fenced block holding a JSON object, and where its fence opens.
+    (Adjacent fence pairs are tried from the end: a later fenced non-JSON block is skipped.)"""
+    end = text.rfind("```")
+    while end > 0:
+        start = text.rfind("```", 0, end)
+        if start < 0:
+            return None
+        body = text[start + 3 : end]
+        body = (body[4:] if body.startswith("json") else body).strip()
+        if body.startswith("{") and body.endswith("}"):
+            return body, start
+        end = start
+    return None
+
+
 def parse_reply[T: BaseModel](text: str, schema: type[T]) -> tuple[T, str]:
     """The last fenced JSON block (or the outermost {...}) validated against `schema`, plus
     the reasoning text before it."""
-    fenced = list(_FENCED_JSON.finditer(text))
-    if fenced:
-        match = fenced[-1]
-        raw, start = match.group(1), match.start()
+    fenced = _last_fenced_object(text)
+    if fenced is not None:
+        raw, start = fenced
     else:
         start, end = text.find("{"), text.rfind("}")
         if start < 0 or end <= start:
@@ -88,7 +102,6 @@ async def call_agent[T: BaseModel](
         def on_token(piece: str) -> None:
             writer({"event": "token", "node": agent, "message_id": message_id, "text": piece})
 
-    record = CallRecord(agent=agent, model=model)
     metered = client.metered
     key = cache_key(model, prompt.text) if metered and ctx.use_cache and ctx.cache else None
     if key is not None and ctx.cache is not None:
@@ -98,10 +111,27 @@ async def call_agent[T: BaseModel](
             if on_token is not None:
                 on_token(reasoning)
             ctx.cost_log.record(run_id=run_id, agent=agent, model=model, cached=True)
-            record.cached = True
-            return AgentCall(parsed, reasoning, record, message_id)
+            return AgentCall(
+                parsed, reasoning, CallRecord(agent=agent, model=model, cached=True), message_id
+            )
 
+    # Totals over the attempts (a repair is a second paid call), kept in locals: this runs six
+    # times per decision and a pydantic record is built once, at the end.
+    prompt_tokens = completion_tokens = 0
+    spent_usd = latency_ms = 0.0
     error = ""
+
+    def tally(**flags: Any) -> CallRecord:
+        return CallRecord(
+            agent=agent,
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=spent_usd,
+            latency_ms=latency_ms,
+            **flags,
+        )
+
     for attempt in range(2):
         if metered:
             ctx.budget.check(model, prompt.text)
@@ -126,10 +156,10 @@ async def call_agent[T: BaseModel](
         cost = cost_usd(ctx.settings, reply.model, usage.prompt_tokens, usage.completion_tokens)
         if metered:
             ctx.budget.add(usage.prompt_tokens + usage.completion_tokens, cost)
-        record.prompt_tokens += usage.prompt_tokens
-        record.completion_tokens += usage.completion_tokens
-        record.cost_usd += float(cost)
-        record.latency_ms += latency
+        prompt_tokens += usage.prompt_tokens
+        completion_tokens += usage.completion_tokens
+        spent_usd += float(cost)
+        latency_ms += latency
         parse_error: OutputParseError | None = None
         try:
             if reply.parsed is not None and isinstance(reply.parsed, schema):
@@ -155,12 +185,9 @@ async def call_agent[T: BaseModel](
         if parse_error is not None:
             prompt = prompt.with_repair(reply.text, str(parse_error))
             continue
-        record.repaired = attempt > 0
         if key is not None and ctx.cache is not None:
             ctx.cache.put(key, reply)
-        return AgentCall(parsed, reasoning or "", record, message_id)
+        return AgentCall(parsed, reasoning or "", tally(repaired=attempt > 0), message_id)
 
-    record.fallback = True
-    record.error = error
-    output = fallback(error)
-    return AgentCall(output, f"[fallback after failed output: {error}]", record, message_id)
+    reasoning = f"[fallback after failed output: {error}]"
+    return AgentCall(fallback(error), reasoning, tally(fallback=True, error=error), message_id)

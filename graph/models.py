@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -47,8 +48,9 @@ class Prompt:
     facts: dict[str, Any] = field(default_factory=dict, compare=False)
     history: tuple[tuple[str, str], ...] = ()
 
-    @property
+    @cached_property
     def text(self) -> str:
+        """Read for the budget estimate and the cache key: rendered once."""
         parts = [self.system, self.user, *(f"{role}: {content}" for role, content in self.history)]
         return "\n\n".join(parts)
 

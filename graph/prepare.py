@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from core.risk import RiskLimits
 from graph.agents.base import desk_context
 from graph.risk_gate import is_stale
-from graph.state import DeskState
+from graph.state import InputState
 from tools.sentiment import SentimentUnavailableError
 from tools.snapshot import IndicatorSnapshot
 from tools.tokenomics import TokenomicsUnavailableError
@@ -37,7 +37,7 @@ def stale_data_warning(snap: IndicatorSnapshot, limits: RiskLimits, now: datetim
     )
 
 
-async def prepare_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, Any]:
     ctx = desk_context(runtime)
     assert ctx.market_data is not None and ctx.sentiment is not None
     assert ctx.tokenomics is not None

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from graph.agents.base import json_instructions, run_agent
 from graph.models import Prompt
 from graph.schemas import ResearchThesis
-from graph.state import DeskState
+from graph.state import ResearcherInput
 
 AGENT = "researcher"
 
@@ -26,7 +26,7 @@ Analyst reports:
 {instructions}"""
 
 
-def build_prompt(state: DeskState) -> Prompt:
+def build_prompt(state: ResearcherInput) -> Prompt:
     snap = state.snapshot
     assert snap is not None
     reports = json.dumps(
@@ -49,7 +49,7 @@ def fallback(error: str) -> ResearchThesis:
     )
 
 
-async def researcher_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def researcher_node(state: ResearcherInput, runtime: Runtime[Any]) -> dict[str, Any]:
     thesis, update = await run_agent(
         runtime, agent=AGENT, prompt=build_prompt(state), schema=ResearchThesis, fallback=fallback
     )

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from graph.agents.base import compact, desk_context, json_instructions, run_agent
 from graph.models import Prompt
 from graph.schemas import RiskReview
-from graph.state import DeskState
+from graph.state import RiskManagerInput
 
 AGENT = "risk_manager"
 
@@ -30,7 +30,7 @@ Risk limits: {limits}
 {instructions}"""
 
 
-def build_prompt(state: DeskState, runtime: Runtime[Any]) -> Prompt:
+def build_prompt(state: RiskManagerInput, runtime: Runtime[Any]) -> Prompt:
     ctx = desk_context(runtime)
     snap, portfolio = state.snapshot, state.portfolio
     assert snap is not None and portfolio is not None
@@ -59,7 +59,7 @@ def fallback(error: str) -> RiskReview:
     return RiskReview(verdict="reject", size_pct=0, reasons=[f"fallback to reject: {error}"])
 
 
-async def risk_manager_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def risk_manager_node(state: RiskManagerInput, runtime: Runtime[Any]) -> dict[str, Any]:
     review, update = await run_agent(
         runtime,
         agent=AGENT,

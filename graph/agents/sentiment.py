@@ -13,7 +13,7 @@ from graph.agents.analyst import inputs_unavailable, run_analyst
 from graph.agents.base import json_instructions
 from graph.models import Prompt
 from graph.schemas import AnalystReport
-from graph.state import DeskState
+from graph.state import AnalystInput
 
 AGENT = "sentiment"
 
@@ -34,7 +34,7 @@ Fear & Greed index: {fear_greed} ({label}).
 {instructions}"""
 
 
-def build_prompt(state: DeskState) -> Prompt:
+def build_prompt(state: AnalystInput) -> Prompt:
     inputs = state.sentiment_inputs
     assert inputs is not None
     # One JSON string per line: quotes and newlines inside a headline cannot break the frame.
@@ -51,7 +51,7 @@ def build_prompt(state: DeskState) -> Prompt:
     return Prompt(SYSTEM, user, {"sentiment": inputs})
 
 
-async def sentiment_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def sentiment_node(state: AnalystInput, runtime: Runtime[Any]) -> dict[str, Any]:
     if state.sentiment_inputs is None:
         return inputs_unavailable(AGENT)
     return await run_analyst(

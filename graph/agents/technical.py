@@ -10,7 +10,7 @@ from graph.agents.analyst import run_analyst
 from graph.agents.base import compact, json_instructions
 from graph.models import Prompt
 from graph.schemas import AnalystReport
-from graph.state import DeskState
+from graph.state import AnalystInput
 
 AGENT = "technical"
 
@@ -26,7 +26,7 @@ USER = """Indicator snapshot for {symbol} {interval} (decision bar inclusive, da
 {instructions}"""
 
 
-def build_prompt(state: DeskState) -> Prompt:
+def build_prompt(state: AnalystInput) -> Prompt:
     snap = state.snapshot
     assert snap is not None, "prepare must run before the technical analyst"
     user = USER.format(
@@ -39,7 +39,7 @@ def build_prompt(state: DeskState) -> Prompt:
     return Prompt(SYSTEM, user, {"snapshot": snap})
 
 
-async def technical_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def technical_node(state: AnalystInput, runtime: Runtime[Any]) -> dict[str, Any]:
     prompt = build_prompt(state)
     assert state.snapshot is not None  # build_prompt has checked
     return await run_analyst(runtime, agent=AGENT, prompt=prompt, source=state.snapshot.source)

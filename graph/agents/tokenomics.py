@@ -10,7 +10,7 @@ from graph.agents.analyst import inputs_unavailable, run_analyst
 from graph.agents.base import compact, json_instructions
 from graph.models import Prompt
 from graph.schemas import AnalystReport
-from graph.state import DeskState
+from graph.state import AnalystInput
 
 AGENT = "tokenomics"
 
@@ -25,7 +25,7 @@ USER = """Tokenomics of {asset} (pair {symbol}), source {source}:
 {instructions}"""
 
 
-def build_prompt(state: DeskState) -> Prompt:
+def build_prompt(state: AnalystInput) -> Prompt:
     inputs = state.tokenomics_inputs
     assert inputs is not None
     user = USER.format(
@@ -38,7 +38,7 @@ def build_prompt(state: DeskState) -> Prompt:
     return Prompt(SYSTEM, user, {"tokenomics": inputs})
 
 
-async def tokenomics_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def tokenomics_node(state: AnalystInput, runtime: Runtime[Any]) -> dict[str, Any]:
     if state.tokenomics_inputs is None:
         return inputs_unavailable(AGENT)
     return await run_analyst(

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from graph.agents.base import compact, desk_context, json_instructions, run_agent
 from graph.models import Prompt
 from graph.schemas import TradeProposal
-from graph.state import DeskState
+from graph.state import TraderInput
 
 AGENT = "trader"
 
@@ -28,7 +28,7 @@ Risk limits: {limits}
 {instructions}"""
 
 
-def build_prompt(state: DeskState, runtime: Runtime[Any]) -> Prompt:
+def build_prompt(state: TraderInput, runtime: Runtime[Any]) -> Prompt:
     ctx = desk_context(runtime)
     snap, portfolio = state.snapshot, state.portfolio
     assert snap is not None and portfolio is not None and state.thesis is not None
@@ -58,7 +58,7 @@ def fallback(error: str) -> TradeProposal:
     return TradeProposal(action="hold", size_pct=0, rationale=f"fallback to hold: {error}")
 
 
-async def trader_node(state: DeskState, runtime: Runtime[Any]) -> dict[str, Any]:
+async def trader_node(state: TraderInput, runtime: Runtime[Any]) -> dict[str, Any]:
     proposal, update = await run_agent(
         runtime,
         agent=AGENT,
