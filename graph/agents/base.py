@@ -4,7 +4,6 @@ call → named AIMessage → state update plumbing."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -41,9 +40,12 @@ def run_id_of(runtime: Runtime[Any], ctx: DeskContext) -> str | None:
     return info.thread_id if info is not None else None
 
 
-@lru_cache(maxsize=16)
-def json_instructions(schema: type[BaseModel]) -> str:
+def system_prompt(role: str, schema: type[BaseModel]) -> str:
+    """An agent's system prompt: its role, then the answer format. Both are fixed per agent, so
+    they are rendered once at import and every call shares the same prefix (which providers
+    cache); the user message carries only the facts of the decision."""
     return (
+        f"{role}\n\n"
         "Answer in two parts: first your reasoning in plain prose (3 to 6 sentences), then "
         "exactly ONE ```json fenced block holding an object that matches this JSON schema:\n"
         + json.dumps(schema.model_json_schema(), separators=(",", ":"))

@@ -2,43 +2,43 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from langgraph.runtime import Runtime
+from pydantic import TypeAdapter
 
-from graph.agents.base import json_instructions, run_agent
+from graph.agents.base import run_agent, system_prompt
 from graph.models import Prompt
-from graph.schemas import ResearchThesis
+from graph.schemas import AnalystReport, ResearchThesis
 from graph.state import ResearcherInput
 
 AGENT = "researcher"
+_REPORTS = TypeAdapter(dict[str, AnalystReport])
 
-SYSTEM = """You are the head of research of a crypto trading desk (spot only).
+ROLE = """You are the head of research of a crypto trading desk (spot only).
 Weigh the technical, sentiment and tokenomics reports by their confidence (technical matters
 most on short horizons), state a direction (bullish, bearish or neutral), a conviction from 0
 to 1, and the key risks to the thesis. Disagreement between analysts lowers conviction."""
+SYSTEM = system_prompt(ROLE, ResearchThesis)
 
 USER = """Pair {symbol} {interval}, last close {close}.
 Analyst reports:
-{reports}
-
-{instructions}"""
+{reports}"""
 
 
 def build_prompt(state: ResearcherInput) -> Prompt:
     snap = state.snapshot
     assert snap is not None
-    reports = json.dumps(
-        {name: r.model_dump(exclude={"key_points"}) for name, r in sorted(state.reports.items())},
-        separators=(",", ":"),
-    )
+    # Compact JSON in pydantic-core; the analysts' key points stay out (their summaries carry
+    # the gist), which keeps the strong-tier prompt short.
+    reports = _REPORTS.dump_json(
+        dict(sorted(state.reports.items())), exclude={"__all__": {"key_points"}}
+    ).decode()
     user = USER.format(
         symbol=state.symbol,
         interval=state.interval,
         close=snap.close,
         reports=reports,
-        instructions=json_instructions(ResearchThesis),
     )
     return Prompt(SYSTEM, user, {"reports": dict(state.reports), "snapshot": snap})
 

@@ -7,27 +7,26 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.agents.base import compact, desk_context, json_instructions, run_agent
+from graph.agents.base import compact, desk_context, run_agent, system_prompt
 from graph.models import Prompt
 from graph.schemas import RiskReview
 from graph.state import RiskManagerInput
 
 AGENT = "risk_manager"
 
-SYSTEM = """You are the risk manager of a crypto trading desk (spot only). Review the trader's
+ROLE = """You are the risk manager of a crypto trading desk (spot only). Review the trader's
 proposal against the thesis, volatility and the portfolio. You may approve it, resize it
 (smaller only) or reject it, and you may tighten its stop-loss. Give concrete reasons. Hard
 limits (position size, exposure, stop distance, cash reserve, loss breakers) are enforced by
 code after you; your job is judgement within them."""
+SYSTEM = system_prompt(ROLE, RiskReview)
 
 USER = """Pair {symbol} {interval}. Last close {close}, ATR14 {atr}, realised vol {vol}.
 Thesis: {thesis}
 Proposal: {proposal}
 Portfolio: equity {equity:.2f}, cash {cash:.2f}, exposure {exposure:.2f}, day-start equity
 {day_start:.2f}, peak equity {peak:.2f}.
-Risk limits: {limits}
-
-{instructions}"""
+Risk limits: {limits}"""
 
 
 def build_prompt(state: RiskManagerInput, runtime: Runtime[Any]) -> Prompt:
@@ -49,7 +48,6 @@ def build_prompt(state: RiskManagerInput, runtime: Runtime[Any]) -> Prompt:
         day_start=portfolio.day_start_equity,
         peak=portfolio.peak_equity,
         limits=compact(ctx.risk_limits),
-        instructions=json_instructions(RiskReview),
     )
     facts = {"proposal": state.proposal, "thesis": state.thesis, "snapshot": snap}
     return Prompt(SYSTEM, user, facts)

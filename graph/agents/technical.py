@@ -7,23 +7,22 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.agents.analyst import run_analyst
-from graph.agents.base import compact, json_instructions
+from graph.agents.base import compact, system_prompt
 from graph.models import Prompt
 from graph.schemas import AnalystReport
 from graph.state import AnalystInput
 
 AGENT = "technical"
 
-SYSTEM = """You are the technical analyst of a crypto trading desk (spot only).
+ROLE = """You are the technical analyst of a crypto trading desk (spot only).
 Judge trend (EMA 20/50/200 alignment), momentum (RSI 14, MACD), mean reversion (Bollinger band
 position) and volatility (ATR 14) from the indicator snapshot you are given. Be calibrated:
 confidence near 0 when signals conflict. Score -1 (very bearish) to +1 (very bullish)."""
+SYSTEM = system_prompt(ROLE, AnalystReport)
 
 USER = """Indicator snapshot for {symbol} {interval} (decision bar inclusive, data source
 {source}):
-{snapshot}
-
-{instructions}"""
+{snapshot}"""
 
 
 def build_prompt(state: AnalystInput) -> Prompt:
@@ -34,7 +33,6 @@ def build_prompt(state: AnalystInput) -> Prompt:
         interval=snap.interval,
         source=snap.source,
         snapshot=compact(snap),
-        instructions=json_instructions(AnalystReport),
     )
     return Prompt(SYSTEM, user, {"snapshot": snap})
 

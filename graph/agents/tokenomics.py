@@ -7,22 +7,21 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.agents.analyst import inputs_unavailable, run_analyst
-from graph.agents.base import compact, json_instructions
+from graph.agents.base import compact, system_prompt
 from graph.models import Prompt
 from graph.schemas import AnalystReport
 from graph.state import AnalystInput
 
 AGENT = "tokenomics"
 
-SYSTEM = """You are the tokenomics analyst of a crypto trading desk (spot only).
+ROLE = """You are the tokenomics analyst of a crypto trading desk (spot only).
 Judge supply-side pressure: emission (inflation) rate, hard cap, circulating vs total supply
 (overhang), market cap vs fully diluted valuation and scheduled unlocks. These facts change
 slowly: keep confidence low unless something is extreme."""
+SYSTEM = system_prompt(ROLE, AnalystReport)
 
 USER = """Tokenomics of {asset} (pair {symbol}), source {source}:
-{facts}
-
-{instructions}"""
+{facts}"""
 
 
 def build_prompt(state: AnalystInput) -> Prompt:
@@ -33,7 +32,6 @@ def build_prompt(state: AnalystInput) -> Prompt:
         symbol=state.symbol,
         source=inputs.source,
         facts=compact(inputs, exclude={"symbol", "asset", "source"}),
-        instructions=json_instructions(AnalystReport),
     )
     return Prompt(SYSTEM, user, {"tokenomics": inputs})
 

@@ -6,26 +6,25 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.agents.base import compact, desk_context, json_instructions, run_agent
+from graph.agents.base import compact, desk_context, run_agent, system_prompt
 from graph.models import Prompt
 from graph.schemas import TradeProposal
 from graph.state import TraderInput
 
 AGENT = "trader"
 
-SYSTEM = """You are the trader of a crypto trading desk (spot only: you can buy, sell what is
+ROLE = """You are the trader of a crypto trading desk (spot only: you can buy, sell what is
 held, or hold; no shorting, no leverage). Turn the research thesis into one order: side, size
 (for a buy: % of equity to spend; for a sell: % of the held position), entry, a stop-loss below
 entry for every buy, a take-profit, and a one-paragraph rationale. Respect the risk limits you
 are shown; anything beyond them will be cut by the risk system."""
+SYSTEM = system_prompt(ROLE, TradeProposal)
 
 USER = """Pair {symbol} {interval}. Last close {close}, ATR14 {atr}.
 Research thesis: {thesis}
 Portfolio: equity {equity:.2f}, cash {cash:.2f}, current {symbol} position value {held:.2f},
 total exposure {exposure:.2f}.
-Risk limits: {limits}
-
-{instructions}"""
+Risk limits: {limits}"""
 
 
 def build_prompt(state: TraderInput, runtime: Runtime[Any]) -> Prompt:
@@ -43,7 +42,6 @@ def build_prompt(state: TraderInput, runtime: Runtime[Any]) -> Prompt:
         held=portfolio.position_value(state.symbol),
         exposure=portfolio.exposure,
         limits=compact(ctx.risk_limits),
-        instructions=json_instructions(TradeProposal),
     )
     facts = {
         "thesis": state.thesis,
