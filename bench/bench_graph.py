@@ -134,7 +134,7 @@ def _bench_context(client: Any, run_id: str) -> Any:
 
 
 async def _main() -> None:
-    rounds, n = 9, 100
+    rounds, n = 15, 100
     bare = bare_graph()
     inp = state_in()
     scripted = _bench_context(FakeModelClient(), "bench-scripted")

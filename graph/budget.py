@@ -99,25 +99,35 @@ class BudgetGuard:
         est_usd = cost_usd(self.settings, model, est_prompt, est_out)
         with self._lock:
             self._load_day()
-            checks: list[tuple[Literal["run", "day"], Decimal, Decimal, int, int]] = [
-                ("run", self.run_usd, self.run_limit_usd, self.run_tokens, self.run_limit_tokens),
-                ("day", self.day_usd, self.day_limit_usd, self.day_tokens, self.day_limit_tokens),
-            ]
-            for scope, spent_usd, limit_usd, spent_tok, limit_tok in checks:
-                if spent_usd + est_usd > limit_usd or spent_tok + est_tokens > limit_tok:
-                    reason = (
-                        f"{scope} budget would be exceeded by the next {model} call: "
-                        f"spent ${spent_usd:.4f} + est. ${est_usd:.4f} vs limit ${limit_usd}, "
-                        f"{spent_tok} + est. {est_tokens} tokens vs limit {limit_tok}"
-                    )
-                    raise BudgetExceededError(
-                        scope,
-                        reason,
-                        spent_usd=spent_usd,
-                        limit_usd=limit_usd,
-                        spent_tokens=spent_tok,
-                        limit_tokens=limit_tok,
-                    )
+            if (
+                self.run_usd + est_usd > self.run_limit_usd
+                or self.run_tokens + est_tokens > self.run_limit_tokens
+            ):
+                scope: Literal["run", "day"] = "run"
+                spent_usd, limit_usd = self.run_usd, self.run_limit_usd
+                spent_tok, limit_tok = self.run_tokens, self.run_limit_tokens
+            elif (
+                self.day_usd + est_usd > self.day_limit_usd
+                or self.day_tokens + est_tokens > self.day_limit_tokens
+            ):
+                scope = "day"
+                spent_usd, limit_usd = self.day_usd, self.day_limit_usd
+                spent_tok, limit_tok = self.day_tokens, self.day_limit_tokens
+            else:
+                return
+        reason = (
+            f"{scope} budget would be exceeded by the next {model} call: "
+            f"spent ${spent_usd:.4f} + est. ${est_usd:.4f} vs limit ${limit_usd}, "
+            f"{spent_tok} + est. {est_tokens} tokens vs limit {limit_tok}"
+        )
+        raise BudgetExceededError(
+            scope,
+            reason,
+            spent_usd=spent_usd,
+            limit_usd=limit_usd,
+            spent_tokens=spent_tok,
+            limit_tokens=limit_tok,
+        )
 
     def add(self, tokens: int, usd: Decimal) -> None:
         with self._lock:

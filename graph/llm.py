@@ -5,6 +5,7 @@ attempt logged to `agent_logs` (buffered) and returned as a `CallRecord`.
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from collections.abc import Callable
@@ -23,6 +24,11 @@ from graph.schemas import CallRecord
 StreamWriter = Callable[[Any], None]
 
 _WORDS = re.compile(r"\S+\s*|\s+")
+
+# Message ids must be unique within a thread, also across a crash and resume in another
+# process: a random per-process prefix plus a counter (no syscall per call).
+_MESSAGE_ID_PREFIX = secrets.token_hex(4)
+_message_numbers = itertools.count(1)
 
 
 class OutputParseError(ValueError):
@@ -95,7 +101,7 @@ async def call_agent[T: BaseModel](
     assert ctx.model_client is not None and ctx.cost_log is not None and ctx.budget is not None
     client = ctx.model_client
     model = client.model_for(agent)
-    message_id = f"{agent}-{secrets.token_hex(6)}"
+    message_id = f"{agent}-{_MESSAGE_ID_PREFIX}{next(_message_numbers):x}"
     on_token: Callable[[str], None] | None = None
     if writer is not None and ctx.stream_tokens:
 

@@ -42,5 +42,5 @@ async def run_analyst(
         runtime, agent=agent, prompt=prompt, schema=AnalystReport, fallback=fallback
     )
     if not update["calls"][0].fallback:
-        report = report.model_copy(update={"source": source})
+        report.source = source  # a fresh object from this call: stamped in place
     return {"reports": {agent: report}, **update}
