@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasPath, BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, func, select
 
 from persistence.db import session_scope
@@ -13,7 +13,7 @@ from persistence.models import Portfolio, Run, RunEvent
 
 
 class RunSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)
 
     id: str
     kind: str
@@ -28,6 +28,8 @@ class RunSummary(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    as_of: datetime | None = Field(default=None, validation_alias=AliasPath("params", "as_of"))
+    """Set when the run replayed the desk at a past bar (analysis `as_of`): it never trades."""
 
 
 class RunDetail(RunSummary):

@@ -68,6 +68,15 @@ def test_replay_runs_the_desk_at_the_past_bar(old_store_client: TestClient) -> N
     assert events[-1].event == "run_finished" and events[-1].data["status"] == "completed"
     assert run["status"] == "completed"
     assert datetime.fromisoformat(run["params"]["as_of"]) == datetime.fromisoformat(AS_OF)
+    assert datetime.fromisoformat(run["as_of"]) == datetime.fromisoformat(AS_OF)
+
+
+def test_run_lists_mark_replays(old_store_client: TestClient) -> None:
+    replay, _ = _run(old_store_client, {"interval": "1h", "as_of": AS_OF})
+    live, _ = _run(old_store_client, {"interval": "1h"})
+    listed = {r["id"]: r for r in old_store_client.get("/api/analysis/runs").json()["items"]}
+    assert datetime.fromisoformat(listed[replay["id"]]["as_of"]) == datetime.fromisoformat(AS_OF)
+    assert listed[live["id"]]["as_of"] is None and live["as_of"] is None
 
 
 def test_live_run_on_the_same_store_warns_stale_and_is_not_a_replay(

@@ -1109,6 +1109,8 @@ export interface components {
         };
         /** RunDetail */
         RunDetail: {
+            /** As Of */
+            as_of?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1233,6 +1235,8 @@ export interface components {
         };
         /** RunSummary */
         RunSummary: {
+            /** As Of */
+            as_of?: string | null;
             /**
              * Created At
              * Format: date-time

@@ -265,6 +265,11 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     const run = await api(`/analysis/runs/${runId}`);
     assert.equal(run.status, "completed");
     assert.equal(Date.parse(run.params.as_of), at.getTime(), "the run replays the chosen time");
+    // In the run list the replay is marked with its bar, the live run before it is not.
+    const replayRow = page.locator('[data-testid="runs-table"] tr', { has: page.locator(`a[href="/analysis/?run=${runId}"]`) });
+    await replayRow.locator('[data-testid="run-replay-badge"]').waitFor();
+    assert.ok(((await replayRow.textContent()) ?? "").includes(`replay · ${expected}`), "the run list names the replayed bar");
+    assert.equal(await page.locator('[data-testid="run-replay-badge"]').count(), 1, "only the replay is marked");
     await page.waitForTimeout(300);
     await screenshot(page, "analysis-replay");
     assert.deepEqual(problems, []);

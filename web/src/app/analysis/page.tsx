@@ -148,6 +148,14 @@ function Analysis() {
                     <a href={`/analysis/?run=${r.id}`} onClick={(e) => (e.preventDefault(), router.push(`/analysis/?run=${r.id}`))}>
                       {fmtTime(r.created_at)}
                     </a>
+                    {r.as_of && (
+                      <>
+                        {" "}
+                        <span className="badge info" data-testid="run-replay-badge" title={`replay of the bar at ${fmtTime(r.as_of)} UTC: never trades`}>
+                          replay · {fmtTime(r.as_of)}
+                        </span>
+                      </>
+                    )}
                   </td>
                   <td>
                     {r.symbol} · {r.interval}
