@@ -1,5 +1,6 @@
-"""Typed state of the desk. Fields are filled left to right as the graph runs; the three
-analysts write `reports` through a merging reducer so they can run in the same superstep."""
+"""Typed state of the desk, and the slice of it each node reads. The three analysts write
+`reports` through a merging reducer so they can run in the same superstep; every agent appends
+its named message to `messages` (add_messages) and its call record to `calls`."""
 
 from __future__ import annotations
 
