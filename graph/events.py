@@ -139,16 +139,3 @@ RunEventModel = Annotated[
 ]
 
 run_event_adapter: TypeAdapter[RunEventModel] = TypeAdapter(RunEventModel)
-
-EVENT_TYPES: tuple[str, ...] = (
-    "run_started",
-    "node_started",
-    "token",
-    "agent_output",
-    "decision",
-    "trade",
-    "budget",
-    "progress",
-    "error",
-    "run_finished",
-)

@@ -5,7 +5,7 @@ import { useEffect, useState } from "react";
 import { PriceChart } from "@/components/charts";
 import { PortfolioSummary } from "@/components/PortfolioSummary";
 import { runDecision } from "@/components/runs";
-import { Card, Empty, ErrorBox, Loading, ModelBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
+import { Card, Empty, ErrorBox, Loading, ModelBadge, ReplayBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtMoney, fmtTime } from "@/lib/format";
@@ -92,6 +92,8 @@ export default function DashboardPage() {
                     <tr key={r.id}>
                       <td>
                         <Link href={`/analysis/?run=${r.id}`}>{fmtTime(r.created_at)}</Link>
+                        {r.as_of && " "}
+                        <ReplayBadge asOf={r.as_of} />
                       </td>
                       <td>{r.symbol}</td>
                       <td>

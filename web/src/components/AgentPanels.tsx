@@ -65,35 +65,38 @@ function Head({ a }: { a: AgentView }) {
   );
 }
 
-/** An analyst's column: reasoning streams in as tokens arrive, then its structured report. */
-export function AnalystColumn({ a }: { a: AgentView }) {
+/** Reasoning as it streams in (a typing cursor until the output arrives), then the output. */
+function AgentBody({ a }: { a: AgentView }) {
   const streaming = a.started && !a.output;
   return (
-    <div className="agent-col" data-testid={`agent-${a.node}`}>
-      <Head a={a} />
-      {!a.started && <span className="muted">waiting…</span>}
+    <>
       {a.text && (
         <div className={`stream-text ${streaming ? "typing" : ""}`} data-testid="agent-text">
           {a.text}
         </div>
       )}
       {a.output && <OutputSummary output={a.output.output} />}
+    </>
+  );
+}
+
+/** An analyst's column: reasoning streams in as tokens arrive, then its structured report. */
+export function AnalystColumn({ a }: { a: AgentView }) {
+  return (
+    <div className="agent-col" data-testid={`agent-${a.node}`}>
+      <Head a={a} />
+      {!a.started && <span className="muted">waiting…</span>}
+      <AgentBody a={a} />
     </div>
   );
 }
 
 /** Researcher, trader and risk manager speak in turn: one chat bubble each. */
 export function AgentBubble({ a }: { a: AgentView }) {
-  const streaming = a.started && !a.output;
   return (
     <div className={`bubble ${a.node}`} data-testid={`agent-${a.node}`}>
       <Head a={a} />
-      {a.text && (
-        <div className={`stream-text ${streaming ? "typing" : ""}`} data-testid="agent-text">
-          {a.text}
-        </div>
-      )}
-      {a.output && <OutputSummary output={a.output.output} />}
+      <AgentBody a={a} />
     </div>
   );
 }

@@ -1,5 +1,6 @@
 // A small component set: cards, states, badges, tables. No UI library, no runtime downloads.
 import type { ReactNode } from "react";
+import { fmtTime } from "@/lib/format";
 
 export function Card({
   title,
@@ -81,6 +82,16 @@ export function SourceBadge({ source }: { source: string | null | undefined }) {
       title={synthetic ? "Generated data, not real market prices" : `Data source: ${source}`}
     >
       {source === "synthetic" ? "SYNTHETIC DATA" : synthetic ? source.toUpperCase() : source}
+    </span>
+  );
+}
+
+/** Marks a run that replayed the desk at a past bar (it never trades), wherever runs are listed. */
+export function ReplayBadge({ asOf }: { asOf: string | null | undefined }) {
+  if (!asOf) return null;
+  return (
+    <span className="badge info" data-testid="run-replay-badge" title={`replay of the bar at ${fmtTime(asOf)} UTC: never trades`}>
+      replay · {fmtTime(asOf)}
     </span>
   );
 }

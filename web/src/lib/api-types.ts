@@ -79,15 +79,19 @@ export type RunEvent =
   | ErrorEventData
   | RunFinishedEvent;
 
-export const EVENT_TYPES: readonly RunEvent["type"][] = [
-  "run_started",
-  "node_started",
-  "token",
-  "agent_output",
-  "decision",
-  "trade",
-  "budget",
-  "progress",
-  "error",
-  "run_finished",
-] as const;
+// Every event name once: `satisfies` makes a missing or unknown name a type error, so the SSE
+// listeners in hooks.ts follow graph/events.py through the generated schema.
+const EVENT_NAMES = {
+  run_started: true,
+  node_started: true,
+  token: true,
+  agent_output: true,
+  decision: true,
+  trade: true,
+  budget: true,
+  progress: true,
+  error: true,
+  run_finished: true,
+} satisfies Record<RunEvent["type"], true>;
+
+export const EVENT_TYPES = Object.keys(EVENT_NAMES) as readonly RunEvent["type"][];

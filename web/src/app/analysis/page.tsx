@@ -5,7 +5,7 @@ import { Suspense, useEffect, useMemo, useState } from "react";
 import { AgentBubble, AnalystColumn } from "@/components/AgentPanels";
 import { runExecution } from "@/components/runs";
 import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
-import { Card, Empty, ErrorBox, Loading, ModelBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
+import { Card, Empty, ErrorBox, Loading, ModelBadge, ReplayBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
 import type { ErrorEventData } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
@@ -148,14 +148,8 @@ function Analysis() {
                     <a href={`/analysis/?run=${r.id}`} onClick={(e) => (e.preventDefault(), router.push(`/analysis/?run=${r.id}`))}>
                       {fmtTime(r.created_at)}
                     </a>
-                    {r.as_of && (
-                      <>
-                        {" "}
-                        <span className="badge info" data-testid="run-replay-badge" title={`replay of the bar at ${fmtTime(r.as_of)} UTC: never trades`}>
-                          replay · {fmtTime(r.as_of)}
-                        </span>
-                      </>
-                    )}
+                    {r.as_of && " "}
+                    <ReplayBadge asOf={r.as_of} />
                   </td>
                   <td>
                     {r.symbol} · {r.interval}
