@@ -161,7 +161,12 @@ class DeskContext:
     risk_limits: RiskLimits = field(default_factory=RiskLimits)
 
     now: datetime | None = None
-    """Wall clock for the stale-data check; None → real time. Backtests pass the bar time."""
+    """Wall clock for the stale-data check and the decision time `at` of every input
+    provider (only what was public by then); None → real time. Backtests pass the bar's close."""
+
+    blind: bool = False
+    """Blind mode (`tools.blind`): the agents see an anonymous ticker, rebased prices and
+    relative times; never combined with an executor (fills need real prices)."""
 
     executor: OrderExecutor | None = None
     """None → decisions are recorded but never executed."""

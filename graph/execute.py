@@ -15,6 +15,7 @@ from graph.agents.base import desk_context, run_id_of
 from graph.risk_gate import clamp_decision
 from graph.schemas import ExecutionResult, FinalDecision
 from graph.state import ExecuteInput, RiskGateInput
+from tools.blind import BLIND_NOW
 from tools.orders import OrderRequest
 
 
@@ -27,7 +28,7 @@ async def risk_gate_node(state: RiskGateInput, runtime: Runtime[Any]) -> dict[st
         state.snapshot,
         state.portfolio,
         ctx.risk_limits,
-        now=ctx.now,
+        now=BLIND_NOW if ctx.blind else ctx.now,  # blind: times are relative to the decision
         fee_rate=float(ctx.settings.fee_rate),
     )
     return {"decision": decision}
@@ -53,6 +54,8 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
         return {"execution": ExecutionResult(status="skipped", detail="nothing approved to trade")}
     if ctx.executor is None:
         return {"execution": ExecutionResult(status="skipped", detail="analysis only: no executor")}
+    if ctx.blind:
+        raise ValueError("blind: a blind desk sees rebased prices and cannot execute a trade")
     if ctx.require_approval:
         # Pauses the run (checkpointed); resumed by Command(resume={"approved": bool, "note": str}).
         answer = interrupt(

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from graph.backtest.data import BacktestData
 from graph.backtest.schemas import (
     BacktestParams,
+    DecisionRecord,
     DecisionSpread,
     EngineOutcome,
     FillRecord,
@@ -50,6 +51,14 @@ class BacktestReport(BaseModel):
     trades: list[ClosedTrade]
     decisions: int
     rejected_orders: int = 0
+    memorisation_note: str | None = Field(
+        default=None,
+        description="set when the window starts before a desk model's training cutoff",
+    )
+    blind: bool = False
+    decision_log: list[DecisionRecord] = Field(
+        default_factory=list, description="every decision with its inputs' sources and as_of"
+    )
 
 
 def _open_position_trade(outcome: EngineOutcome, data: BacktestData) -> ClosedTrade | None:
@@ -170,6 +179,7 @@ def build_report(
         warnings.append(f"partial result ({outcome.stopped}): {done} of {total} bars walked")
     if data.source == "synthetic":
         warnings.append("candles are SYNTHETIC (no stored or fetched data for this range)")
+    warnings.extend(input_warnings(outcome.state.decisions))
     rejected = int(outcome.state.account.get("rejections", 0))
     if rejected:
         warnings.append(f"{rejected} order(s) refused by the broker (dust, nothing held, cash)")
@@ -193,4 +203,20 @@ def build_report(
         trades=closed_trades(outcome, data),
         decisions=spread.total,
         rejected_orders=rejected,
+        blind=params.blind,
+        decision_log=list(outcome.state.decisions),
     )
+
+
+def input_warnings(decisions: list[DecisionRecord]) -> list[str]:
+    """Say how many decisions had no sentiment or tokenomics inputs (those analysts then
+    reported neutral, unavailable): a silent gap would look like a neutral market."""
+    out: list[str] = []
+    for name, attr in (("sentiment", "sentiment_source"), ("tokenomics", "tokenomics_source")):
+        missing = [d for d in decisions if d.inputs is not None and getattr(d.inputs, attr) is None]
+        if missing:
+            out.append(
+                f"{name} inputs unavailable for {len(missing)} of {len(decisions)} decisions "
+                f"(first at {missing[0].at:%Y-%m-%d %H:%M}); that analyst reported neutral"
+            )
+    return out
