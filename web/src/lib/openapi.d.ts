@@ -843,6 +843,11 @@ export interface components {
              * Format: date-time
              */
             at?: string;
+            /**
+             * Code
+             * @default null
+             */
+            code: string | null;
             /** Message */
             message: string;
             /**
