@@ -74,6 +74,8 @@ class Decision(_Event):
     take_profit: float | None = None
     approved: bool
     reasons: list[str] = Field(default_factory=list)
+    clamped: bool = False
+    """The risk clamp changed what the trader asked for (size cut, or refused)."""
     awaiting_approval: bool = False
 
 

@@ -175,6 +175,7 @@ class EventMapper:
             take_profit=d.take_profit,
             approved=d.approved,
             reasons=d.reasons,
+            clamped=d.clamped,
             awaiting_approval=awaiting,
         )
 
