@@ -121,14 +121,16 @@ def backtest(
     for column in ("return", "CAGR", "Sharpe", "Sortino", "max DD", "trades", "win rate"):
         table.add_column(column, justify="right")
     rows = [("desk", report.metrics)] + [(n, b.metrics) for n, b in report.baselines.items()]
+    same = {n for n, b in report.baselines.items() if b.same_as_desk}
     for name, m in rows:
         if m is None:
             table.add_row(name, *["—"] * 7)
             continue
+        label = f"{name} (= desk)" if name in same else name
         table.add_row(
-            name,
+            label,
             _pct(m.total_return),
-            _pct(m.cagr),
+            _pct(m.cagr) if m.annualised else "n/a (<1y)",
             _num(m.sharpe),
             _num(m.sortino),
             _pct(-m.max_drawdown),
@@ -136,6 +138,9 @@ def backtest(
             _pct(m.win_rate),
         )
     console.print(table)
+    for name, b in report.baselines.items():
+        if b.note:
+            console.print(f"{name}: {b.note}", highlight=False)
     s = report.decision_spread
     console.print(
         f"decisions: buy {s.buy} · sell {s.sell} · hold {s.hold}; LLM calls "

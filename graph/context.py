@@ -77,7 +77,11 @@ class OrderExecutor(Protocol):
 
 
 class ReplayDataError(ValueError):
-    """A replay (`as_of`) found no real candles at that time; never replaced by synthetic."""
+    """A replay (`as_of`) found no real candles at that time; never replaced by synthetic.
+
+    Its message is plain words (no class name, no command): `code` tells clients what it is."""
+
+    code = "no_replay_data"
 
 
 def decision_time(as_of: datetime, interval: str) -> tuple[datetime, datetime]:
@@ -129,8 +133,9 @@ class SourceChainMarketData:
             and settings.data_source is not DataSourceMode.synthetic
         ):
             raise ReplayDataError(
-                f"as_of: no stored {symbol} {interval} candles at or before "
-                f"{self.as_of.isoformat()}; import or fetch history first (cryptofirm data)"
+                f"no stored {symbol} {interval} candles at or before "
+                f"{self.as_of:%Y-%m-%d %H:%M} UTC to replay: that history has not been "
+                "imported or fetched"
             )
         frame = compute_indicators(series.frame, interval)
         return make_snapshot(frame, symbol=symbol, interval=interval, source=series.source)

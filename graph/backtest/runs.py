@@ -184,7 +184,10 @@ def rules_baseline(
     """The same backtest decided by the rules engine; reused when the main model IS rules."""
     if settings.offline_models:
         return BaselineResult(
-            name="rules", metrics=main.metrics, note="the main model is the rules engine: same run"
+            name="rules",
+            metrics=main.metrics,
+            same_as_desk=True,
+            note="the same run as the desk: the desk itself ran on the rules engine",
         )
     from graph.backtest.desk import GraphDecider
     from graph.backtest.report import metrics_for

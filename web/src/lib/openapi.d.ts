@@ -800,6 +800,11 @@ export interface components {
              */
             awaiting_approval: boolean;
             /**
+             * Clamped
+             * @default false
+             */
+            clamped: boolean;
+            /**
              * Entry
              * @default null
              */
@@ -843,6 +848,11 @@ export interface components {
              * Format: date-time
              */
             at?: string;
+            /**
+             * Code
+             * @default null
+             */
+            code: string | null;
             /** Message */
             message: string;
             /**
@@ -2191,6 +2201,8 @@ export interface operations {
                 /** @description one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w */
                 interval?: string;
                 limit?: number;
+                /** @description only bars that open before this time (UTC if naive): a past window */
+                end?: string | null;
             };
             header?: never;
             path?: never;
