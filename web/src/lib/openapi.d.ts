@@ -535,6 +535,12 @@ export interface components {
              */
             as_of?: string | null;
             /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times; a blind run never trades, so it cannot be combined with execute
+             * @default false
+             */
+            blind: boolean;
+            /**
              * Execute
              * @description trade the decision on the portfolio
              * @default false
@@ -576,6 +582,12 @@ export interface components {
          * @description What to backtest. `start` is inclusive, `end` exclusive (open times of traded bars).
          */
         BacktestParams: {
+            /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times (fills and accounting stay real): compare with and without to spot memorisation
+             * @default false
+             */
+            blind: boolean;
             /**
              * End
              * Format: date-time
