@@ -35,6 +35,17 @@ class BacktestParams(BaseModel):
         default=None, ge=0, description="explicitly raised cost cap; None = settings cap"
     )
     use_llm_cache: bool = True
+    clip: bool = Field(
+        default=False,
+        description="run on the part of the range real data covers (else such a range is refused)",
+    )
+    synthetic: bool = Field(
+        default=False, description="ask for synthetic candles (labelled so everywhere)"
+    )
+    data_notes: list[str] = Field(
+        default_factory=list,
+        description="what the data loader changed (clipped range, start moved past warm-up)",
+    )
 
     @field_validator("symbol")
     @classmethod

@@ -110,5 +110,5 @@ def test_malformed_import_writes_nothing(sqlite_database: str, tmp_path: Path) -
     path.write_text("[" + ",".join(r.replace("'", '"') for r in rows) + "]")
     result = runner.invoke(app, ["data", "import", str(path)])
     assert result.exit_code == 2
-    assert "row 51, column 'open'" in result.output
+    assert "row 51, field 'open', value 'x'" in result.output
     assert stored_rows(sqlite_database) == 0

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from persistence.candles import SqlCandleStore, read_candles
 from persistence.models import Candle
-from tools.candle_store import read_candles
 from tools.importers import (
     ImportFormatError,
     import_file,
@@ -88,9 +88,9 @@ def test_zip_import(tmp_path: Path, sqlite_engine: Engine) -> None:
     path = tmp_path / "ETHUSDT-1h-2024-01.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("ETHUSDT-1h-2024-01.csv", kline_lines(48))
-    report = import_file(sqlite_engine, path)
+    report = import_file(SqlCandleStore(sqlite_engine), path)
     assert (report.symbol, report.interval, report.rows_new) == ("ETHUSDT", "1h", 48)
-    assert import_file(sqlite_engine, path).rows_new == 0
+    assert import_file(SqlCandleStore(sqlite_engine), path).rows_new == 0
 
 
 def test_freqtrade_json_and_feather(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_header_csv_with_override(tmp_path: Path) -> None:
         (
             "BTCUSDT-1h-2024-02.csv",
             kline_lines(3).replace("42001.0", "abc", 1),
-            "'abc' is not a number",
+            "line 2, field 'open', value 'abc': not a number",
         ),
         ("BTC_USDT-1h.json", "{not json", "not valid JSON"),
         ("BTC_USDT-1h.json", "[[1, 2, 3]]", "row 1 is not a"),
@@ -147,7 +147,7 @@ def test_malformed_files_fail_clearly_and_write_nothing(
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(ImportFormatError, match=message):
-        import_file(sqlite_engine, path)
+        import_file(SqlCandleStore(sqlite_engine), path)
     assert count_rows(sqlite_engine) == 0
 
 
@@ -158,8 +158,8 @@ def test_row_level_parse_error_leaves_nothing_partial(
     lines[-1] = lines[-1].replace(",1.5,", ",oops,")
     path = tmp_path / "BTCUSDT-1h-2024-01.csv"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ImportFormatError, match=r"row 10000, column 'volume'"):
-        import_file(sqlite_engine, path)
+    with pytest.raises(ImportFormatError, match=r"line 10000, field 'volume', value 'oops'"):
+        import_file(SqlCandleStore(sqlite_engine), path)
     assert count_rows(sqlite_engine) == 0
 
 
@@ -181,7 +181,7 @@ def test_missing_file() -> None:
 def test_real_btc_1h_imports_with_its_28_gaps_idempotently(
     engine: Engine, real_btc_1h: Path
 ) -> None:
-    first = import_file(engine, real_btc_1h)
+    first = import_file(SqlCandleStore(engine), real_btc_1h)
     assert (first.symbol, first.interval) == ("BTCUSDT", "1h")
     assert first.rows_new == 58_419
     assert first.rejected == 0
@@ -189,7 +189,7 @@ def test_real_btc_1h_imports_with_its_28_gaps_idempotently(
     assert sum(g.missing for g in first.gaps) == 128
     longest = max(first.gaps, key=lambda g: g.missing)
     assert (longest.start.isoformat(), longest.missing) == ("2018-02-08T01:00:00+00:00", 33)
-    second = import_file(engine, real_btc_1h)
+    second = import_file(SqlCandleStore(engine), real_btc_1h)
     assert second.rows_new == 0
     assert count_rows(engine) == 58_419
 
@@ -198,7 +198,9 @@ def test_real_btc_1h_imports_with_its_28_gaps_idempotently(
 def test_every_real_file_imports_cleanly(sqlite_engine: Engine, real_data_dir: Path) -> None:
     files = sorted(p for p in real_data_dir.rglob("*") if p.suffix in {".feather", ".csv"})
     assert len(files) >= 4
-    reports = {f"{p.parent.name}/{p.name}": import_file(sqlite_engine, p) for p in files}
+    reports = {
+        f"{p.parent.name}/{p.name}": import_file(SqlCandleStore(sqlite_engine), p) for p in files
+    }
     assert all(r.rejected == 0 for r in reports.values())
     basana = reports["gbeced__basana/binance_btcusdt_day_2020.csv"]
     assert (basana.symbol, basana.interval, basana.rows_new, len(basana.gaps)) == (
