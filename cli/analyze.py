@@ -96,7 +96,7 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
             f"${event.cost_usd:.4f}){flag}"
         )
         if out.get("source") == "synthetic":
-            console.print("[bold yellow]  data: SYNTHETIC candles (no real candles stored)[/]")
+            console.print("[bold yellow]  data: SYNTHETIC candles (not market prices)[/]")
     elif isinstance(event, Decision):
         verdict = "APPROVED" if event.approved else "REJECTED"
         if event.awaiting_approval:

@@ -224,6 +224,7 @@ def run_backtest(
     _set(db, run_id, status="running", started_at=run.started_at or datetime.now(UTC), error=None)
     try:
         data = data or load_backtest_data(params, engine=db, settings=settings)
+        params = data.params  # the range served (clipped / start moved past warm-up, noted)
         _set(db, run_id, data_source=data.source)
         emit(
             RunStarted(

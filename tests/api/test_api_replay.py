@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.sse_client import ReceivedEvent, parse_sse_lines
-from tools.candle_store import datetime_to_ms, store_candles
+from persistence.candles import store_candles
+from tools.candle_frame import datetime_to_ms
 from tools.synthetic import generate_candles
 
 FIRST_BAR = datetime(2024, 2, 5, 0, tzinfo=UTC)
