@@ -34,7 +34,10 @@ class RiskLimits(BaseModel):
         default=20.0, ge=0, lt=100, description="cash that must stay uninvested, % of equity"
     )
     max_data_age_bars: int = Field(
-        default=2, ge=1, description="refuse to trade when the latest bar is older than this"
+        default=2,
+        ge=1,
+        le=1_000,
+        description="refuse to trade when the latest bar is older than this many bars",
     )
 
 

@@ -6,23 +6,27 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
 from api.errors import (
     BudgetExhaustedError,
     ConflictError,
     NotFoundError,
-    UnprocessableError,
     error_responses,
 )
 from api.routes.agents import budget_status
-from api.routes.market import check_interval, check_symbol
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
 from api.runners import AnalysisRunner, AnalysisStart
 from api.runs_store import RunDetail, create_run, portfolio_exists
+from core.bounds import MIN_WARMUP_BARS, Text
+from core.settings import DataSourceMode
+from tools.candle_store import list_series
+from tools.intervals import interval_ms
 
 router = APIRouter(prefix="/analysis", tags=["analysis"])
 
@@ -37,7 +41,7 @@ class RunAccepted(BaseModel):
 
 
 class ApprovalNote(BaseModel):
-    note: str = Field(default="", max_length=2000)
+    note: Text = ""
 
 
 def _runner(request: Request) -> AnalysisRunner:
@@ -65,15 +69,15 @@ async def start_analysis(
     settings: SettingsDep,
     manager: RunManagerDep,
 ) -> RunAccepted:
-    if body.as_of is not None and body.execute:
-        raise UnprocessableError("as_of", "a replay of a past bar cannot execute a trade")
-    start = body.model_copy(
-        update={"symbol": check_symbol(body.symbol), "interval": check_interval(body.interval)}
-    )
+    start = body
     if start.portfolio_id is not None and not await asyncio.to_thread(
         portfolio_exists, engine, start.portfolio_id
     ):
         raise NotFoundError("portfolio", start.portfolio_id)
+    if start.as_of is not None and settings.data_source is not DataSourceMode.synthetic:
+        missing = await asyncio.to_thread(replay_gap, engine, start)
+        if missing is not None:
+            raise NotFoundError("stored candles", missing)
     budget = await asyncio.to_thread(budget_status, engine, settings)
     if budget.exceeded:
         raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")
@@ -91,6 +95,28 @@ async def start_analysis(
     runner = _runner(request)
     await manager.start(run_id, KIND, lambda: runner.start(run_id, start))
     return _accepted(run_id, "pending")
+
+
+def replay_gap(engine: Engine, start: AnalysisStart) -> str | None:
+    """What a replay would miss in the store (None: enough history up to `as_of`)."""
+    assert start.as_of is not None
+    series = next(
+        (
+            s
+            for s in list_series(engine)
+            if (s.symbol, s.interval) == (start.symbol, start.interval)
+        ),
+        None,
+    )
+    step = timedelta(milliseconds=interval_ms(start.interval))
+    if series is None or series.first + MIN_WARMUP_BARS * step > start.as_of:
+        return (
+            f"for {start.symbol} {start.interval}: a replay at {start.as_of.isoformat()} needs "
+            f"{MIN_WARMUP_BARS} stored bars before it"
+        )
+    if series.last + step < start.as_of:
+        return f"for {start.symbol} {start.interval} after {series.last.isoformat()}"
+    return None
 
 
 async def _existing_run(engine: EngineDep, run_id: str) -> RunDetail:

@@ -63,8 +63,11 @@ def test_create_list_show_trades_snapshot(db_file: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("create", "x", "--cash", "-5"), "error: starting_cash"),
-        (("create", "x", "--cash", "ten"), "error: cash"),
+        (("create", "x", "--cash", "-5"), "error: --cash"),
+        (("create", "x", "--cash", "ten"), "error: --cash"),
+        (("create", "x", "--cash", "1e30"), "error: --cash"),
+        (("create", "x", "--cash", "NaN"), "error: --cash"),
+        (("create", "x\x00y"), "error: NAME"),
         (("create", "x", "--max-position-pct", "300"), "error: risk.max_position_pct"),
         (("show", "--name", "ghost"), "error: name"),
         (("trades", "--name", "ghost"), "error: name"),
