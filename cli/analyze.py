@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cli import validate
 from graph.events import (
     AgentOutput,
     BudgetEvent,
@@ -163,18 +163,6 @@ def resolve_portfolio(engine: Any, name: str | None, *, create_default: bool) ->
         return create_portfolio(engine, name, settings.default_starting_cash).id
 
 
-def parse_as_of(value: str) -> datetime:
-    """--as-of → an aware UTC datetime in the past (naive input is UTC)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--as-of: {value!r} is not an ISO time (e.g. 2024-04-01T12:00)") from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if parsed > datetime.now(UTC):
-        raise fail(f"--as-of: {value} is in the future")
-    return parsed
-
-
 def analyze(
     symbol: str = typer.Argument(..., help="Binance spot symbol, e.g. BTCUSDT"),
     interval: str = typer.Option("1h", "--interval", "-i", help="candle interval"),
@@ -197,19 +185,10 @@ def analyze(
     from core.settings import get_settings
     from graph.runner import run_analysis
     from persistence.db import init_db
-    from tools.intervals import UnknownIntervalError, interval_ms
-    from tools.sentiment import base_asset
 
-    symbol = symbol.upper()
-    try:
-        interval_ms(interval)
-    except UnknownIntervalError as exc:
-        raise fail(f"--interval: {exc}") from None
-    try:
-        base_asset(symbol)
-    except ValueError as exc:
-        raise fail(f"SYMBOL: {exc}") from None
-    replay_at = parse_as_of(as_of) if as_of is not None else None
+    symbol = validate.symbol(symbol)
+    interval = validate.interval(interval)
+    replay_at = validate.parse_time(as_of, "--as-of") if as_of is not None else None
     if replay_at is not None and execute:
         raise fail("--as-of: a replay of a past bar cannot --execute")
     if blind and execute:

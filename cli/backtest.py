@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,20 +12,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli import validate
+
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-def _parse_day(value: str, field: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{field}: {value!r} is not a date like 2023-01-31") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+OPTION_NAMES = {
+    "start": "--from",
+    "end": "--to",
+    "every": "--every",
+    "max_cost_usd": "--max-cost",
+    "symbol": "SYMBOL",
+    "interval": "--interval",
+}
 
 
 def _pct(value: float | None) -> str:
@@ -70,9 +67,12 @@ def backtest(
     from graph.events import RunEventModel
     from persistence.db import init_db
 
-    start = _parse_day(from_, "from")
-    end_day = _parse_day(to, "to")
+    symbol = validate.symbol(symbol)
+    interval = validate.interval(interval)
+    start = validate.parse_time(from_, "--from")
+    end_day = validate.parse_time(to, "--to")
     end = end_day + timedelta(days=1) if len(to) <= 10 else end_day  # a date means the whole day
+    validate.fresh_export_path(export)
     settings = get_settings()
     try:
         params = BacktestParams(
@@ -90,10 +90,7 @@ def backtest(
             synthetic=synthetic,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "params"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise _fail(f"{field}: {message}") from None
+        validate.fail(validate.first_error(exc, OPTION_NAMES))
     db = init_db(settings.database_url)
     try:
         estimate = estimate_cost(params, settings)
@@ -101,7 +98,7 @@ def backtest(
         params = data.params  # the range served: clipped or start moved only with a note
         run_id = create_backtest_run(db, params, settings=settings)
     except (CostLimitError, UnknownPriceError, NotEnoughHistoryError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        validate.fail(str(exc))
     err.print(
         f"{params.symbol} {params.interval} {params.start:%Y-%m-%d %H:%M} → "
         f"{params.end:%Y-%m-%d %H:%M}, every {every} "

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     cors_allow_credentials: bool = Field(
         default=False, description="CORS credentials; refused at startup with a '*' origin"
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="comma-separated proxy IPs (or '*') whose X-Forwarded-For/-Proto uvicorn "
+        "trusts; empty trusts none, so a client cannot pick its rate-limit identity",
+    )
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE heartbeat interval")
     web_out_dir: Path = Field(
         default=PROJECT_ROOT / "web" / "out", description="Next.js static export served at /"

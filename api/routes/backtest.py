@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -33,7 +33,6 @@ from graph.backtest.runs import create_backtest_run, request_cancel, stream_back
 from graph.backtest.schemas import BacktestParams
 from persistence.db import session_scope
 from persistence.models import BacktestResult
-from tools.intervals import interval_ms
 
 router = APIRouter(prefix="/backtests", tags=["backtest"])
 
@@ -71,20 +70,7 @@ def _cancel_flags(request: Request) -> dict[str, threading.Event]:
     return flags
 
 
-MAX_BACKTEST_BARS = 200_000
-"""About 23 years of 1h bars: beyond that a request is a mistake, not a backtest."""
-
-
-def _check_range(params: BacktestParams) -> None:
-    bars = (params.end - params.start) // timedelta(milliseconds=interval_ms(params.interval))
-    if bars > MAX_BACKTEST_BARS:
-        raise UnprocessableError(
-            "end", f"range spans {bars} {params.interval} bars; at most {MAX_BACKTEST_BARS}"
-        )
-
-
 def _estimate(params: BacktestParams, settings: Any) -> CostEstimateOut:
-    _check_range(params)
     try:
         estimate = estimate_cost(params, settings)
     except UnknownPriceError as exc:
