@@ -535,6 +535,12 @@ export interface components {
              */
             as_of?: string | null;
             /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times; a blind run never trades, so it cannot be combined with execute
+             * @default false
+             */
+            blind: boolean;
+            /**
              * Execute
              * @description trade the decision on the portfolio
              * @default false
@@ -576,6 +582,12 @@ export interface components {
          * @description What to backtest. `start` is inclusive, `end` exclusive (open times of traded bars).
          */
         BacktestParams: {
+            /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times (fills and accounting stay real): compare with and without to spot memorisation
+             * @default false
+             */
+            blind: boolean;
             /**
              * End
              * Format: date-time
@@ -644,6 +656,11 @@ export interface components {
             };
             /** Equity Curve */
             equity_curve: unknown[];
+            /**
+             * Memorisation Note
+             * @description set when the window starts before a desk model's training cutoff
+             */
+            memorisation_note?: string | null;
             /** Metrics */
             metrics: {
                 [key: string]: unknown;
