@@ -96,7 +96,7 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
             f"${event.cost_usd:.4f}){flag}"
         )
         if out.get("source") == "synthetic":
-            console.print("[bold yellow]  data: SYNTHETIC candles (no real candles stored)[/]")
+            console.print("[bold yellow]  data: SYNTHETIC candles (not market prices)[/]")
     elif isinstance(event, Decision):
         verdict = "APPROVED" if event.approved else "REJECTED"
         if event.awaiting_approval:
@@ -117,6 +117,8 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
         console.print(f"[bold red]BUDGET[/] {escape(event.reason or '')}")
     elif isinstance(event, ErrorEvent) and event.severity == "warning":
         console.print(f"[bold yellow]WARNING[/] {escape(event.message)}")
+        if event.code == "stale_data":
+            console.print("Fetch fresh candles (cryptofirm data fetch) or replay with --as-of.")
     elif isinstance(event, ErrorEvent):
         console.print(f"[bold red]error[/] {escape(event.node or '')} {escape(event.message)}")
     elif isinstance(event, RunFinished):

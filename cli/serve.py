@@ -54,8 +54,9 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 def ensure_demo_data(settings: Settings) -> list[str]:
     """Fill an empty candle store: the real BTC/ETH 1h files when present, else synthetic
     candles (stored with source=synthetic, so every screen labels them). Returns what it did."""
+    from persistence.candles import SqlCandleStore, list_series, store_candles
     from persistence.db import init_db
-    from tools.candle_store import list_series, now_ms, store_candles
+    from tools.candle_frame import now_ms
     from tools.importers import import_file
     from tools.intervals import interval_ms
     from tools.synthetic import SYNTHETIC_SOURCE, generate_candles
@@ -67,7 +68,7 @@ def ensure_demo_data(settings: Settings) -> list[str]:
     real_dir = settings.real_data_dir
     real = [real_dir / name for name in DEMO_FILES if (real_dir / name).is_file()]
     for path in real:
-        report = import_file(engine, path)
+        report = import_file(SqlCandleStore(engine), path)
         done.append(f"imported {path.name}: {report.rows_new} real Binance candles")
     if real:
         return done

@@ -74,8 +74,7 @@ def stale_data_warning(snap: IndicatorSnapshot, limits: RiskLimits, now: datetim
     return (
         f"stale data: the latest {snap.source} {snap.symbol} {snap.interval} bar opened "
         f"{snap.as_of:%Y-%m-%d %H:%M} UTC, {age_h:,.0f} h before {now:%Y-%m-%d %H:%M} UTC "
-        f"(limit {limits.max_data_age_bars} bars); the desk will not trade on it. "
-        "Fetch fresh candles (cryptofirm data fetch) or replay that time with --as-of."
+        f"(limit {limits.max_data_age_bars} bars); the desk will not trade on it."
     )
 
 
@@ -92,7 +91,13 @@ async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, An
         warning = stale_data_warning(snap, ctx.risk_limits, ctx.now or datetime.now(UTC))
         if warning is not None:
             runtime.stream_writer(
-                {"event": "error", "severity": "warning", "node": "prepare", "message": warning}
+                {
+                    "event": "error",
+                    "severity": "warning",
+                    "code": "stale_data",
+                    "node": "prepare",
+                    "message": warning,
+                }
             )
     elif snap.symbol != state.symbol or snap.interval != state.interval:
         raise ValueError(

@@ -153,6 +153,7 @@ class EventMapper:
                         node=chunk.get("node"),
                         message=chunk["message"],
                         severity=chunk.get("severity", "error"),
+                        code=chunk.get("code"),
                     )
                 ]
             return []
@@ -185,6 +186,7 @@ class EventMapper:
             take_profit=d.take_profit,
             approved=d.approved,
             reasons=d.reasons,
+            clamped=d.clamped,
             awaiting_approval=awaiting,
         )
 
@@ -282,8 +284,12 @@ async def _drive(
                 reason=exc.reason,
             )
         except Exception as exc:  # reported as an event and on the run row, never swallowed
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
-            yield ErrorEvent(run_id=run_id, message=error)
+            # A known failure (with a `code`) has a message in plain words; anything else keeps
+            # its class name, which is what someone debugging it needs.
+            code = getattr(exc, "code", None)
+            code = code if isinstance(code, str) else None
+            status, error = "failed", str(exc) if code else f"{type(exc).__name__}: {exc}"
+            yield ErrorEvent(run_id=run_id, message=error, code=code)
         finally:
             ctx.cost_log.flush()
     log = ctx.cost_log

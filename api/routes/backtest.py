@@ -97,6 +97,21 @@ def _estimate(params: BacktestParams, settings: Any) -> CostEstimateOut:
     return CostEstimateOut(**estimate.model_dump())
 
 
+async def _served_range(params: BacktestParams, engine: Engine, settings: Any) -> BacktestParams:
+    """The range real data serves (clipped / start moved only with `data_notes`); a range it
+    does not cover is a 422 naming the missing part, before anything is written."""
+    from graph.backtest.data import load_backtest_data
+
+    try:
+        data = await asyncio.to_thread(load_backtest_data, params, engine=engine, settings=settings)
+    except ValueError as exc:  # CoverageError, MissingDataError, NotEnoughHistoryError, …
+        field, _, rest = str(exc).partition(": ")
+        if not rest or not field.isidentifier():
+            field, rest = "range", str(exc)
+        raise UnprocessableError(field, rest) from None
+    return data.params
+
+
 @router.post("/estimate", response_model=CostEstimateOut, responses=error_responses(422))
 async def estimate(params: BacktestParams, settings: SettingsDep) -> CostEstimateOut:
     return _estimate(params, settings)
@@ -120,6 +135,7 @@ async def start_backtest(
     budget = await asyncio.to_thread(budget_status, engine, settings)
     if budget.exceeded:
         raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")
+    params = await _served_range(params, engine, settings)
     try:
         run_id = await asyncio.to_thread(create_backtest_run, engine, params, settings=settings)
     except CostLimitError as exc:

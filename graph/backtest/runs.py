@@ -189,7 +189,10 @@ def rules_baseline(
     """The same backtest decided by the rules engine; reused when the main model IS rules."""
     if settings.offline_models:
         return BaselineResult(
-            name="rules", metrics=main.metrics, note="the main model is the rules engine: same run"
+            name="rules",
+            metrics=main.metrics,
+            same_as_desk=True,
+            note="the same run as the desk: the desk itself ran on the rules engine",
         )
     from graph.backtest.desk import GraphDecider
     from graph.backtest.report import metrics_for
@@ -231,6 +234,7 @@ def run_backtest(
     _set(db, run_id, status="running", started_at=run.started_at or datetime.now(UTC), error=None)
     try:
         data = data or load_backtest_data(params, engine=db, settings=settings)
+        params = data.params  # the range served (clipped / start moved past warm-up, noted)
         _set(db, run_id, data_source=data.source)
         emit(
             RunStarted(

@@ -40,6 +40,17 @@ class BacktestParams(BaseModel):
         description="the desk sees an anonymous ticker, rebased prices and relative times "
         "(fills and accounting stay real): compare with and without to spot memorisation",
     )
+    clip: bool = Field(
+        default=False,
+        description="run on the part of the range real data covers (else such a range is refused)",
+    )
+    synthetic: bool = Field(
+        default=False, description="ask for synthetic candles (labelled so everywhere)"
+    )
+    data_notes: list[str] = Field(
+        default_factory=list,
+        description="what the data loader changed (clipped range, start moved past warm-up)",
+    )
 
     @field_validator("symbol")
     @classmethod

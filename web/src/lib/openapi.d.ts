@@ -589,6 +589,17 @@ export interface components {
              */
             blind: boolean;
             /**
+             * Clip
+             * @description run on the part of the range real data covers (else such a range is refused)
+             * @default false
+             */
+            clip: boolean;
+            /**
+             * Data Notes
+             * @description what the data loader changed (clipped range, start moved past warm-up)
+             */
+            data_notes?: string[];
+            /**
              * End
              * Format: date-time
              */
@@ -628,6 +639,12 @@ export interface components {
             starting_cash: number | string;
             /** Symbol */
             symbol: string;
+            /**
+             * Synthetic
+             * @description ask for synthetic candles (labelled so everywhere)
+             * @default false
+             */
+            synthetic: boolean;
             /**
              * Use Llm Cache
              * @default true
@@ -760,13 +777,39 @@ export interface components {
         CandlesOut: {
             /** Candles */
             candles: components["schemas"]["CandleRow"][];
+            /**
+             * Derived From
+             * @description the stored interval store-resampled candles were built from
+             */
+            derived_from?: string | null;
+            /**
+             * Generated At
+             * Format: date-time
+             * @description server time of this answer (age = now − close)
+             */
+            generated_at: string;
             /** Indicator Columns */
             indicator_columns: string[];
             /** Interval */
             interval: string;
             /**
+             * Last Bar
+             * @description open time of the newest candle, UTC
+             */
+            last_bar: string | null;
+            /**
+             * Last Bar Close
+             * @description when the newest candle closed, UTC
+             */
+            last_bar_close: string | null;
+            /**
+             * Market
+             * @description real | synthetic: synthetic candles are not market prices
+             */
+            market: string;
+            /**
              * Source
-             * @description binance | store | synthetic: where these candles came from
+             * @description binance | store | store-resampled | synthetic: where these candles came from
              */
             source: string;
             /** Symbol */
@@ -817,6 +860,11 @@ export interface components {
              */
             awaiting_approval: boolean;
             /**
+             * Clamped
+             * @default false
+             */
+            clamped: boolean;
+            /**
              * Entry
              * @default null
              */
@@ -860,6 +908,11 @@ export interface components {
              * Format: date-time
              */
             at?: string;
+            /**
+             * Code
+             * @default null
+             */
+            code: string | null;
             /** Message */
             message: string;
             /**
@@ -1314,9 +1367,14 @@ export interface components {
             binance_base_url: string;
             /**
              * Chain
-             * @description sources tried in order
+             * @description sources used in order; never falls back to synthetic unless mode is synthetic
              */
             chain: string[];
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
             /** Llm Provider */
             llm_provider: string;
             /**
@@ -1325,9 +1383,12 @@ export interface components {
              */
             mode: string;
             /** Stored */
-            stored: components["schemas"]["StoredSeries"][];
+            stored: components["schemas"]["StoredSeriesStatus"][];
         };
-        /** StoredSeries */
+        /**
+         * StoredSeries
+         * @description One (symbol, interval) held in the store.
+         */
         StoredSeries: {
             /**
              * First
@@ -1341,6 +1402,37 @@ export interface components {
              * Format: date-time
              */
             last: string;
+            /** Rows */
+            rows: number;
+            /** Sources */
+            sources: string[];
+            /** Symbol */
+            symbol: string;
+        };
+        /** StoredSeriesStatus */
+        StoredSeriesStatus: {
+            /**
+             * Age Seconds
+             * @description seconds since the newest stored candle closed
+             */
+            age_seconds: number;
+            /**
+             * First
+             * Format: date-time
+             */
+            first: string;
+            /** Interval */
+            interval: string;
+            /**
+             * Last
+             * Format: date-time
+             */
+            last: string;
+            /**
+             * Market
+             * @description real | synthetic
+             */
+            market: string;
             /** Rows */
             rows: number;
             /** Sources */
@@ -2208,6 +2300,8 @@ export interface operations {
                 /** @description one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w */
                 interval?: string;
                 limit?: number;
+                /** @description only bars that open before this time (UTC if naive): a past window */
+                end?: string | null;
             };
             header?: never;
             path?: never;
