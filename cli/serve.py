@@ -102,6 +102,10 @@ def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     settings = get_settings()
     for line in ensure_demo_data(settings):
         typer.echo(line)
+    from cli.headlines import ensure_demo_headlines
+
+    for line in ensure_demo_headlines(settings):
+        typer.echo(line)
     portfolio = ensure_default_portfolio(init_db(settings.database_url), settings)
     typer.echo(f"portfolio {portfolio.name!r} (id {portfolio.id}): {portfolio.starting_cash} USDT")
     if not settings.web_out_dir.is_dir():

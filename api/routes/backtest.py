@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine, select
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
@@ -31,6 +31,7 @@ from graph.backtest.estimate import (
 )
 from graph.backtest.runs import create_backtest_run, request_cancel, stream_backtest
 from graph.backtest.schemas import BacktestParams
+from graph.costs import MEMORISATION_PREFIX
 from persistence.db import session_scope
 from persistence.models import BacktestResult
 
@@ -63,6 +64,10 @@ class BacktestResultOut(BaseModel):
     trades: list[Any]
     warnings: list[Any]
     created_at: datetime
+    memorisation_note: str | None = Field(
+        default=None,
+        description="set when the window starts before a desk model's training cutoff",
+    )
 
 
 def _cancel_flags(request: Request) -> dict[str, threading.Event]:
@@ -148,9 +153,13 @@ async def backtest_result(run_id: RunId, engine: EngineDep) -> BacktestResultOut
     def load() -> BacktestResultOut | None:
         with session_scope(engine) as session:
             row = session.scalar(select(BacktestResult).where(BacktestResult.run_id == run_id))
-            return (
-                None if row is None else BacktestResultOut.model_validate(row, from_attributes=True)
+            if row is None:
+                return None
+            out = BacktestResultOut.model_validate(row, from_attributes=True)
+            out.memorisation_note = next(
+                (w for w in out.warnings if str(w).startswith(MEMORISATION_PREFIX)), None
             )
+            return out
 
     result = await asyncio.to_thread(load)
     if result is None:

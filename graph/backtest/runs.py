@@ -180,7 +180,12 @@ def default_decider_factory(db: Engine, settings: Settings, **overrides: Any) ->
 
 
 def rules_baseline(
-    data: BacktestData, params: BacktestParams, settings: Settings, main: BacktestReport
+    data: BacktestData,
+    params: BacktestParams,
+    settings: Settings,
+    main: BacktestReport,
+    *,
+    inputs_db: Engine | None = None,
 ) -> BaselineResult:
     """The same backtest decided by the rules engine; reused when the main model IS rules."""
     if settings.offline_models:
@@ -194,7 +199,12 @@ def rules_baseline(
     from graph.backtest.report import metrics_for
 
     rules = GraphDecider.for_backtest(
-        params, run_id=f"rules-baseline-{uuid.uuid4()}", settings=settings, db=None, rules=True
+        params,
+        run_id=f"rules-baseline-{uuid.uuid4()}",
+        settings=settings,
+        db=None,
+        rules=True,
+        inputs_db=inputs_db,  # the same dated headlines as the desk, nothing logged
     )
     outcome = run_engine(data.market, params, rules, data.snapshots, data_source=data.source)
     return BaselineResult(name="rules", metrics=metrics_for(outcome, data, params.interval))
@@ -276,7 +286,7 @@ def run_backtest(
             model=model_label(settings),
             baselines=market_baselines(outcome, data, params),
         )
-        report.baselines["rules"] = rules_baseline(data, params, settings, report)
+        report.baselines["rules"] = rules_baseline(data, params, settings, report, inputs_db=db)
         if (note := memorisation_note(settings, params.start, params.end)) is not None:
             report.memorisation_note = note
             report.warnings.insert(0, note)

@@ -699,6 +699,11 @@ export interface components {
             };
             /** Equity Curve */
             equity_curve: unknown[];
+            /**
+             * Memorisation Note
+             * @description set when the window starts before a desk model's training cutoff
+             */
+            memorisation_note?: string | null;
             /** Metrics */
             metrics: {
                 [key: string]: unknown;

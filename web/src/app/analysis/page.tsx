@@ -50,6 +50,7 @@ function Analysis() {
         execute: !replaying && execute && chosenPortfolio !== undefined,
         portfolio_id: chosenPortfolio ?? null,
         as_of: replaying ? replayAt : null,
+        blind: false,
       });
       router.push(`/analysis/?run=${run_id}`);
     } catch (e) {
