@@ -78,6 +78,7 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
         run_id=run_id,
         price=Decimal(str(state.snapshot.close)),
         at=at,
+        source=state.snapshot.source,
     )
     if fill is None:
         result = ExecutionResult(

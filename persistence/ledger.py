@@ -49,6 +49,7 @@ from tools.portfolio_math import (
     order_fill,
     resolve_order_quantity,
 )
+from tools.provenance import check_same_market
 
 # Callers read and write the ledger through this one module, so it re-exports the derived side.
 __all__ = [
@@ -160,8 +161,13 @@ def execute_order(
     at: datetime,
     run_id: str | None = None,
     broker: SimulatedBroker | None = None,
+    price_source: str | None = None,
 ) -> Fill | None:
     """Fill `order` at the reference `price`, once per `client_order_id`.
+
+    `price_source` (`tools.provenance`) says where the price came from: a price of the other
+    market kind than the portfolio's (a synthetic price for a real portfolio) is refused with
+    `MixedSourceError` before anything is read or written.
 
     Raises a `ValueError` subclass naming the field (unknown portfolio, size above
     max_position_pct, overselling, below minimum notional, float amounts) and writes nothing.
@@ -171,6 +177,12 @@ def execute_order(
     broker = broker or SimulatedBroker(BrokerConfig.from_settings())
     try:
         with locked_portfolio(engine, portfolio_id) as (session, portfolio):
+            if price_source is not None:
+                check_same_market(
+                    "synthetic" if portfolio.kind == "synthetic" else "real",
+                    price_source,
+                    what=f"price_source: portfolio {portfolio.name!r} is {portfolio.kind}",
+                )
             existing = _existing_fill(session, portfolio_id, client_order_id)
             if existing is not None:
                 return existing
@@ -212,7 +224,13 @@ class LedgerExecutor:
         self.broker = broker
 
     def execute(
-        self, order: OrderRequest, *, run_id: str, price: Decimal, at: datetime
+        self,
+        order: OrderRequest,
+        *,
+        run_id: str,
+        price: Decimal,
+        at: datetime,
+        source: str | None = None,
     ) -> Fill | None:
         return execute_order(
             self.engine,
@@ -223,6 +241,7 @@ class LedgerExecutor:
             at=at,
             run_id=run_id,
             broker=self.broker,
+            price_source=source,
         )
 
 
