@@ -577,6 +577,17 @@ export interface components {
          */
         BacktestParams: {
             /**
+             * Clip
+             * @description run on the part of the range real data covers (else such a range is refused)
+             * @default false
+             */
+            clip: boolean;
+            /**
+             * Data Notes
+             * @description what the data loader changed (clipped range, start moved past warm-up)
+             */
+            data_notes?: string[];
+            /**
              * End
              * Format: date-time
              */
@@ -616,6 +627,12 @@ export interface components {
             starting_cash: number | string;
             /** Symbol */
             symbol: string;
+            /**
+             * Synthetic
+             * @description ask for synthetic candles (labelled so everywhere)
+             * @default false
+             */
+            synthetic: boolean;
             /**
              * Use Llm Cache
              * @default true
@@ -743,13 +760,39 @@ export interface components {
         CandlesOut: {
             /** Candles */
             candles: components["schemas"]["CandleRow"][];
+            /**
+             * Derived From
+             * @description the stored interval store-resampled candles were built from
+             */
+            derived_from?: string | null;
+            /**
+             * Generated At
+             * Format: date-time
+             * @description server time of this answer (age = now − close)
+             */
+            generated_at: string;
             /** Indicator Columns */
             indicator_columns: string[];
             /** Interval */
             interval: string;
             /**
+             * Last Bar
+             * @description open time of the newest candle, UTC
+             */
+            last_bar: string | null;
+            /**
+             * Last Bar Close
+             * @description when the newest candle closed, UTC
+             */
+            last_bar_close: string | null;
+            /**
+             * Market
+             * @description real | synthetic: synthetic candles are not market prices
+             */
+            market: string;
+            /**
              * Source
-             * @description binance | store | synthetic: where these candles came from
+             * @description binance | store | store-resampled | synthetic: where these candles came from
              */
             source: string;
             /** Symbol */
@@ -914,6 +957,13 @@ export interface components {
         };
         /** PortfolioCreate */
         PortfolioCreate: {
+            /**
+             * Kind
+             * @description the market its fills come from; a synthetic portfolio trades synthetic candles only, a real one never takes a synthetic fill
+             * @default real
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /**
@@ -942,6 +992,11 @@ export interface components {
             fees_paid: string;
             /** Id */
             id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /** Positions */
@@ -973,6 +1028,11 @@ export interface components {
             created_at: string;
             /** Id */
             id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /** Require Approval */
@@ -1297,9 +1357,14 @@ export interface components {
             binance_base_url: string;
             /**
              * Chain
-             * @description sources tried in order
+             * @description sources used in order; never falls back to synthetic unless mode is synthetic
              */
             chain: string[];
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
             /** Llm Provider */
             llm_provider: string;
             /**
@@ -1308,9 +1373,12 @@ export interface components {
              */
             mode: string;
             /** Stored */
-            stored: components["schemas"]["StoredSeries"][];
+            stored: components["schemas"]["StoredSeriesStatus"][];
         };
-        /** StoredSeries */
+        /**
+         * StoredSeries
+         * @description One (symbol, interval) held in the store.
+         */
         StoredSeries: {
             /**
              * First
@@ -1324,6 +1392,37 @@ export interface components {
              * Format: date-time
              */
             last: string;
+            /** Rows */
+            rows: number;
+            /** Sources */
+            sources: string[];
+            /** Symbol */
+            symbol: string;
+        };
+        /** StoredSeriesStatus */
+        StoredSeriesStatus: {
+            /**
+             * Age Seconds
+             * @description seconds since the newest stored candle closed
+             */
+            age_seconds: number;
+            /**
+             * First
+             * Format: date-time
+             */
+            first: string;
+            /** Interval */
+            interval: string;
+            /**
+             * Last
+             * Format: date-time
+             */
+            last: string;
+            /**
+             * Market
+             * @description real | synthetic
+             */
+            market: string;
             /** Rows */
             rows: number;
             /** Sources */
