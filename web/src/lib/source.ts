@@ -10,9 +10,10 @@ export function effectiveSource(
   series: StoredSeries[] | undefined,
   symbol: string,
   interval: string,
+  derivedFrom?: string | null,
 ): string | undefined {
   if (!source) return undefined;
-  if (source === "store-resampled") return "store, resampled";
+  if (source === "store-resampled") return derivedFrom ? `store, resampled from ${derivedFrom}` : "store, resampled";
   if (source !== "store") return source;
   const sources = series?.find((s) => s.symbol === symbol && s.interval === interval)?.sources ?? [];
   if (!sources.includes("synthetic")) return source;
