@@ -188,3 +188,20 @@ def test_default_portfolio_follows_the_data_source(sqlite_engine: Engine) -> Non
     )
     assert (real.kind, play.kind) == ("real", "synthetic")
     assert play.name == f"{real.name}-synthetic"
+
+
+def test_a_synthetic_portfolio_asks_for_synthetic_candles(sqlite_engine: Engine) -> None:
+    from core.settings import Settings
+    from graph.context import SourceChainMarketData
+    from graph.runner import build_context
+
+    settings = Settings(data_source="store", llm_provider="rules", _env_file=None)  # type: ignore[arg-type]
+    play = create_portfolio(sqlite_engine, "play", Decimal(10_000), kind="synthetic")
+    real = create_portfolio(sqlite_engine, "real", Decimal(10_000))
+    ctx = build_context(settings, sqlite_engine, "r1", portfolio_id=play.id, execute=True)
+    assert isinstance(ctx.market_data, SourceChainMarketData) and ctx.market_data.synthetic
+    snap = ctx.market_data.snapshot("BTCUSDT", "1h")  # nothing stored: synthetic, as asked
+    assert snap.source == "synthetic"
+    other = build_context(settings, sqlite_engine, "r2", portfolio_id=real.id, execute=True)
+    assert isinstance(other.market_data, SourceChainMarketData)
+    assert not other.market_data.synthetic
