@@ -143,24 +143,29 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def resolve_portfolio(engine: Any, name: str | None, *, create_default: bool) -> int | None:
+def resolve_portfolio(
+    engine: Any, name: str | None, *, create_default: bool, settings: Any = None
+) -> int | None:
+    """The named portfolio, or (when executing) the default one of the data's market kind:
+    `<default>-synthetic` with synthetic data, so a synthetic fill never lands in a real one."""
     from core.settings import get_settings
     from persistence.portfolios import (
         UnknownPortfolioError,
-        create_portfolio,
+        ensure_default_portfolio,
         get_portfolio_by_name,
     )
 
-    settings = get_settings()
+    settings = settings or get_settings()
     if name is None and not create_default:
         return None
-    name = name or settings.default_portfolio_name
+    if name is None:
+        return ensure_default_portfolio(engine, settings).id
+    if name == settings.default_portfolio_name:
+        return ensure_default_portfolio(engine, settings, kind="real").id
     try:
         return get_portfolio_by_name(engine, name).id
     except UnknownPortfolioError:
-        if name != settings.default_portfolio_name:
-            raise fail(f"--portfolio: no portfolio named {name!r}") from None
-        return create_portfolio(engine, name, settings.default_starting_cash).id
+        raise fail(f"--portfolio: no portfolio named {name!r}") from None
 
 
 def analyze(
@@ -180,9 +185,17 @@ def analyze(
         help="the desk sees an anonymous ticker, prices rebased (first of the last 12 closes = "
         "100) and relative times; cannot be combined with --execute",
     ),
+    synthetic: bool = typer.Option(
+        False,
+        "--synthetic",
+        help="analyse synthetic candles (labelled SYNTHETIC; trades only a synthetic portfolio)",
+    ),
 ) -> None:
-    """Run the six-agent desk once on SYMBOL and stream its reasoning."""
-    from core.settings import get_settings
+    """Run the six-agent desk once on SYMBOL and stream its reasoning.
+
+    Candles come from the store (4h/1d built from finer stored candles when needed); with
+    none stored the run fails naming what to fetch — synthetic candles only with --synthetic."""
+    from core.settings import DataSourceMode, get_settings
     from graph.runner import run_analysis
     from persistence.db import init_db
 
@@ -195,8 +208,10 @@ def analyze(
         raise fail("--blind: a blind run sees rebased prices and cannot --execute")
     started = time.perf_counter()
     settings = get_settings()
+    if synthetic:
+        settings = settings.model_copy(update={"data_source": DataSourceMode.synthetic})
     engine = init_db(settings.database_url)
-    portfolio_id = resolve_portfolio(engine, portfolio, create_default=execute)
+    portfolio_id = resolve_portfolio(engine, portfolio, create_default=execute, settings=settings)
     console = Console(highlight=False)
     events = run_analysis(
         symbol,

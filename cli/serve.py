@@ -95,19 +95,28 @@ def ensure_demo_data(settings: Settings) -> list[str]:
 def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Migrate, make sure there is market data and a default portfolio, then serve the API
     and the web UI; prints the URL to open."""
+    from persistence.candles import list_series
     from persistence.db import init_db
     from persistence.portfolios import ensure_default_portfolio
 
     _check_port_free(host, port)
     settings = get_settings()
-    for line in ensure_demo_data(settings):
+    lines = ensure_demo_data(settings)
+    for line in lines:
         typer.echo(line)
     from cli.headlines import ensure_demo_headlines
 
     for line in ensure_demo_headlines(settings):
         typer.echo(line)
-    portfolio = ensure_default_portfolio(init_db(settings.database_url), settings)
-    typer.echo(f"portfolio {portfolio.name!r} (id {portfolio.id}): {portfolio.starting_cash} USDT")
+    # With only invented demo candles the demo trades a synthetic portfolio (never a real one).
+    engine = init_db(settings.database_url)
+    stored = list_series(engine)
+    synthetic = bool(stored) and all(s.sources == ["synthetic"] for s in stored)
+    portfolio = ensure_default_portfolio(engine, settings, kind="synthetic" if synthetic else None)
+    typer.echo(
+        f"{portfolio.kind} portfolio {portfolio.name!r} (id {portfolio.id}): "
+        f"{portfolio.starting_cash} USDT"
+    )
     if not settings.web_out_dir.is_dir():
         typer.echo(f"note: no web UI build at {settings.web_out_dir} (cd web && npm run build)")
     typer.echo(f"\n  open http://{host}:{port}/\n")

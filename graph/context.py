@@ -72,8 +72,17 @@ class OrderExecutor(Protocol):
     """`persistence.ledger.LedgerExecutor` in the CLI/API; the backtest's account in a backtest."""
 
     def execute(
-        self, order: OrderRequest, *, run_id: str, price: Decimal, at: datetime
-    ) -> Fill | None: ...
+        self,
+        order: OrderRequest,
+        *,
+        run_id: str,
+        price: Decimal,
+        at: datetime,
+        source: str | None = None,
+    ) -> Fill | None:
+        """`source`: where `price` came from (the snapshot's); the ledger refuses a price of
+        the other market kind than the portfolio's."""
+        ...
 
 
 class ReplayDataError(ValueError):

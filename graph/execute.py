@@ -84,6 +84,7 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
             run_id=run_id,
             price=Decimal(str(state.snapshot.close)),
             at=at,
+            source=state.snapshot.source,
         )
     except OrderSkipped as skip:
         # The executor's limits on the fresh portfolio left no room: a clean no-trade.

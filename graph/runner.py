@@ -111,6 +111,9 @@ def build_context(
         from persistence.portfolios import get_portfolio
 
         info = get_portfolio(engine, portfolio_id)
+        if info.kind == "synthetic" and ctx.market_data is None:
+            # A synthetic portfolio asks for synthetic candles (and takes no real fills).
+            ctx.market_data = SourceChainMarketData(settings, engine, synthetic=True)
         ctx.risk_limits = info.risk
         ctx.portfolio_provider = lambda snap: ledger_portfolio_view(
             engine, info.id, info.name, snap

@@ -54,13 +54,16 @@ class Candle(Base):
     low: Mapped[float] = mapped_column(Float)
     close: Mapped[float] = mapped_column(Float)
     volume: Mapped[float] = mapped_column(Float)
-    source: Mapped[str] = mapped_column(String(16), doc="binance | import | synthetic")
+    source: Mapped[str] = mapped_column(String(16), doc="binance | import | synthetic (row origin)")
 
 
 class Portfolio(Base):
-    """A simulated account. `risk` holds the per-portfolio risk limits (validated in code)."""
+    """A simulated account. `risk` holds the per-portfolio risk limits (validated in code).
+    `kind` is the market its fills come from: a real portfolio never takes a synthetic fill,
+    nor is it marked with synthetic prices (and the other way round)."""
 
     __tablename__ = "portfolios"
+    __table_args__ = (CheckConstraint("kind IN ('real', 'synthetic')", name="ck_portfolios_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -68,6 +71,9 @@ class Portfolio(Base):
     starting_cash: Mapped[Decimal] = mapped_column(MONEY)
     require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     risk: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    kind: Mapped[str] = mapped_column(
+        String(10), default="real", server_default="real", doc="real | synthetic market"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -86,7 +86,8 @@ def _coverage_error(
         f"range: real {symbol} {interval} data ({label}) covers {_fmt(first_ms)} → "
         f"{_fmt(last_ms)}; missing {holes}. Get it with `cryptofirm data fetch {symbol} "
         f"--interval {source_interval} --from {ms_to_datetime(fetch_from):%Y-%m-%d} --to "
-        f"{ms_to_datetime(fetch_to + 86_400_000):%Y-%m-%d}` or `cryptofirm data import FILE`, "
+        f"{ms_to_datetime(fetch_to + (-fetch_to) % 86_400_000):%Y-%m-%d}` or "
+        f"`cryptofirm data import FILE`, "
         f"narrow the range to the covered part, or pass --clip (API: clip) to run on the real "
         f"data only ({describe_holdings(store, symbol)})",
         missing,

@@ -40,6 +40,11 @@ class PortfolioCreate(BaseModel):
     starting_cash: Cash
     require_approval: bool = False
     risk: RiskLimits = Field(default_factory=RiskLimits)
+    kind: Literal["real", "synthetic"] = Field(
+        default="real",
+        description="the market its fills come from; a synthetic portfolio trades synthetic "
+        "candles only, a real one never takes a synthetic fill",
+    )
 
 
 class PositionOut(PositionValuation):
@@ -140,6 +145,7 @@ async def new_portfolio(body: PortfolioCreate, engine: EngineDep) -> PortfolioIn
                 body.starting_cash,
                 require_approval=body.require_approval,
                 risk=body.risk,
+                kind=body.kind,
             )
         except DuplicatePortfolioError as exc:
             # The unique name decides, so two racing creates get one 201 and one 409.

@@ -45,7 +45,7 @@ def snapshot(
         interval=interval,
         as_of=as_of,
         bars_of_history=500,
-        source="test",
+        source="store",
         open=close * (1 - 0.002 * sign),
         high=close * 1.004,
         low=close * 0.996,
@@ -92,7 +92,7 @@ class StaticSentiment:
             fear_greed=self.fear_greed,
             fear_greed_label="Greed" if self.fear_greed > 50 else "Fear",
             headlines=[Headline(title=t) for t in self.headlines],
-            source="test",
+            source="store",
         )
 
 

@@ -83,3 +83,14 @@ def test_bad_input_is_one_line_exit_2(offline_env, args, field) -> None:  # type
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and field in lines[0]
+
+
+def test_synthetic_flag_trades_only_the_synthetic_default_portfolio(offline_env) -> None:  # type: ignore[no-untyped-def]
+    from persistence.db import init_db
+    from persistence.portfolios import list_portfolios
+
+    result = CliRunner().invoke(app, ["analyze", "BTCUSDT", "--synthetic", "--execute"])
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output
+    [portfolio] = list_portfolios(init_db(get_settings().database_url))
+    assert (portfolio.kind, portfolio.name) == ("synthetic", "default-synthetic")

@@ -65,7 +65,7 @@ export default function DashboardPage() {
             {last && <span className="muted"> · last close {fmtMoney(last.close)}</span>}
           </>
         }
-        actions={<SourceBadge source={effectiveSource(candles.data?.source, series.data, symbol, interval)} />}
+        actions={<SourceBadge source={effectiveSource(candles.data?.source, series.data, symbol, interval, candles.data?.derived_from)} />}
       >
         <View state={candles} isEmpty={(d) => d.candles.length === 0} empty={`No ${symbol} ${interval} candles in the store yet.`}>
           {(d) => <PriceChart candles={d.candles} />}

@@ -6,6 +6,7 @@ import {
   createChart,
   HistogramSeries,
   LineSeries,
+  TickMarkType,
   type DeepPartial,
   type ChartOptions,
   type IChartApi,
@@ -14,7 +15,7 @@ import {
 } from "lightweight-charts";
 import { useEffect, useRef } from "react";
 import type { Candle } from "@/lib/api-types";
-import { toUnixSeconds } from "@/lib/format";
+import { fmtTime, toUnixSeconds } from "@/lib/format";
 
 const THEME: DeepPartial<ChartOptions> = {
   autoSize: true,
@@ -26,9 +27,25 @@ const THEME: DeepPartial<ChartOptions> = {
   },
   grid: { vertLines: { color: "#1a2331" }, horzLines: { color: "#1a2331" } },
   rightPriceScale: { borderColor: "#223044" },
-  timeScale: { borderColor: "#223044", timeVisible: true, secondsVisible: false },
+  timeScale: { borderColor: "#223044", timeVisible: true, secondsVisible: false, tickMarkFormatter: tickWithYear },
+  localization: { timeFormatter: (t: Time) => `${fmtTime(t as number)} UTC` },
   crosshair: { mode: 0 },
 };
+
+/** Axis labels that always say which year (real data can be years old): UTC. */
+function tickWithYear(time: Time, type: TickMarkType): string {
+  const iso = new Date((time as number) * 1000).toISOString();
+  switch (type) {
+    case TickMarkType.Year:
+      return iso.slice(0, 4);
+    case TickMarkType.Month:
+      return iso.slice(0, 7);
+    case TickMarkType.DayOfMonth:
+      return iso.slice(0, 10);
+    default:
+      return iso.slice(11, 16);
+  }
+}
 
 type IndicatorKey = keyof Candle;
 

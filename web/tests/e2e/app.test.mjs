@@ -37,7 +37,7 @@ async function createPortfolio(extra = {}) {
 
 /**
  * Markets to try, in order: the rules engine may well say HOLD on one, and a test that needs a
- * trade moves on to the next. Intervals without stored candles run on labelled synthetic data.
+ * trade moves on to the next. 4h and 1d are resampled from the stored 1h candles.
  */
 async function markets(page) {
   const symbols = await page.locator('[data-testid="analysis-symbol"] option').allTextContents();
@@ -91,11 +91,18 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await page.waitForSelector('[data-testid="portfolio-summary"], [data-testid="chart-card"] .state');
     await screenshot(page, "dashboard-1280");
 
-    // Nothing is stored at 15m, so the API falls back to generated candles: they must be labelled.
+    // Nothing is stored at 15m (nor anything finer): the API refuses to invent candles and the
+    // chart says what is missing instead of drawing generated ones.
     await page.selectOption('[data-testid="interval-select"]', "15m");
-    await page.waitForSelector('[data-testid="synthetic-badge"]');
+    await page.waitForSelector('[data-testid="chart-card"] .state.error');
+    assert.match(await page.locator('[data-testid="chart-card"] .state.error').innerText(), /no stored/);
     await page.waitForTimeout(300);
-    await screenshot(page, "dashboard-1280-synthetic");
+    await screenshot(page, "dashboard-1280-missing");
+    // 4h is built from the stored 1h candles, and labelled so (or SYNTHETIC if the demo stored those).
+    await page.selectOption('[data-testid="interval-select"]', "4h");
+    await page.waitForSelector(
+      '[data-testid="chart-card"] [data-testid="source-badge"]:has-text("resampled from 1h"), [data-testid="synthetic-badge"]',
+    );
     await page.selectOption('[data-testid="interval-select"]', "1h");
     await page.waitForSelector('[data-testid="chart-card"] [data-testid="source-badge"], [data-testid="synthetic-badge"]');
 

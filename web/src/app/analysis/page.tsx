@@ -3,6 +3,7 @@
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useMemo, useState } from "react";
 import { AgentBubble, AnalystColumn } from "@/components/AgentPanels";
+import { DataFreshness } from "@/components/DataFreshness";
 import { runExecution } from "@/components/runs";
 import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
 import { Card, Empty, ErrorBox, Loading, ModelBadge, ReplayBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
@@ -25,6 +26,7 @@ function Analysis() {
   const router = useRouter();
   const runId = useSearchParams().get("run");
   const symbols = useApi(() => api.symbols(), []);
+  const stored = useApi(() => api.series(), []);
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
   const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const [execute, setExecute] = useState(true);
@@ -133,6 +135,7 @@ function Analysis() {
             </button>
           )}
         </div>
+        <DataFreshness series={stored.data} symbol={symbol} interval={interval} />
         {replaying && <p className="muted">Replay of a past bar from stored history: nothing is traded.</p>}
         {startError && <ErrorBox error={startError} />}
       </Card>
