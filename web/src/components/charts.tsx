@@ -13,6 +13,7 @@ import {
   type DeepPartial,
   type HistogramData,
   type IChartApi,
+  type ISeriesApi,
   type LineData,
   type MouseEventParams,
   type SeriesMarker,
@@ -140,6 +141,7 @@ export function PriceChart({
   const ref = useRef<HTMLDivElement>(null);
   const [shown, setShown] = useState<Record<Toggle, boolean>>({ ema: true, bb: true, volume: true, rsi: true, macd: true });
   const [hover, setHover] = useState<Candle>();
+  const priceRef = useRef<ISeriesApi<"Candlestick"> | null>(null);
   const byTime = useMemo(() => new Map(candles.map((c) => [toUnixSeconds(c.time), c])), [candles]);
 
   useEffect(() => {
@@ -181,37 +183,6 @@ export function PriceChart({
       overlay("bb_upper", "#5d6b7e", "BB", true);
       overlay("bb_middle", "#46515f", "", true);
       overlay("bb_lower", "#5d6b7e", "", true);
-    }
-
-    // Trades: an arrow on the bar each fill falls in; levels as dashed price lines.
-    const times = bars.map((b) => b.time as number);
-    const markers: SeriesMarker<Time>[] = marks
-      .flatMap((m) => {
-        const t = barTime(times, toUnixSeconds(m.time));
-        if (t === undefined || toUnixSeconds(m.time) - t > 86_400 * 7) return [];
-        const buy = m.side === "buy";
-        return [
-          {
-            time: t as Time,
-            position: buy ? "belowBar" : "aboveBar",
-            shape: buy ? "arrowUp" : "arrowDown",
-            color: buy ? UP : DOWN,
-            text: m.text ?? (buy ? "BUY" : "SELL"),
-          } as SeriesMarker<Time>,
-        ];
-      })
-      .sort((a, b) => (a.time as number) - (b.time as number));
-    if (markers.length) createSeriesMarkers(price, markers);
-    for (const l of levels) {
-      if (!Number.isFinite(l.price)) continue;
-      price.createPriceLine({
-        price: l.price,
-        color: LEVEL_COLOURS[l.kind],
-        lineWidth: 1,
-        lineStyle: 2,
-        axisLabelVisible: true,
-        title: l.label ?? l.kind,
-      });
     }
 
     const stretch: [number, number][] = [];
@@ -263,11 +234,57 @@ export function PriceChart({
     const onMove = (p: MouseEventParams<Time>) => setHover(p.time === undefined ? undefined : byTime.get(p.time as number));
     chart.subscribeCrosshairMove(onMove);
     chart.timeScale().fitContent();
+    priceRef.current = price;
     return () => {
+      priceRef.current = null;
       chart.unsubscribeCrosshairMove(onMove);
       chart.remove();
     };
-  }, [candles, height, shown, marks, levels, byTime]);
+  }, [candles, height, shown, byTime]);
+
+  // Trades: an arrow on the bar each fill falls in; levels as dashed price lines. Applied to the
+  // drawn chart, so a refreshed trade list never rebuilds (and resets) the chart.
+  const marksKey = JSON.stringify(marks);
+  const levelsKey = JSON.stringify(levels);
+  useEffect(() => {
+    const price = priceRef.current;
+    if (!price) return;
+    const times = candles.map((c) => toUnixSeconds(c.time));
+    const markers: SeriesMarker<Time>[] = (JSON.parse(marksKey) as TradeMark[])
+      .flatMap((m) => {
+        const t = barTime(times, toUnixSeconds(m.time));
+        if (t === undefined || toUnixSeconds(m.time) - t > 86_400 * 7) return [];
+        const buy = m.side === "buy";
+        return [
+          {
+            time: t as Time,
+            position: buy ? "belowBar" : "aboveBar",
+            shape: buy ? "arrowUp" : "arrowDown",
+            color: buy ? UP : DOWN,
+            text: m.text ?? (buy ? "BUY" : "SELL"),
+          } as SeriesMarker<Time>,
+        ];
+      })
+      .sort((a, b) => (a.time as number) - (b.time as number));
+    const plugin = createSeriesMarkers(price, markers);
+    const lines = (JSON.parse(levelsKey) as PriceLevel[])
+      .filter((l) => Number.isFinite(l.price))
+      .map((l) =>
+        price.createPriceLine({
+          price: l.price,
+          color: LEVEL_COLOURS[l.kind],
+          lineWidth: 1,
+          lineStyle: 2,
+          axisLabelVisible: true,
+          title: l.label ?? l.kind,
+        }),
+      );
+    return () => {
+      if (priceRef.current !== price) return; // the chart is gone with its series
+      plugin.detach();
+      for (const l of lines) price.removePriceLine(l);
+    };
+  }, [candles, shown, marksKey, levelsKey]);
 
   return (
     <div className="price-chart">

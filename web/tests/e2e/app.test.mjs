@@ -199,8 +199,11 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     // The OHLCV readout follows the pointer over the chart.
     const readout = p.page.locator('[data-testid="portfolio-price"] [data-testid="ohlc-readout"]');
     const before = await readout.textContent();
-    const box = await p.page.locator('[data-testid="portfolio-price-chart"]').boundingBox();
-    await p.page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
+    const chart = p.page.locator('[data-testid="portfolio-price-chart"]');
+    const box = await chart.boundingBox();
+    await chart.hover({ position: { x: box.width * 0.3, y: box.height * 0.3 } });
+    const scrolled = await chart.boundingBox(); // hover() scrolled the chart into view
+    await p.page.mouse.move(scrolled.x + scrolled.width * 0.3 + 8, scrolled.y + scrolled.height * 0.3, { steps: 3 });
     await p.page.waitForFunction((b) => document.querySelector('[data-testid="portfolio-price"] [data-testid="ohlc-readout"]')?.textContent !== b, before);
     assert.match((await readout.textContent()) ?? "", /O .*H .*L .*C .*V /);
     await screenshot(p.page, "portfolio-1280");

@@ -355,7 +355,7 @@ function RunStream({
         </Card>
       )}
 
-      {view.started && <RunChart view={view} />}
+      {view.started && <RunChart view={view} rejected={execution?.status === "rejected_by_human"} />}
 
       <Card title="Analysts">
         <div className="analysts">
@@ -377,12 +377,13 @@ function RunStream({
 }
 
 /** The run's market with the decision's entry/stop/target and the run's fills marked. */
-function RunChart({ view }: { view: RunView }) {
+function RunChart({ view, rejected }: { view: RunView; rejected: boolean }) {
   const started = view.started as NonNullable<RunView["started"]>;
   const end = started.as_of ?? undefined;
   const candles = useApi(() => api.candles(started.symbol, started.interval, 200, end), [started.symbol, started.interval, end]);
   const d = view.decision;
-  const trades = !!d && d.action !== "hold" && d.size_pct > 0 && d.approved;
+  // Levels only for an order that stands: not for a hold, a 0% size, a refusal or a rejection.
+  const trades = !!d && d.action !== "hold" && d.size_pct > 0 && d.approved && !rejected;
   const levels = useMemo<PriceLevel[]>(
     () =>
       trades && d

@@ -128,18 +128,18 @@ function PortfolioDetail({ id }: { id: number }) {
       <Card title="Open positions">
         <View state={positions} isEmpty={(p) => p.length === 0} empty="No open positions.">
           {(list) => (
-            <Table caption="Open positions" head={["Symbol", "Quantity", "Avg entry", "Mark", "Value", "Unrealised P&L", "Stop", "Target"]} testId="positions-table">
+            <Table caption="Open positions" head={["Symbol", "Unrealised P&L", "Value", "Quantity", "Avg entry", "Mark", "Stop", "Target"]} testId="positions-table">
               {list.map((p) => (
                 <tr key={p.symbol}>
                   <td>{p.symbol}</td>
+                  <td className={`num ${signClass(p.unrealized_pnl)}`}>{fmtMoney(p.unrealized_pnl)}</td>
+                  <td className="num">{fmtMoney(p.market_value)}</td>
                   <td className="num">{fmtNum(p.quantity, 6)}</td>
                   <td className="num">{fmtMoney(p.avg_entry_price)}</td>
                   <td className="num" title={p.mark_source === "candle" ? "latest stored candle close" : "no candle: last fill price"}>
                     {fmtMoney(p.mark_price)}
                     {p.mark_source === "last_fill" && <span className="muted"> (last fill)</span>}
                   </td>
-                  <td className="num">{fmtMoney(p.market_value)}</td>
-                  <td className={`num ${signClass(p.unrealized_pnl)}`}>{fmtMoney(p.unrealized_pnl)}</td>
                   <td className="num">{fmtMoney(p.stop_loss)}</td>
                   <td className="num">{fmtMoney(p.take_profit)}</td>
                 </tr>
