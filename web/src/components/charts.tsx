@@ -147,6 +147,8 @@ export function PriceChart({
   useEffect(() => {
     if (!ref.current) return;
     const chart: IChartApi = createChart(ref.current, THEME);
+    // On a phone the series' axis labels would cover the price scale: the toggles name them.
+    const compact = ref.current.clientWidth < 600;
     const price = chart.addSeries(CandlestickSeries, {
       upColor: UP,
       downColor: DOWN,
@@ -168,7 +170,7 @@ export function PriceChart({
           color,
           lineWidth: 1,
           lineStyle: dashed ? 2 : 0,
-          title,
+          title: compact ? "" : title,
           priceLineVisible: false,
           lastValueVisible: false,
           crosshairMarkerVisible: false,
@@ -195,13 +197,13 @@ export function PriceChart({
         color: c.close >= c.open ? "rgba(38,166,154,0.5)" : "rgba(239,83,80,0.5)",
       }));
       chart
-        .addSeries(HistogramSeries, { priceLineVisible: false, lastValueVisible: false, title: "Volume", priceFormat: { type: "volume" } }, pane)
+        .addSeries(HistogramSeries, { priceLineVisible: false, lastValueVisible: false, title: compact ? "" : "Volume", priceFormat: { type: "volume" } }, pane)
         .setData(volumes);
       stretch.push([pane, 0.7]);
     }
     if (shown.rsi) {
       pane += 1;
-      const rsi = chart.addSeries(LineSeries, { color: "#f59e0b", lineWidth: 1, title: "RSI 14", priceLineVisible: false }, pane);
+      const rsi = chart.addSeries(LineSeries, { color: "#f59e0b", lineWidth: 1, title: compact ? "" : "RSI 14", priceLineVisible: false }, pane);
       rsi.setData(line(candles, "rsi_14"));
       rsi.createPriceLine({ price: 70, color: DOWN, lineWidth: 1, lineStyle: 2, axisLabelVisible: false, title: "" });
       rsi.createPriceLine({ price: 30, color: UP, lineWidth: 1, lineStyle: 2, axisLabelVisible: false, title: "" });
@@ -220,9 +222,9 @@ export function PriceChart({
               color: (c.macd_hist as number) >= 0 ? "rgba(38,166,154,0.6)" : "rgba(239,83,80,0.6)",
             })),
         );
-      chart.addSeries(LineSeries, { color: "#4fa3ff", lineWidth: 1, title: "MACD", priceLineVisible: false }, pane).setData(line(candles, "macd"));
+      chart.addSeries(LineSeries, { color: "#4fa3ff", lineWidth: 1, title: compact ? "" : "MACD", priceLineVisible: false }, pane).setData(line(candles, "macd"));
       chart
-        .addSeries(LineSeries, { color: "#f5c542", lineWidth: 1, title: "signal", priceLineVisible: false }, pane)
+        .addSeries(LineSeries, { color: "#f5c542", lineWidth: 1, title: compact ? "" : "signal", priceLineVisible: false }, pane)
         .setData(line(candles, "macd_signal"));
       stretch.push([pane, 1.1]);
     }

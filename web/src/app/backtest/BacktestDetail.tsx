@@ -195,7 +195,7 @@ function ResultView({ result, symbol, interval, end }: { result: BacktestResult;
           {equity.length === 0 ? <Empty>No equity points in this result.</Empty> : <DrawdownChart testId="backtest-drawdown-chart" points={equity} height={320 - 4} />}
         </Card>
       </div>
-      <div className="grid two">
+      <div className="grid metrics">
         <Card title="Metrics and baselines">
           {table.rows.length === 0 ? (
             <Empty>No metrics.</Empty>
@@ -206,8 +206,9 @@ function ResultView({ result, symbol, interval, end }: { result: BacktestResult;
                 "Metric",
                 ...table.columns.map((c) =>
                   c.sameAsDesk ? (
-                    <span key={c.name} title="This baseline is the desk's own run: the desk ran the rules engine">
-                      {c.name} <span className="badge muted">same as desk</span>
+                    <span key={c.name} className="th-stack" title="This baseline is the desk's own run: the desk ran the rules engine">
+                      {c.name}
+                      <span className="badge muted">same as desk</span>
                     </span>
                   ) : (
                     c.name
