@@ -76,6 +76,10 @@ class OrderExecutor(Protocol):
     ) -> Fill | None: ...
 
 
+_BOUND_PORTFOLIOS: dict[tuple[str, int | None], tuple[Any, Any]] = {}
+"""(database url, portfolio id) → (engine, PortfolioInfo), refreshed by every `prepare`."""
+
+
 class ReplayDataError(ValueError):
     """A replay (`as_of`) found no real candles at that time; never replaced by synthetic."""
 
@@ -182,6 +186,10 @@ class DeskContext:
     budget: BudgetGuard | None = None
     cache: LLMCache | None = None
 
+    portfolio_id: int | None = None
+    """A paper portfolio named by id (Studio's context) instead of injected seams; bound by
+    `bind_portfolio()`."""
+
     run_id: str | None = None
     """Run id for logs and the executor's idempotency key; None → the LangGraph thread id."""
 
@@ -193,14 +201,52 @@ class DeskContext:
     at once. `replace()` does not copy it, so an overridden copy resolves again."""
 
     def with_overrides(self, values: dict[str, Any]) -> DeskContext:
-        """A copy with simple fields replaced (Studio passes its context as a JSON object)."""
+        """A copy with simple fields replaced (Studio passes its context as a JSON object).
+        `portfolio_id` names a paper portfolio to value, limit and execute on (see
+        `bind_portfolio`): Studio can trade, with approval, without an injected executor."""
         allowed = {"require_approval", "use_cache", "stream_tokens", "run_id", "now"}
-        unknown = set(values) - allowed
+        unknown = set(values) - allowed - {"portfolio_id"}
         if unknown:
             raise ValueError(
-                f"unknown context field(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+                f"unknown context field(s) {sorted(unknown)}; allowed: "
+                f"{sorted(allowed | {'portfolio_id'})}"
             )
-        return replace(self, **values)
+        simple = {key: value for key, value in values.items() if key in allowed}
+        ctx = replace(self, **simple, portfolio_id=values.get("portfolio_id"))
+        cached = _BOUND_PORTFOLIOS.get((ctx.settings.database_url, ctx.portfolio_id))
+        return ctx._bound_to(*cached) if cached is not None else ctx
+
+    def bind_portfolio(self) -> DeskContext:
+        """Blocking (run it in a thread): load `portfolio_id` from the database and return a
+        copy bound to it — its risk limits, ledger valuation and executor; approval required
+        when the context or the portfolio asks for it. Nodes that follow reuse the binding."""
+        if self.portfolio_id is None:
+            return self
+        from persistence.db import get_engine
+        from persistence.portfolios import get_portfolio
+
+        engine = self.engine or get_engine(self.settings.database_url)
+        info = get_portfolio(engine, self.portfolio_id)
+        _BOUND_PORTFOLIOS[(self.settings.database_url, self.portfolio_id)] = (engine, info)
+        return self._bound_to(engine, info)
+
+    def _bound_to(self, engine: Engine, info: Any) -> DeskContext:
+        from graph.portfolio_view import ledger_portfolio_view
+        from persistence.ledger import LedgerExecutor
+
+        return replace(
+            self,
+            engine=engine,
+            risk_limits=info.risk,
+            portfolio_provider=lambda snap: ledger_portfolio_view(engine, info.id, info.name, snap),
+            executor=LedgerExecutor(engine, info.id),
+            require_approval=self.require_approval or info.require_approval,
+        )
+
+    @property
+    def portfolio_unbound(self) -> bool:
+        """A portfolio is named but not bound yet (call `bind_portfolio` in a thread)."""
+        return self.portfolio_id is not None and self.executor is None
 
     def resolved(self) -> DeskContext:
         """Fill every None seam from settings. Idempotent; called once per run by the runner

@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 
 from core.risk import RiskLimits
 from graph.agents.base import desk_context
+from graph.context import DeskContext, SourceChainMarketData, decision_time
 from graph.risk_gate import is_stale
 from graph.state import InputState
 from tools.sentiment import SentimentUnavailableError
@@ -37,18 +38,50 @@ def stale_data_warning(snap: IndicatorSnapshot, limits: RiskLimits, now: datetim
     )
 
 
+def turn_clock(state: InputState, ctx: DeskContext) -> datetime | None:
+    """The decision time of this turn: the replayed bar's close for an `as_of` turn, else the
+    context's clock (None → real time)."""
+    if state.as_of is not None:
+        return decision_time(state.as_of, state.interval)[1]
+    return ctx.now
+
+
+def data_warnings(snap: IndicatorSnapshot) -> list[str]:
+    """What the answer must say about where the candles came from (besides staleness)."""
+    warnings = []
+    if snap.source == "synthetic":
+        warnings.append(
+            f"synthetic data: no stored or live {snap.symbol} {snap.interval} candles were "
+            "available, so the desk analysed GENERATED candles — not market prices. "
+            "Import or fetch history (cryptofirm data) for a real analysis."
+        )
+    if "resampled" in snap.source:
+        warnings.append(
+            f"resampled data: the {snap.interval} candles were built from shorter stored bars."
+        )
+    return warnings
+
+
 async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, Any]:
     ctx = desk_context(runtime)
+    if ctx.portfolio_id is not None:  # Studio names a portfolio: (re)load it off the loop
+        ctx = await asyncio.to_thread(ctx.bind_portfolio)
     assert ctx.market_data is not None and ctx.sentiment is not None
     assert ctx.tokenomics is not None
     update: dict[str, Any] = {}
     snap = state.snapshot
     if snap is None:
+        market = ctx.market_data
+        if state.as_of is not None:  # a chat/Studio replay of a past bar
+            market = SourceChainMarketData(ctx.settings, ctx.engine, as_of=state.as_of)
         # Candle loading may hit the network or the database: keep the event loop free.
-        snap = await asyncio.to_thread(ctx.market_data.snapshot, state.symbol, state.interval)
+        snap = await asyncio.to_thread(market.snapshot, state.symbol, state.interval)
         update["snapshot"] = snap
-        warning = stale_data_warning(snap, ctx.risk_limits, ctx.now or datetime.now(UTC))
+        update["snapshot_loaded"] = True
+        now = turn_clock(state, ctx) or datetime.now(UTC)
+        warning = stale_data_warning(snap, ctx.risk_limits, now)
         if warning is not None:
+            update["warnings"] = [warning]
             runtime.stream_writer(
                 {"event": "error", "severity": "warning", "node": "prepare", "message": warning}
             )
@@ -71,4 +104,5 @@ async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, An
     except TokenomicsUnavailableError as exc:
         runtime.stream_writer({"event": "error", "node": "prepare", "message": str(exc)})
         update["tokenomics_inputs"] = None
+    update["warnings"] = [*update.get("warnings", []), *data_warnings(snap)]
     return update
