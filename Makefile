@@ -17,7 +17,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install lint typecheck test test-py test-web web-install web-build chromium demo bench serve clean
+.PHONY: help install lint typecheck test test-py test-web js-sdk-install web-install web-build chromium demo bench serve clean
 
 help:
 	@echo "make demo   – start the API and web UI on embedded defaults and print the URL"
@@ -45,8 +45,16 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# The Node test of the JS SDK (tests/js, run by tests/graph/test_studio_chat.py) needs its
+# own node_modules (@langchain/langgraph-sdk from npm).
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	@touch $@
+
+js-sdk-install: tests/js/node_modules/.installed
+
 # pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
-test-py: install
+test-py: install js-sdk-install
 	@mkdir -p artifacts
 	$(PY) -m pytest -ra --junitxml=artifacts/pytest.xml; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
