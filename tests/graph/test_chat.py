@@ -212,3 +212,28 @@ async def test_without_a_portfolio_a_trade_request_says_why_nothing_traded() -> 
     )
     assert out["execution"].status == "skipped"
     assert "portfolio_id" in out["messages"][-1].content
+
+
+async def test_a_real_model_extracts_the_request_and_the_parser_is_its_fallback() -> None:
+    from graph_fakes import FakeModelClient, json_reply, rules_text_reply
+
+    from graph.models import Prompt
+
+    def script(agent: str, prompt: Prompt, attempt: int) -> str:
+        if agent != "intake":
+            return rules_text_reply(agent, prompt)
+        if "solana" in prompt.user:
+            payload = {"kind": "analyze", "symbol": "SOLUSDT", "interval": "1d"}
+            return json_reply("The user wants Solana on the daily chart.", payload)
+        return "no idea"  # never valid: repaired once, then the parser's reading
+
+    client = FakeModelClient(script=script)
+    market = PerPairMarket()
+    ctx = desk_context(client, market_data=market, stream_tokens=False)
+    app = compile_desk(InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "chat-llm"}}
+    out = await app.ainvoke(_user("have a look at solana on the daily"), config, context=ctx)
+    assert market.loads == [("SOLUSDT", "1d")]
+    assert "SOLUSDT 1d" in out["messages"][-1].content
+    out = await app.ainvoke(_user("analyze ETHUSDT 4h"), config, context=ctx)
+    assert market.loads[-1] == ("ETHUSDT", "4h") and client.attempts("intake") == 3
