@@ -83,10 +83,20 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _plain(message: str) -> str:
+    """Pydantic prefixes a validator's own message with its error class ("Value error, ...")."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
 async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        FieldError(field=_field_name(e.get("loc", ())), message=e.get("msg", ""), type=e["type"])
+        FieldError(
+            field=_field_name(e.get("loc", ())), message=_plain(e.get("msg", "")), type=e["type"]
+        )
         for e in exc.errors()
     ]
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request"

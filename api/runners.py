@@ -28,6 +28,11 @@ class AnalysisStart(BaseModel):
         "UTC) from stored candles; a replay never trades, so it cannot be combined with execute",
         examples=["2024-04-01T12:00:00Z"],
     )
+    blind: bool = Field(
+        default=False,
+        description="the desk sees an anonymous ticker, rebased prices and relative times; "
+        "a blind run never trades, so it cannot be combined with execute",
+    )
 
     @field_validator("as_of")
     @classmethod
@@ -68,6 +73,7 @@ class GraphAnalysisRunner:
             portfolio_id=request.portfolio_id,
             execute=request.execute,
             as_of=request.as_of,
+            blind=request.blind,
             engine=self.engine,
             settings=self.settings,
             checkpointer=self.checkpointer,

@@ -117,6 +117,8 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
         console.print(f"[bold red]BUDGET[/] {escape(event.reason or '')}")
     elif isinstance(event, ErrorEvent) and event.severity == "warning":
         console.print(f"[bold yellow]WARNING[/] {escape(event.message)}")
+        if event.code == "stale_data":
+            console.print("Fetch fresh candles (cryptofirm data fetch) or replay with --as-of.")
     elif isinstance(event, ErrorEvent):
         console.print(f"[bold red]error[/] {escape(event.node or '')} {escape(event.message)}")
     elif isinstance(event, RunFinished):
@@ -184,6 +186,12 @@ def analyze(
         help="replay the desk at the bar containing this UTC time (e.g. 2024-04-01T12:00) "
         "from stored candles; cannot be combined with --execute",
     ),
+    blind: bool = typer.Option(
+        False,
+        "--blind",
+        help="the desk sees an anonymous ticker, prices rebased (first of the last 12 closes = "
+        "100) and relative times; cannot be combined with --execute",
+    ),
 ) -> None:
     """Run the six-agent desk once on SYMBOL and stream its reasoning."""
     from core.settings import get_settings
@@ -204,6 +212,8 @@ def analyze(
     replay_at = parse_as_of(as_of) if as_of is not None else None
     if replay_at is not None and execute:
         raise fail("--as-of: a replay of a past bar cannot --execute")
+    if blind and execute:
+        raise fail("--blind: a blind run sees rebased prices and cannot --execute")
     started = time.perf_counter()
     settings = get_settings()
     engine = init_db(settings.database_url)
@@ -217,7 +227,13 @@ def analyze(
         engine=engine,
         settings=settings,
         as_of=replay_at,
+        blind=blind,
     )
+    if blind:
+        console.print(
+            f"[bold cyan]BLIND[/] the desk sees {symbol} as ASSET, prices rebased (first of the "
+            "last 12 closes = 100) and times relative to the decision (shown as 2000-01-01)"
+        )
     status = asyncio.run(stream_to_console(events, console))
     console.print(f"[dim]wall time {time.perf_counter() - started:.2f}s[/dim]")
     if status not in ("completed", "paused"):

@@ -44,6 +44,12 @@ def backtest(
     every: int = typer.Option(1, "--every", help="decide every N bars"),
     export: Path | None = typer.Option(None, "--export", help="write trades/equity/metrics here"),
     max_cost: float | None = typer.Option(None, "--max-cost", help="raise the USD cost cap"),
+    blind: bool = typer.Option(
+        False,
+        "--blind",
+        help="the desk sees an anonymous ticker, rebased prices and relative times "
+        "(fills stay real); compare with a normal run to spot memorisation",
+    ),
 ) -> None:
     """Backtest the desk over a date range; prints metrics against the baselines."""
     from core.settings import get_settings
@@ -71,6 +77,7 @@ def backtest(
             fee_rate=settings.fee_rate,
             slippage_bps=settings.slippage_bps,
             max_cost_usd=Decimal(str(max_cost)) if max_cost is not None else None,
+            blind=blind,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -87,7 +94,8 @@ def backtest(
     err.print(
         f"{params.symbol} {params.interval} {start:%Y-%m-%d} → {end:%Y-%m-%d}, every {every} "
         f"bar(s): {estimate.decision_points} decisions, est. ${estimate.usd} "
-        f"(cap ${estimate.cap_usd}); data: {data.source}; run {run_id}",
+        f"(cap ${estimate.cap_usd}); data: {data.source}; run {run_id}"
+        + ("; BLIND (anonymous ticker, rebased prices, relative times)" if blind else ""),
         highlight=False,
     )
     with Progress(
@@ -113,14 +121,16 @@ def backtest(
     for column in ("return", "CAGR", "Sharpe", "Sortino", "max DD", "trades", "win rate"):
         table.add_column(column, justify="right")
     rows = [("desk", report.metrics)] + [(n, b.metrics) for n, b in report.baselines.items()]
+    same = {n for n, b in report.baselines.items() if b.same_as_desk}
     for name, m in rows:
         if m is None:
             table.add_row(name, *["—"] * 7)
             continue
+        label = f"{name} (= desk)" if name in same else name
         table.add_row(
-            name,
+            label,
             _pct(m.total_return),
-            _pct(m.cagr),
+            _pct(m.cagr) if m.annualised else "n/a (<1y)",
             _num(m.sharpe),
             _num(m.sortino),
             _pct(-m.max_drawdown),
@@ -128,6 +138,9 @@ def backtest(
             _pct(m.win_rate),
         )
     console.print(table)
+    for name, b in report.baselines.items():
+        if b.note:
+            console.print(f"{name}: {b.note}", highlight=False)
     s = report.decision_spread
     console.print(
         f"decisions: buy {s.buy} · sell {s.sell} · hold {s.hold}; LLM calls "
@@ -136,6 +149,12 @@ def backtest(
     )
     for warning in report.warnings:
         console.print(f"warning: {warning}", style="yellow", highlight=False)
+    console.print(
+        "inputs: candles, sentiment (Fear & Greed history + dated headlines) and tokenomics "
+        "as public at each decision; per-decision sources and as_of in --export decisions.csv",
+        style="dim",
+        highlight=False,
+    )
     if export is not None:
         for path in export_report(report, export):
             console.print(f"wrote {path}", highlight=False)

@@ -18,6 +18,7 @@ from graph.prepare import turn_clock
 from graph.risk_gate import clamp_decision
 from graph.schemas import ExecutionResult, FinalDecision
 from graph.state import ExecuteInput, RiskGateInput
+from tools.blind import BLIND_NOW
 from tools.orders import OrderRequest
 
 
@@ -30,7 +31,8 @@ async def risk_gate_node(state: RiskGateInput, runtime: Runtime[Any]) -> dict[st
         state.snapshot,
         state.portfolio,
         ctx.risk_limits,
-        now=turn_clock(state, ctx),
+        # blind: times are relative to the decision; a replayed turn: that bar's close
+        now=BLIND_NOW if ctx.blind else turn_clock(state, ctx),
         fee_rate=float(ctx.settings.fee_rate),
     )
     return {"decision": decision}
@@ -76,6 +78,8 @@ def skip_reason(state: ExecuteInput, ctx: DeskContext) -> str | None:
                 "(set portfolio_id in the run's context)"
             )
         return "analysis only: no executor"
+    if ctx.blind:
+        raise ValueError("blind: a blind desk sees rebased prices and cannot execute a trade")
     return None
 
 

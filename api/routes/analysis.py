@@ -67,6 +67,8 @@ async def start_analysis(
 ) -> RunAccepted:
     if body.as_of is not None and body.execute:
         raise UnprocessableError("as_of", "a replay of a past bar cannot execute a trade")
+    if body.blind and body.execute:
+        raise UnprocessableError("blind", "a blind run sees rebased prices and cannot execute")
     start = body.model_copy(
         update={"symbol": check_symbol(body.symbol), "interval": check_interval(body.interval)}
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -78,14 +78,25 @@ async def candles(
     symbol: Annotated[str, Query(max_length=20, examples=["BTCUSDT"])],
     interval: IntervalQuery = "1h",
     limit: Annotated[int, Query(ge=1, le=2000)] = 300,
+    end: Annotated[
+        datetime | None,
+        Query(description="only bars that open before this time (UTC if naive): a past window"),
+    ] = None,
 ) -> CandlesOut:
     symbol = check_symbol(symbol)
     interval = check_interval(interval)
+    if end is not None and end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
 
     def load() -> CandlesOut:
         # Load extra bars so the indicators are warmed up on the first bar returned.
         series = load_candles(
-            symbol, interval, limit=limit + MIN_HISTORY_BARS, engine=engine, settings=settings
+            symbol,
+            interval,
+            end=end,
+            limit=limit + MIN_HISTORY_BARS,
+            engine=engine,
+            settings=settings,
         )
         frame = compute_indicators(series.frame, interval).tail(limit)
         rows = [

@@ -28,6 +28,7 @@ from graph.backtest.engine import Decider, EngineHooks, run_engine
 from graph.backtest.estimate import check_cost, estimate_cost
 from graph.backtest.report import BacktestReport, BaselineResult, build_report, market_baselines
 from graph.backtest.schemas import BacktestParams, EngineState, StopReason
+from graph.costs import memorisation_note
 from graph.events import (
     BudgetEvent,
     ErrorEvent,
@@ -183,7 +184,10 @@ def rules_baseline(
     """The same backtest decided by the rules engine; reused when the main model IS rules."""
     if settings.offline_models:
         return BaselineResult(
-            name="rules", metrics=main.metrics, note="the main model is the rules engine: same run"
+            name="rules",
+            metrics=main.metrics,
+            same_as_desk=True,
+            note="the same run as the desk: the desk itself ran on the rules engine",
         )
     from graph.backtest.desk import GraphDecider
     from graph.backtest.report import metrics_for
@@ -271,6 +275,9 @@ def run_backtest(
             baselines=market_baselines(outcome, data, params),
         )
         report.baselines["rules"] = rules_baseline(data, params, settings, report)
+        if (note := memorisation_note(settings, params.start, params.end)) is not None:
+            report.memorisation_note = note
+            report.warnings.insert(0, note)
         _save_result(db, run_id, report)
         summary = {
             "partial": report.partial,
@@ -278,6 +285,8 @@ def run_backtest(
             "metrics": report.metrics.model_dump(mode="json") if report.metrics else None,
             "decision_spread": report.decision_spread.model_dump(),
             "warnings": report.warnings,
+            "memorisation_note": report.memorisation_note,
+            "blind": report.blind,
         }
         _set(
             db,

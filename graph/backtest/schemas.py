@@ -35,6 +35,11 @@ class BacktestParams(BaseModel):
         default=None, ge=0, description="explicitly raised cost cap; None = settings cap"
     )
     use_llm_cache: bool = True
+    blind: bool = Field(
+        default=False,
+        description="the desk sees an anonymous ticker, rebased prices and relative times "
+        "(fills and accounting stay real): compare with and without to spot memorisation",
+    )
 
     @field_validator("symbol")
     @classmethod
@@ -81,6 +86,20 @@ class AccountView(BaseModel):
     starting_cash: float
 
 
+class DecisionInputs(BaseModel):
+    """Where a decision's inputs came from and when they were public (real values, also in
+    blind mode, where the desk itself saw them masked)."""
+
+    price_source: str | None = None
+    sentiment_source: str | None = None
+    sentiment_as_of: datetime | None = None
+    fear_greed: int | None = None
+    headline_count: int | None = None
+    tokenomics_source: str | None = None
+    tokenomics_as_of: datetime | None = None
+    blind: bool = False
+
+
 class DeciderOutput(BaseModel):
     """One decision. `order` is None for a hold or a rejected proposal."""
 
@@ -92,6 +111,7 @@ class DeciderOutput(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    inputs: DecisionInputs | None = None
 
 
 class DecisionRecord(BaseModel):
@@ -104,6 +124,7 @@ class DecisionRecord(BaseModel):
     size_pct: float
     stop_loss: float | None = None
     take_profit: float | None = None
+    inputs: DecisionInputs | None = None
 
 
 class FillRecord(BaseModel):

@@ -87,6 +87,7 @@ def test_live_run_on_the_same_store_warns_stale_and_is_not_a_replay(
     assert started.data["as_of"] is None
     warnings = [e for e in events if e.event == "error" and e.data["severity"] == "warning"]
     assert len(warnings) == 1 and "stale data" in warnings[0].data["message"]
+    assert warnings[0].data["code"] == "stale_data" and "--as-of" not in warnings[0].data["message"]
     assert f"{LAST_BAR:%Y-%m-%d %H:%M}" in warnings[0].data["message"]
 
 
@@ -96,7 +97,12 @@ def test_replay_before_stored_history_fails_with_a_clear_error(
     run, events = _run(old_store_client, {"interval": "1h", "as_of": "2023-01-01T00:00:00"})
     errors = [e for e in events if e.event == "error" and e.data["severity"] == "error"]
     assert errors and "no stored BTCUSDT 1h candles" in errors[0].data["message"]
-    assert "as_of" in errors[0].data["message"]
+    # Plain words for the web UI: no exception class, no CLI command; the code says what it is.
+    assert errors[0].data["code"] == "no_replay_data"
+    assert (
+        "Error" not in errors[0].data["message"] and "cryptofirm" not in errors[0].data["message"]
+    )
+    assert "as_of" not in errors[0].data["message"] and "00:00:00" not in errors[0].data["message"]
     assert not [e for e in events if e.event == "agent_output"]
     assert events[-1].event == "run_finished" and events[-1].data["status"] == "failed"
     assert run["status"] == "failed"

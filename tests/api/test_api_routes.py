@@ -45,9 +45,20 @@ def test_candles_with_indicators_and_source_label(client: TestClient) -> None:
     assert last["indicators"]["ema_200"] is not None  # warm-up bars were loaded before
 
 
+def test_candles_before_an_end_time(client: TestClient) -> None:
+    # A past window (a backtest's range, a replayed bar): every bar opens before `end`.
+    params = {"symbol": "BTCUSDT", "interval": "1h", "limit": 20, "end": "2024-03-01T00:00"}
+    response = client.get("/api/market/candles", params=params)
+    assert response.status_code == 200, response.text
+    times = [c["time"] for c in response.json()["candles"]]
+    assert len(times) == 20
+    assert times[-1].startswith("2024-02-29T23:00")
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
+        ({"symbol": "BTCUSDT", "end": "yesterday"}, "end"),
         ({"symbol": "BTCUSDT", "interval": "7x"}, "interval"),
         ({"symbol": "!!", "interval": "1h"}, "symbol"),
         ({"symbol": "BTCUSDT", "limit": 0}, "limit"),

@@ -78,6 +78,15 @@ class PerPairMarket:
         return snapshot(symbol=symbol, interval=interval, close=100.0 + len(self.loads))
 
 
+def one_turn(calls: list[Any]) -> bool:
+    """This turn's call records only: each agent at most once (an analyst without inputs makes
+    no call), the decision chain once."""
+    agents = [c.agent if hasattr(c, "agent") else c["agent"] for c in calls]
+    return len(agents) == len(set(agents)) and {"researcher", "trader", "risk_manager"} <= set(
+        agents
+    )
+
+
 def _user(text: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}]}
 
@@ -90,7 +99,7 @@ async def test_a_thread_is_a_conversation_with_fresh_facts_every_turn() -> None:
 
     first = await app.ainvoke(_user("analyze ETHUSDT 4h"), config, context=ctx)
     assert first["snapshot"].symbol == "ETHUSDT" and first["snapshot"].interval == "4h"
-    assert len(first["calls"]) == 6
+    assert one_turn(first["calls"])
     answer = first["messages"][-1]
     assert answer.name == "desk" and "ETHUSDT 4h" in answer.content
     assert "Decision:" in answer.content and "Execution:" in answer.content
@@ -98,7 +107,7 @@ async def test_a_thread_is_a_conversation_with_fresh_facts_every_turn() -> None:
     second = await app.ainvoke(_user("and BTCUSDT 1h?"), config, context=ctx)
     assert (second["snapshot"].symbol, second["snapshot"].interval) == ("BTCUSDT", "1h")
     assert second["snapshot"].close == 102.0  # loaded for this turn, not the last one's
-    assert len(second["calls"]) == 6  # call records do not pile up across turns
+    assert one_turn(second["calls"])  # call records do not pile up across turns
     assert {r.source for r in second["reports"].values()} and "BTCUSDT 1h" in (
         second["messages"][-1].content
     )
@@ -128,13 +137,13 @@ async def test_a_failed_turn_does_not_poison_the_next() -> None:
         await app.ainvoke(_user("analyze DOGEUSDT 1h"), config, context=ctx)
     after = await app.ainvoke(_user("analyze BTCUSDT 1h"), config, context=ctx)
     assert (after["snapshot"].symbol, after["snapshot"].interval) == ("BTCUSDT", "1h")
-    assert len(after["calls"]) == 6 and after["decision"] is not None
+    assert one_turn(after["calls"]) and after["decision"] is not None
     # Structured input on the same thread still works and keeps the caller's snapshot.
     given = snapshot(symbol="SOLUSDT", interval="1h", close=7.0)
     structured = await app.ainvoke(
         {"symbol": "SOLUSDT", "interval": "1h", "snapshot": given}, config, context=ctx
     )
-    assert structured["snapshot"].close == 7.0 and len(structured["calls"]) == 6
+    assert structured["snapshot"].close == 7.0 and one_turn(structured["calls"])
     assert "SOLUSDT 1h" in structured["messages"][-1].content
 
 

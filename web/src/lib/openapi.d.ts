@@ -535,6 +535,12 @@ export interface components {
              */
             as_of?: string | null;
             /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times; a blind run never trades, so it cannot be combined with execute
+             * @default false
+             */
+            blind: boolean;
+            /**
              * Execute
              * @description trade the decision on the portfolio
              * @default false
@@ -576,6 +582,12 @@ export interface components {
          * @description What to backtest. `start` is inclusive, `end` exclusive (open times of traded bars).
          */
         BacktestParams: {
+            /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times (fills and accounting stay real): compare with and without to spot memorisation
+             * @default false
+             */
+            blind: boolean;
             /**
              * End
              * Format: date-time
@@ -800,6 +812,11 @@ export interface components {
              */
             awaiting_approval: boolean;
             /**
+             * Clamped
+             * @default false
+             */
+            clamped: boolean;
+            /**
              * Entry
              * @default null
              */
@@ -843,6 +860,11 @@ export interface components {
              * Format: date-time
              */
             at?: string;
+            /**
+             * Code
+             * @default null
+             */
+            code: string | null;
             /** Message */
             message: string;
             /**
@@ -2191,6 +2213,8 @@ export interface operations {
                 /** @description one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w */
                 interval?: string;
                 limit?: number;
+                /** @description only bars that open before this time (UTC if naive): a past window */
+                end?: string | null;
             };
             header?: never;
             path?: never;
