@@ -12,53 +12,24 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, Field
-
 from core.risk import RiskLimits
 from core.settings import Settings, get_settings
+from graph.schemas import PortfolioView, PositionView
 from tools.orders import Fill, OrderRequest
 from tools.sentiment import SentimentProvider, sentiment_provider_from_settings
 from tools.snapshot import IndicatorSnapshot
 from tools.tokenomics import TokenomicsProvider, tokenomics_provider_from_settings
 
+__all__ = ["DeskContext", "PortfolioView", "PositionView", "SourceChainMarketData"]
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from graph.breaker import CircuitBreaker
     from graph.budget import BudgetGuard
     from graph.costs import CostLog
     from graph.llm_cache import LLMCache
     from graph.models import ModelClient
-
-
-class PositionView(BaseModel):
-    quantity: float = Field(ge=0)
-    market_value: float = Field(ge=0)
-    avg_entry_price: float = Field(ge=0)
-
-
-class PortfolioView(BaseModel):
-    """What the risk checks need to know about the account, valued at the decision price."""
-
-    portfolio_id: int | None = None
-    name: str = "default"
-    equity: float = Field(gt=0)
-    cash: float = Field(ge=0)
-    positions: dict[str, PositionView] = Field(default_factory=dict)
-    day_start_equity: float = Field(gt=0, description="equity at the last UTC midnight")
-    peak_equity: float = Field(gt=0)
-
-    @property
-    def exposure(self) -> float:
-        return sum(p.market_value for p in self.positions.values())
-
-    def position_value(self, symbol: str) -> float:
-        pos = self.positions.get(symbol)
-        return pos.market_value if pos else 0.0
-
-    @classmethod
-    def fresh(cls, starting_cash: Decimal | float, name: str = "default") -> PortfolioView:
-        cash = float(starting_cash)
-        return cls(name=name, equity=cash, cash=cash, day_start_equity=cash, peak_equity=cash)
 
 
 class MarketDataProvider(Protocol):
@@ -195,6 +166,10 @@ class DeskContext:
     cost_log: CostLog | None = None
     budget: BudgetGuard | None = None
     cache: LLMCache | None = None
+    """Recorded model responses: the answer cache and the replay store."""
+
+    breaker: CircuitBreaker | None = None
+    """Per-provider circuit breaker; a backtest shares one over all its decisions."""
 
     portfolio_id: int | None = None
     """A paper portfolio named by id (Studio's context) instead of injected seams; bound by
@@ -263,10 +238,10 @@ class DeskContext:
         and lazily by nodes when the graph is invoked directly (backtests, Studio)."""
         if self._resolved:
             return self
+        from graph.breaker import CircuitBreaker
         from graph.budget import BudgetGuard
         from graph.costs import CostLog
         from graph.llm_cache import LLMCache
-        from graph.models import client_from_settings
 
         s = self.settings
         if self.model_client is None:
@@ -287,5 +262,22 @@ class DeskContext:
             self.budget = BudgetGuard(s, self.engine)
         if self.cache is None and self.use_cache:
             self.cache = LLMCache(self.engine)
+        if self.breaker is None:
+            self.breaker = CircuitBreaker(s.llm_breaker_failures)
         self._resolved = True
         return self
+
+
+def client_from_settings(settings: Settings) -> ModelClient:
+    """The model client for `settings.llm_provider`: the offline rules engine, or ChatOpenAI
+    for OpenAI, OpenRouter, Ollama and any OpenAI-compatible server. Raises
+    `graph.models.ModelConfigError` (naming the setting) when the settings cannot work."""
+    from core.settings import LLMProvider
+
+    if settings.llm_provider is LLMProvider.rules:
+        from graph.rules_engine import RulesModelClient
+
+        return RulesModelClient()
+    from graph.models import OpenAIChatClient
+
+    return OpenAIChatClient(settings)

@@ -7,6 +7,7 @@ desk must say. Offline: rules engine, no network."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from test_chat import one_turn
 pytestmark = [pytest.mark.studio, pytest.mark.slow, pytest.mark.timeout(900)]
 
 REAL = "daisybum__cryptoTradingBot"
+ANALYSTS = ("technical", "sentiment", "tokenomics")
 API_ORIGIN = "http://localhost:5173"
 # Pairs the store does not hold: the desk analyses them on (labelled) synthetic candles.
 CANDIDATES = [
@@ -123,6 +125,46 @@ async def test_a_thread_is_a_conversation_with_fresh_facts(desk: Desk) -> None:
     assert humans == ["analyze ETHUSDT 4h", "and BTCUSDT 1h?", "why?"]
     names = {m.get("name") for m in why["messages"] if m["type"] == "ai"}
     assert {"technical", "sentiment", "tokenomics", "researcher", "trader", "risk_manager"} < names
+
+
+async def test_messages_mode_streams_token_chunks_from_interleaved_agents(desk: Desk) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=desk.url, api_key=None)
+    thread = (await client.threads.create())["thread_id"]
+    chunks: list[tuple[str, str]] = []  # (node, message type), in arrival order
+    async for part in client.runs.stream(
+        thread, "cryptofirm_desk", input=_user("analyze BTCUSDT 1h"), stream_mode="messages-tuple"
+    ):
+        if part.event == "messages":
+            message, metadata = part.data
+            chunks.append((metadata["langgraph_node"], message["type"]))
+    streamed = {node for node, kind in chunks if kind == "AIMessageChunk"}
+    assert {"technical", "sentiment", "tokenomics", "researcher", "trader"} <= streamed
+    analysts = [node for node, _ in chunks if node in ANALYSTS]
+    switches = sum(1 for a, b in itertools.pairwise(analysts) if a != b)
+    assert switches > 6, f"analysts streamed one after another: {analysts[:30]}"
+    assert chunks[-1][0] == "report"  # the desk's answer ends the stream
+
+
+async def test_a_failed_turn_does_not_poison_the_thread(desk: Desk) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=desk.url, api_key=None)
+    thread = (await client.threads.create())["thread_id"]
+    # No BTC candles stored before 2023: a replay of 2020 fails (never invents history).
+    failed: Any = await client.runs.wait(
+        thread,
+        "cryptofirm_desk",
+        input=_user("analyze BTCUSDT 1h as of 2020-01-01 12:00"),
+        raise_error=False,
+    )
+    assert "no stored BTCUSDT 1h candles" in str(failed)
+    after: Any = await client.runs.wait(
+        thread, "cryptofirm_desk", input=_user("analyze BTCUSDT 1h")
+    )
+    assert after["snapshot"]["as_of"].startswith("2024-01-10T22:00") and one_turn(after["calls"])
+    assert "BTCUSDT 1h" in after["messages"][-1]["content"]
 
 
 def _buying_pair(desk: Desk) -> tuple[str, str]:
