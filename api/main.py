@@ -166,6 +166,18 @@ def create_app(settings: Settings | None = None, *, serve_web: bool = True) -> F
 
 app = create_app()
 
-# For the LangGraph Agent Server (`langgraph.json` → `http.app`): the API without the UI, whose
-# catch-all mount at `/` would shadow the server's own routes (/threads, /runs, /ok, ...).
-agent_server_app = create_app(serve_web=False)
+
+def create_agent_server_app(settings: Settings | None = None) -> FastAPI:
+    """For the LangGraph Agent Server (`langgraph.json` → `http.app`): the API without the UI,
+    whose catch-all mount at `/` would shadow the server's own routes (/threads, /runs, /ok).
+    The server wraps ALL its routes in this app's middleware: CORS here applies to `/api/`
+    only (the server's routes take `http.cors` from langgraph.json), and the resume guard
+    refuses `command.resume` on a thread with nothing pending."""
+    from api.agent_server import ResumeGuard
+
+    server_app = create_app(settings, serve_web=False)
+    server_app.add_middleware(ResumeGuard)
+    return server_app
+
+
+agent_server_app = create_agent_server_app()

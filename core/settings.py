@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -37,10 +37,11 @@ class LLMProvider(StrEnum):
 
 
 class ModelPrice(BaseModel):
-    """USD per one million tokens, and the model's training cutoff (memorisation guard)."""
+    """One model entry: USD per one million tokens, plus what else the desk must know of it."""
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
+    context_tokens: int | None = Field(default=None, description="context window (tokens)")
     training_cutoff: date | None = Field(
         default=None,
         description="last day the model's training data may cover; a backtest before it "
@@ -48,28 +49,22 @@ class ModelPrice(BaseModel):
     )
 
 
+def _entry(inp: str, out: str, context: int, cutoff: date) -> ModelPrice:
+    return ModelPrice(
+        input_per_mtok=Decimal(inp),
+        output_per_mtok=Decimal(out),
+        context_tokens=context,
+        training_cutoff=cutoff,
+    )
+
+
 DEFAULT_PRICES: dict[str, ModelPrice] = {
     "rules": ModelPrice(input_per_mtok=Decimal(0), output_per_mtok=Decimal(0)),
-    "gpt-4o-mini": ModelPrice(
-        input_per_mtok=Decimal("0.15"),
-        output_per_mtok=Decimal("0.60"),
-        training_cutoff=date(2023, 10, 31),
-    ),
-    "gpt-4o": ModelPrice(
-        input_per_mtok=Decimal("2.50"),
-        output_per_mtok=Decimal("10.00"),
-        training_cutoff=date(2023, 10, 31),
-    ),
-    "gpt-4.1-mini": ModelPrice(
-        input_per_mtok=Decimal("0.40"),
-        output_per_mtok=Decimal("1.60"),
-        training_cutoff=date(2024, 6, 30),
-    ),
-    "gpt-4.1": ModelPrice(
-        input_per_mtok=Decimal("2.00"),
-        output_per_mtok=Decimal("8.00"),
-        training_cutoff=date(2024, 6, 30),
-    ),
+    # Cutoffs: the last day of the month the provider names (the conservative end).
+    "gpt-4o-mini": _entry("0.15", "0.60", 128_000, date(2023, 10, 31)),
+    "gpt-4o": _entry("2.50", "10.00", 128_000, date(2023, 10, 31)),
+    "gpt-4.1-mini": _entry("0.40", "1.60", 1_047_576, date(2024, 6, 30)),
+    "gpt-4.1": _entry("2.00", "8.00", 1_047_576, date(2024, 6, 30)),
 }
 
 
@@ -101,6 +96,24 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.2
     llm_timeout_s: float = 60.0
     llm_prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    llm_structured_output: Literal["json_schema", "tool_calling", "prompt"] = Field(
+        default="json_schema",
+        description="how the provider is asked for the answer's shape: response_format "
+        "json_schema, a forced tool call, or (a provider with neither) the prompt",
+    )
+    llm_max_retries: int = Field(default=1, ge=0, le=5, description="client retries per call")
+    llm_seed: int | None = Field(default=None, description="sampling seed, where supported")
+    llm_breaker_failures: int = Field(
+        default=3,
+        ge=1,
+        description="consecutive transport failures after which the provider is not called "
+        "again in the run (or backtest)",
+    )
+    llm_replay: bool = Field(
+        default=False,
+        description="answer only from recorded model responses (llm_cache); a response "
+        "missing from the recording fails the run instead of calling the model",
+    )
 
     # --- budgets (checked before every call) ------------------------------------------
     budget_run_usd: Decimal = Decimal("0.50")

@@ -12,53 +12,24 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, Field
-
 from core.risk import RiskLimits
 from core.settings import Settings, get_settings
+from graph.schemas import PortfolioView, PositionView
 from tools.orders import Fill, OrderRequest
 from tools.sentiment import SentimentProvider, sentiment_provider_from_settings
 from tools.snapshot import IndicatorSnapshot
 from tools.tokenomics import TokenomicsProvider, tokenomics_provider_from_settings
 
+__all__ = ["DeskContext", "PortfolioView", "PositionView", "SourceChainMarketData"]
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from graph.breaker import CircuitBreaker
     from graph.budget import BudgetGuard
     from graph.costs import CostLog
     from graph.llm_cache import LLMCache
     from graph.models import ModelClient
-
-
-class PositionView(BaseModel):
-    quantity: float = Field(ge=0)
-    market_value: float = Field(ge=0)
-    avg_entry_price: float = Field(ge=0)
-
-
-class PortfolioView(BaseModel):
-    """What the risk checks need to know about the account, valued at the decision price."""
-
-    portfolio_id: int | None = None
-    name: str = "default"
-    equity: float = Field(gt=0)
-    cash: float = Field(ge=0)
-    positions: dict[str, PositionView] = Field(default_factory=dict)
-    day_start_equity: float = Field(gt=0, description="equity at the last UTC midnight")
-    peak_equity: float = Field(gt=0)
-
-    @property
-    def exposure(self) -> float:
-        return sum(p.market_value for p in self.positions.values())
-
-    def position_value(self, symbol: str) -> float:
-        pos = self.positions.get(symbol)
-        return pos.market_value if pos else 0.0
-
-    @classmethod
-    def fresh(cls, starting_cash: Decimal | float, name: str = "default") -> PortfolioView:
-        cash = float(starting_cash)
-        return cls(name=name, equity=cash, cash=cash, day_start_equity=cash, peak_equity=cash)
 
 
 class MarketDataProvider(Protocol):
@@ -83,6 +54,10 @@ class OrderExecutor(Protocol):
         """`source`: where `price` came from (the snapshot's); the ledger refuses a price of
         the other market kind than the portfolio's."""
         ...
+
+
+_BOUND_PORTFOLIOS: dict[tuple[str, int | None], tuple[Any, Any]] = {}
+"""(database url, portfolio id) → (engine, PortfolioInfo), refreshed by every `prepare`."""
 
 
 class ReplayDataError(ValueError):
@@ -211,6 +186,14 @@ class DeskContext:
     cost_log: CostLog | None = None
     budget: BudgetGuard | None = None
     cache: LLMCache | None = None
+    """Recorded model responses: the answer cache and the replay store."""
+
+    breaker: CircuitBreaker | None = None
+    """Per-provider circuit breaker; a backtest shares one over all its decisions."""
+
+    portfolio_id: int | None = None
+    """A paper portfolio named by id (Studio's context) instead of injected seams; bound by
+    `bind_portfolio()`."""
 
     run_id: str | None = None
     """Run id for logs and the executor's idempotency key; None → the LangGraph thread id."""
@@ -223,24 +206,62 @@ class DeskContext:
     at once. `replace()` does not copy it, so an overridden copy resolves again."""
 
     def with_overrides(self, values: dict[str, Any]) -> DeskContext:
-        """A copy with simple fields replaced (Studio passes its context as a JSON object)."""
+        """A copy with simple fields replaced (Studio passes its context as a JSON object).
+        `portfolio_id` names a paper portfolio to value, limit and execute on (see
+        `bind_portfolio`): Studio can trade, with approval, without an injected executor."""
         allowed = {"require_approval", "use_cache", "stream_tokens", "run_id", "now"}
-        unknown = set(values) - allowed
+        unknown = set(values) - allowed - {"portfolio_id"}
         if unknown:
             raise ValueError(
-                f"unknown context field(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+                f"unknown context field(s) {sorted(unknown)}; allowed: "
+                f"{sorted(allowed | {'portfolio_id'})}"
             )
-        return replace(self, **values)
+        simple = {key: value for key, value in values.items() if key in allowed}
+        ctx = replace(self, **simple, portfolio_id=values.get("portfolio_id"))
+        cached = _BOUND_PORTFOLIOS.get((ctx.settings.database_url, ctx.portfolio_id))
+        return ctx._bound_to(*cached) if cached is not None else ctx
+
+    def bind_portfolio(self) -> DeskContext:
+        """Blocking (run it in a thread): load `portfolio_id` from the database and return a
+        copy bound to it — its risk limits, ledger valuation and executor; approval required
+        when the context or the portfolio asks for it. Nodes that follow reuse the binding."""
+        if self.portfolio_id is None:
+            return self
+        from persistence.db import get_engine
+        from persistence.portfolios import get_portfolio
+
+        engine = self.engine or get_engine(self.settings.database_url)
+        info = get_portfolio(engine, self.portfolio_id)
+        _BOUND_PORTFOLIOS[(self.settings.database_url, self.portfolio_id)] = (engine, info)
+        return self._bound_to(engine, info)
+
+    def _bound_to(self, engine: Engine, info: Any) -> DeskContext:
+        from graph.portfolio_view import ledger_portfolio_view
+        from persistence.ledger import LedgerExecutor
+
+        return replace(
+            self,
+            engine=engine,
+            risk_limits=info.risk,
+            portfolio_provider=lambda snap: ledger_portfolio_view(engine, info.id, info.name, snap),
+            executor=LedgerExecutor(engine, info.id),
+            require_approval=self.require_approval or info.require_approval,
+        )
+
+    @property
+    def portfolio_unbound(self) -> bool:
+        """A portfolio is named but not bound yet (call `bind_portfolio` in a thread)."""
+        return self.portfolio_id is not None and self.executor is None
 
     def resolved(self) -> DeskContext:
         """Fill every None seam from settings. Idempotent; called once per run by the runner
         and lazily by nodes when the graph is invoked directly (backtests, Studio)."""
         if self._resolved:
             return self
+        from graph.breaker import CircuitBreaker
         from graph.budget import BudgetGuard
         from graph.costs import CostLog
         from graph.llm_cache import LLMCache
-        from graph.models import client_from_settings
 
         s = self.settings
         if self.model_client is None:
@@ -261,5 +282,22 @@ class DeskContext:
             self.budget = BudgetGuard(s, self.engine)
         if self.cache is None and self.use_cache:
             self.cache = LLMCache(self.engine)
+        if self.breaker is None:
+            self.breaker = CircuitBreaker(s.llm_breaker_failures)
         self._resolved = True
         return self
+
+
+def client_from_settings(settings: Settings) -> ModelClient:
+    """The model client for `settings.llm_provider`: the offline rules engine, or ChatOpenAI
+    for OpenAI, OpenRouter, Ollama and any OpenAI-compatible server. Raises
+    `graph.models.ModelConfigError` (naming the setting) when the settings cannot work."""
+    from core.settings import LLMProvider
+
+    if settings.llm_provider is LLMProvider.rules:
+        from graph.rules_engine import RulesModelClient
+
+        return RulesModelClient()
+    from graph.models import OpenAIChatClient
+
+    return OpenAIChatClient(settings)

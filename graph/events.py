@@ -63,6 +63,16 @@ class AgentOutput(_Event):
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     fallback: bool = False
+    """No valid answer: the agent's safe fallback output was used; `error` says why."""
+    cached: bool = False
+    """Answered from recorded responses (answer cache / replay): no model call."""
+    repaired: bool = False
+    """The first answer was invalid and a repair attempt fixed it."""
+    error: str | None = None
+    attempts: int = 0
+    """Model calls made for this output (repairs and failed calls included)."""
+    estimated_tokens: bool = False
+    """A call broke off before the provider's usage: its tokens are a tokenizer count."""
 
 
 class Decision(_Event):
@@ -123,7 +133,10 @@ class ErrorEvent(_Event):
 
 class RunFinished(_Event):
     type: Literal["run_finished"] = "run_finished"
-    status: Literal["completed", "failed", "cancelled", "budget_exceeded", "paused"]
+    status: Literal["completed", "degraded", "failed", "cancelled", "budget_exceeded", "paused"]
+    """`degraded`: a decision was made but some agents fell back; `failed`: it could not be
+    made (a decider or every analyst fell back, or the run broke): see `reason`."""
+    reason: str | None = None
     cost_usd: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0

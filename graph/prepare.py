@@ -8,6 +8,11 @@ desk: its input stays None, an error is written to the custom stream, and that a
 neutral with confidence 0 (labelled `unavailable`). A loaded snapshot too old to trade on (see
 `risk_gate.is_stale`) is reported as a warning on the custom stream before anyone reasons.
 
+A chat/Studio turn with `as_of` replays that bar: the context becomes the replay's (stored
+candles up to that bar, point-in-time inputs, the bar's close as the clock), as in
+`runner.build_context`. Data warnings (stale, synthetic, resampled) go to `warnings` for the
+turn's answer. A Studio context naming `portfolio_id` is bound here, off the event loop.
+
 In blind mode (`ctx.blind`) everything the agents read afterwards — symbol, snapshot,
 portfolio, sentiment, tokenomics — is masked by `tools.blind.Blinder`.
 """
@@ -15,6 +20,7 @@ portfolio, sentiment, tokenomics — is masked by `tools.blind.Blinder`.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +29,13 @@ from langgraph.runtime import Runtime
 from core.risk import RiskLimits
 from core.settings import Settings
 from graph.agents.base import desk_context
-from graph.context import PortfolioView, PositionView
+from graph.context import (
+    DeskContext,
+    PortfolioView,
+    PositionView,
+    SourceChainMarketData,
+    decision_time,
+)
 from graph.risk_gate import is_stale
 from graph.state import InputState
 from tools.blind import BLIND_SYMBOL, Blinder
@@ -78,8 +90,49 @@ def stale_data_warning(snap: IndicatorSnapshot, limits: RiskLimits, now: datetim
     )
 
 
+def turn_clock(state: InputState, ctx: DeskContext) -> datetime | None:
+    """The decision time of this turn: the replayed bar's close for an `as_of` turn, else the
+    context's clock (None → real time)."""
+    if state.as_of is not None:
+        return decision_time(state.as_of, state.interval)[1]
+    return ctx.now
+
+
+def replay_context(ctx: DeskContext, state: InputState) -> DeskContext:
+    """The context of an `as_of` turn (a replay): what `runner.build_context` gives a replay."""
+    assert state.as_of is not None
+    sentiment, tokenomics = point_in_time_providers(ctx.settings, ctx.engine)
+    return replace(
+        ctx,
+        now=turn_clock(state, ctx),
+        market_data=SourceChainMarketData(ctx.settings, ctx.engine, as_of=state.as_of),
+        sentiment=sentiment,
+        tokenomics=tokenomics,
+    ).resolved()
+
+
+def data_warnings(snap: IndicatorSnapshot) -> list[str]:
+    """What the answer must say about where the candles came from (besides staleness)."""
+    warnings = []
+    if snap.source == "synthetic":
+        warnings.append(
+            f"synthetic data: no stored or live {snap.symbol} {snap.interval} candles were "
+            "available, so the desk analysed GENERATED candles — not market prices. "
+            "Import or fetch history (cryptofirm data) for a real analysis."
+        )
+    if "resampled" in snap.source:
+        warnings.append(
+            f"resampled data: the {snap.interval} candles were built from shorter stored bars."
+        )
+    return warnings
+
+
 async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, Any]:
     ctx = desk_context(runtime)
+    if ctx.portfolio_id is not None:  # Studio names a portfolio: (re)load it off the loop
+        ctx = await asyncio.to_thread(ctx.bind_portfolio)
+    if state.as_of is not None and state.snapshot is None:
+        ctx = await asyncio.to_thread(replay_context, ctx, state)
     assert ctx.market_data is not None and ctx.sentiment is not None
     assert ctx.tokenomics is not None
     update: dict[str, Any] = {}
@@ -88,8 +141,10 @@ async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, An
         # Candle loading may hit the network or the database: keep the event loop free.
         snap = await asyncio.to_thread(ctx.market_data.snapshot, state.symbol, state.interval)
         update["snapshot"] = snap
+        update["snapshot_loaded"] = True
         warning = stale_data_warning(snap, ctx.risk_limits, ctx.now or datetime.now(UTC))
         if warning is not None:
+            update["warnings"] = [warning]
             runtime.stream_writer(
                 {
                     "event": "error",
@@ -119,6 +174,7 @@ async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, An
     except TokenomicsUnavailableError as exc:
         runtime.stream_writer({"event": "error", "node": "prepare", "message": str(exc)})
         update["tokenomics_inputs"] = None
+    update["warnings"] = [*update.get("warnings", []), *data_warnings(snap)]
     if ctx.blind:
         blinder = Blinder.for_decision(snap, at)
         update["symbol"] = BLIND_SYMBOL

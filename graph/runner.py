@@ -1,6 +1,7 @@
 """Run the desk for one run id and turn LangGraph's stream into `graph.events` models.
 
-`run_analysis` owns the `runs` row (running → completed | failed | budget_exceeded | paused),
+`run_analysis` owns the `runs` row (running → completed | degraded | failed | budget_exceeded |
+paused; degraded/failed when agents fell back, see `graph.llm.run_outcome`),
 streams with `stream_mode=["custom", "updates", "tasks"]` (custom: tokens from every model,
 rules engine included, tagged with their node; tasks: node starts; updates: node outputs), and
 flushes the buffered cost log at the end. `resume_run` continues a paused run with the human's
@@ -35,6 +36,7 @@ from graph.events import (
     TradeEvent,
 )
 from graph.graph import compile_desk
+from graph.llm import run_outcome
 from graph.models import ANALYSTS
 from graph.schemas import CallRecord, ExecutionResult, FinalDecision
 from persistence.models import Run
@@ -136,6 +138,7 @@ class EventMapper:
         self.decision: FinalDecision | None = None
         self.execution: ExecutionResult | None = None
         self.interrupted = False
+        self.calls: list[CallRecord] = []
 
     def map(self, mode: str, chunk: Any) -> list[Any]:
         rid = self.run_id
@@ -208,6 +211,7 @@ class EventMapper:
         if output is None:
             return []
         calls: list[CallRecord] = update.get("calls") or []
+        self.calls.extend(calls)
         call = calls[0] if calls else CallRecord(agent=node, model="none")
         return [
             AgentOutput(
@@ -220,6 +224,11 @@ class EventMapper:
                 cost_usd=call.cost_usd,
                 latency_ms=call.latency_ms,
                 fallback=call.fallback,
+                cached=call.cached,
+                repaired=call.repaired,
+                error=call.error,
+                attempts=call.attempts,
+                estimated_tokens=call.estimated_tokens,
             )
         ]
 
@@ -274,6 +283,11 @@ async def _drive(
                     yield event
             if mapper.interrupted:
                 status = "paused"
+            else:
+                status, error = run_outcome(mapper.calls)
+                if error is not None:
+                    severity = "error" if status == "failed" else "warning"
+                    yield ErrorEvent(run_id=run_id, message=error, severity=severity)
         except BudgetExceededError as exc:
             status, error = "budget_exceeded", exc.reason
             yield BudgetEvent(
@@ -309,12 +323,13 @@ async def _drive(
         status=status,
         error=error,
         result=result,
-        progress=1.0 if status == "completed" else 0.0,
+        progress=1.0 if status in ("completed", "degraded") else 0.0,
         finished_at=None if status == "paused" else _now(),
     )
     yield RunFinished(
         run_id=run_id,
         status=status,  # type: ignore[arg-type]
+        reason=error,
         cost_usd=float(log.total_cost_usd),
         prompt_tokens=log.total_prompt_tokens,
         completion_tokens=log.total_completion_tokens,

@@ -197,7 +197,15 @@ class GraphDecider:
             c if isinstance(c, CallRecord) else CallRecord.model_validate(c)
             for c in values.get("calls", [])
         ]
-        metered = bool(self.ctx.model_client and self.ctx.model_client.metered)
+        client = self.ctx.model_client
+        metered = bool(client and client.metered)
+        if client is not None and self.ctx.breaker and self.ctx.breaker.is_open(client.provider):
+            # The provider is down: every later decision would be a fallback. Fail the backtest
+            # now, with the reason, instead of trading on fallbacks.
+            from graph.breaker import ProviderUnavailableError
+            from graph.llm import run_outcome
+
+            raise ProviderUnavailableError(run_outcome(calls)[1] or "model provider unavailable")
         order = (
             order_for(decision, self.symbol)
             if decision.approved and decision.action != "hold" and decision.size_pct > 0
@@ -208,7 +216,8 @@ class GraphDecider:
             approved=decision.approved,
             size_pct=decision.size_pct,
             order=order,
-            llm_calls=sum(1 for c in calls if metered and not c.cached),
+            llm_calls=sum(c.attempts for c in calls) if metered else 0,
+            fallbacks=sum(1 for c in calls if c.fallback),
             prompt_tokens=sum(c.prompt_tokens for c in calls),
             completion_tokens=sum(c.completion_tokens for c in calls),
             cost_usd=sum(c.cost_usd for c in calls),

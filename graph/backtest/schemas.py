@@ -125,6 +125,9 @@ class DeciderOutput(BaseModel):
     size_pct: float = 0.0
     order: OrderRequest | None = None
     llm_calls: int = 0
+    """Model calls made (repairs and failed calls included; answers from the recording: 0)."""
+    fallbacks: int = 0
+    """Agents of this decision that fell back (no valid answer)."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -185,12 +188,14 @@ class DecisionSpread(BaseModel):
 
 class LLMUsage(BaseModel):
     llm_calls: int = 0
+    fallbacks: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
 
     def add(self, out: DeciderOutput) -> None:
         self.llm_calls += out.llm_calls
+        self.fallbacks += out.fallbacks
         self.prompt_tokens += out.prompt_tokens
         self.completion_tokens += out.completion_tokens
         self.cost_usd += out.cost_usd

@@ -32,7 +32,9 @@ async def test_analysts_overlap_in_time() -> None:
 async def test_each_agent_appends_one_named_message() -> None:
     out = await graph.ainvoke(state_in(), context=desk_context(run_id="msgs"))
     names = [m.name for m in out["messages"]]
-    assert sorted(names) == sorted(
+    # ... and the desk's answer ends the turn.
+    assert names[-1] == "desk"
+    assert sorted(names[:-1]) == sorted(
         ["technical", "sentiment", "tokenomics", "researcher", "trader", "risk_manager"]
     )
     assert all(m.content for m in out["messages"])

@@ -503,6 +503,16 @@ export interface components {
              */
             at?: string;
             /**
+             * Attempts
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Cached
+             * @default false
+             */
+            cached: boolean;
+            /**
              * Completion Tokens
              * @default 0
              */
@@ -512,6 +522,16 @@ export interface components {
              * @default 0
              */
             cost_usd: number;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /**
+             * Estimated Tokens
+             * @default false
+             */
+            estimated_tokens: boolean;
             /**
              * Fallback
              * @default false
@@ -535,6 +555,11 @@ export interface components {
              * @default 0
              */
             prompt_tokens: number;
+            /**
+             * Repaired
+             * @default false
+             */
+            repaired: boolean;
             /** Run Id */
             run_id: string;
             /**
@@ -1335,13 +1360,18 @@ export interface components {
              * @default 0
              */
             prompt_tokens: number;
+            /**
+             * Reason
+             * @default null
+             */
+            reason: string | null;
             /** Run Id */
             run_id: string;
             /**
              * Status
              * @enum {string}
              */
-            status: "completed" | "failed" | "cancelled" | "budget_exceeded" | "paused";
+            status: "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded" | "paused";
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
