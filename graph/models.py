@@ -205,9 +205,11 @@ class OpenAIChatClient:
     def chat_model(self, agent: str, prompt: Prompt, schema: type[BaseModel]) -> ChatRunnable:
         model = self._models[self.model_for(agent)]
         if self.structured is StructuredOutput.json_schema:
-            # A dict, not the pydantic class: langchain-openai then streams the raw text and
-            # leaves validation (and the repair of an invalid answer) to `call_agent`.
-            return model.bind(response_format=json_schema_format(schema))
+            # Sent as an extra body field: langchain-openai then streams the plain completion
+            # (a `response_format` argument switches it to the SDK's parsing stream, which
+            # raises on a length cut and drops the usage), and validation plus the repair of
+            # an invalid answer stay with `call_agent`.
+            return model.bind(extra_body={"response_format": json_schema_format(schema)})
         if self.structured is StructuredOutput.tool_calling:
             tool = answer_tool(schema)
             return model.bind_tools([tool], tool_choice=tool["function"]["name"])
