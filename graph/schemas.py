@@ -142,12 +142,12 @@ class CallRecord(BaseModel):
 MODEL_EXCLUDED_FIELDS = frozenset({"source"})
 """Output fields that code fills in, never the model (the analysts' data source)."""
 
-REASONING_FIELD: dict[str, Any] = {"type": "string", "maxLength": 600}
+REASONING_FIELD: dict[str, Any] = {"type": "string", "maxLength": 400}
 """No description: small models copy descriptions into the answer (the instructions are in the
 system prompt). Every string and list is bounded, so an answer constrained by the schema
 (llama.cpp and others compile it to a grammar) always closes within the token limit."""
-TEXT_MAX_CHARS = 240
-LIST_MAX_ITEMS = 4
+TEXT_MAX_CHARS = 160
+LIST_MAX_ITEMS = 3
 
 
 def _bounded(prop: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ and the whole decision takes far less than six sequential calls."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from graph_fakes import FakeModelClient, desk_context, state_in
@@ -63,7 +64,7 @@ async def test_messages_mode_streams_token_chunks_of_every_agent_interleaved() -
     assert set(nodes) == agents
     assert all(nodes.count(a) > 5 for a in agents)  # token by token, not one message each
     analysts = [n for n in nodes if n in ("technical", "sentiment", "tokenomics")]
-    switches = sum(1 for a, b in zip(analysts, analysts[1:], strict=False) if a != b)
+    switches = sum(1 for a, b in itertools.pairwise(analysts) if a != b)
     assert switches > 10, "the analysts streamed one after another"
     messages = final["messages"]  # type: ignore[index]
     assert {m.name for m in messages} == agents
