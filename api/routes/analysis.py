@@ -23,6 +23,7 @@ from api.routes.market import check_interval, check_symbol
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
 from api.runners import AnalysisRunner, AnalysisStart
 from api.runs_store import RunDetail, create_run, portfolio_exists
+from core.settings import Settings
 
 router = APIRouter(prefix="/analysis", tags=["analysis"])
 
@@ -67,6 +68,7 @@ async def start_analysis(
 ) -> RunAccepted:
     if body.as_of is not None and body.execute:
         raise UnprocessableError("as_of", "a replay of a past bar cannot execute a trade")
+    check_model_config(settings)
     start = body.model_copy(
         update={"symbol": check_symbol(body.symbol), "interval": check_interval(body.interval)}
     )
@@ -91,6 +93,18 @@ async def start_analysis(
     runner = _runner(request)
     await manager.start(run_id, KIND, lambda: runner.start(run_id, start))
     return _accepted(run_id, "pending")
+
+
+def check_model_config(settings: Settings) -> None:
+    """A model setup that cannot work (missing price, key, base URL) → 422 naming the setting,
+    before anything is written."""
+    from graph.context import client_from_settings
+    from graph.models import ModelConfigError
+
+    try:
+        client_from_settings(settings)
+    except ModelConfigError as exc:
+        raise UnprocessableError(exc.field, exc.message) from None
 
 
 async def _existing_run(engine: EngineDep, run_id: str) -> RunDetail:
