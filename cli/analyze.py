@@ -80,6 +80,9 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
         printer.flush(event.node)
         out = event.output
         flag = " [bold red]FALLBACK[/bold red]" if event.fallback else ""
+        flag += " [cyan]CACHED[/cyan]" if event.cached else ""
+        flag += " [yellow]REPAIRED[/yellow]" if event.repaired else ""
+        flag += " [dim](tokens estimated: stream cut)[/dim]" if event.estimated_tokens else ""
         if "signal" in out:
             summary = f"{out['signal']} score {out['score']:+.2f} conf {out['confidence']:.2f}"
             summary += f" (source: {out.get('source') or '?'})"
@@ -95,6 +98,8 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
             f"  ({event.model}, {event.prompt_tokens}+{event.completion_tokens} tok, "
             f"${event.cost_usd:.4f}){flag}"
         )
+        if event.fallback and event.error:
+            console.print(f"[red]  reason: {escape(event.error)}[/red]")
         if out.get("source") == "synthetic":
             console.print("[bold yellow]  data: SYNTHETIC candles (not market prices)[/]")
     elif isinstance(event, Decision):
@@ -126,6 +131,8 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
             f"[bold]{event.status}[/bold]  cost ${event.cost_usd:.4f}  tokens "
             f"{event.prompt_tokens} prompt + {event.completion_tokens} completion"
         )
+        if event.reason:
+            console.print(f"[bold]reason:[/bold] {escape(event.reason)}")
 
 
 async def stream_to_console(events: Any, console: Console) -> str:
@@ -141,6 +148,28 @@ async def stream_to_console(events: Any, console: Console) -> str:
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
+
+
+def model_settings() -> Any:
+    """The settings, checked for the model configuration before any work starts: a bad value
+    or a model setup that cannot work (unknown provider, missing price, key or base URL) is
+    one line naming the setting and exit 2, never a traceback."""
+    from pydantic import ValidationError
+
+    from core.settings import get_settings
+    from graph.context import client_from_settings
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]).upper()
+        raise fail(f"{field}: {first['msg']}") from None
+    try:
+        client_from_settings(settings)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return settings
 
 
 def resolve_portfolio(
@@ -195,7 +224,7 @@ def analyze(
 
     Candles come from the store (4h/1d built from finer stored candles when needed); with
     none stored the run fails naming what to fetch — synthetic candles only with --synthetic."""
-    from core.settings import DataSourceMode, get_settings
+    from core.settings import DataSourceMode
     from graph.runner import run_analysis
     from persistence.db import init_db
 
@@ -207,7 +236,7 @@ def analyze(
     if blind and execute:
         raise fail("--blind: a blind run sees rebased prices and cannot --execute")
     started = time.perf_counter()
-    settings = get_settings()
+    settings = model_settings()
     if synthetic:
         settings = settings.model_copy(update={"data_source": DataSourceMode.synthetic})
     engine = init_db(settings.database_url)
@@ -230,5 +259,7 @@ def analyze(
         )
     status = asyncio.run(stream_to_console(events, console))
     console.print(f"[dim]wall time {time.perf_counter() - started:.2f}s[/dim]")
-    if status not in ("completed", "paused"):
+    # degraded: a decision was made with some agents on their fallback (the warning above says
+    # which); exit 0. failed, budget_exceeded, cancelled: no decision, exit 1.
+    if status not in ("completed", "degraded", "paused"):
         raise typer.Exit(code=1)

@@ -85,6 +85,10 @@ class AgentCall[T: BaseModel]:
     message_id: str
 
 
+class StreamCutError(ConnectionError):
+    """The stream ended without a finish reason: the answer was cut off in transit."""
+
+
 @dataclass
 class _Attempt:
     """What one model call produced (possibly cut short)."""
@@ -115,12 +119,15 @@ async def _stream_call(
                 got.prompt_tokens = int(usage.get("input_tokens", 0))
                 got.completion_tokens = int(usage.get("output_tokens", 0))
             return got, None
+        finished = False
         text_tap, args_tap = ReasoningTap(), ReasoningTap()
         text: list[str] = []
         args: list[str] = []
         async for chunk in runnable.astream(prompt.messages(), config=config):
             if got.message_id is None and chunk.id:
                 got.message_id = chunk.id
+            if chunk.response_metadata.get("finish_reason"):
+                finished = True
             piece = chunk.content if isinstance(chunk.content, str) else ""
             fed = ""
             if piece:
@@ -141,6 +148,10 @@ async def _stream_call(
                     usage.get("output_tokens", 0)
                 )
         got.text = "".join(text)
+        if not finished:
+            raise StreamCutError(
+                f"the stream ended without a finish reason after {len(got.text)} characters"
+            )
         if args:
             try:
                 decoded = json.loads("".join(args))

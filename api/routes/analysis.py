@@ -67,6 +67,7 @@ async def start_analysis(
     settings: SettingsDep,
     manager: RunManagerDep,
 ) -> RunAccepted:
+    check_model_config(settings)
     start = body
     if start.portfolio_id is not None and not await asyncio.to_thread(
         portfolio_exists, engine, start.portfolio_id
@@ -121,6 +122,18 @@ def replay_gap(engine: Engine, settings: Settings, start: AnalysisStart) -> str 
     if len(frame) < MIN_WARMUP_BARS or frame.index[-1] != bar_open:
         return f"not enough stored {wanted} ({MIN_WARMUP_BARS} bars needed before it)"
     return None
+
+
+def check_model_config(settings: Settings) -> None:
+    """A model setup that cannot work (missing price, key, base URL) → 422 naming the setting,
+    before anything is written."""
+    from graph.context import client_from_settings
+    from graph.models import ModelConfigError
+
+    try:
+        client_from_settings(settings)
+    except ModelConfigError as exc:
+        raise UnprocessableError(exc.field, exc.message) from None
 
 
 async def _existing_run(engine: EngineDep, run_id: str) -> RunDetail:

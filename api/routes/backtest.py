@@ -21,6 +21,7 @@ from api.errors import (
     error_responses,
 )
 from api.routes.agents import budget_status
+from api.routes.analysis import check_model_config
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
 from api.runs_store import RunDetail
 from graph.backtest.estimate import (
@@ -118,6 +119,7 @@ async def start_backtest(
     manager: RunManagerDep,
 ) -> BacktestAccepted:
     _estimate(params, settings)  # unknown model prices → 422 before anything is written
+    check_model_config(settings)
     budget = await asyncio.to_thread(budget_status, engine, settings)
     if budget.exceeded:
         raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")

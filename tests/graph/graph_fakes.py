@@ -178,7 +178,8 @@ class ScriptedChatModel(BaseChatModel):
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
             await asyncio.sleep(0)
         usage: Any = self._usage()
-        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))
+        last = AIMessageChunk(content="", usage_metadata=usage)
+        yield ChatGenerationChunk(message=last, generation_info={"finish_reason": "stop"})
 
 
 @dataclass
