@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.errors import ErrorResponse, NotFoundError, install_error_handlers
+from api.metrics import install_metrics, queue_depth_reporting
 from api.routes import agents, analysis, backtest, health, market, portfolio
 from api.run_manager import RunManager
 from api.runners import GraphAnalysisRunner
@@ -56,6 +57,7 @@ def _lifespan_for(settings: Settings) -> Any:
             manager = RunManager(engine)
             app.state.run_manager = manager
             stack.push_async_callback(manager.shutdown)
+            await stack.enter_async_context(queue_depth_reporting(engine))
             # Runs first: backtest threads see their cancel flag and stop within a bar.
             stack.callback(lambda: [f.set() for f in app.state.backtest_cancel_flags.values()])
             yield
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None, *, serve_web: bool = True) -> F
     install_error_handlers(app)
     install_cors(app, settings)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    install_metrics(app)  # /metrics: outside /api and the API key (scraped inside the VPC)
 
     for module in (health, market, portfolio, analysis, backtest, agents):
         app.include_router(module.router, prefix="/api")

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, update
 
+from core.logging import bind_log_context
 from graph.events import ErrorEvent, RunFinished
 from persistence.events import StoredEvent, append_events, last_seq, read_events
 from persistence.models import Run
@@ -153,6 +154,10 @@ class RunManager:
     # --- the background task -----------------------------------------------------------
 
     async def _drive(self, live: LiveRun, source: EventSourceFactory) -> None:
+        # This task's context (and the producer's, created below): every line logged for
+        # this run carries its id.
+        bind_log_context(run_id=live.run_id, run_kind=live.kind)
+        logger.info("run %s started (%s)", live.run_id, live.kind)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(source, queue))
         try:
@@ -168,6 +173,7 @@ class RunManager:
             await asyncio.gather(producer, return_exceptions=True)
             await asyncio.to_thread(self._mark_failed, live.run_id, f"event store: {exc}")
         finally:
+            logger.info("run %s: event stream closed", live.run_id)
             self._live.pop(live.run_id, None)
             for subscriber in list(live.subscribers):
                 subscriber.put_nowait(_END)

@@ -39,8 +39,17 @@ def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
     from api.main import create_app
+    from core.logging import configure_from_settings
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # uvicorn's own loggers go through the root handler too (one format, LOG_FORMAT).
+    configure_from_settings(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
 
 
 def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -120,7 +120,19 @@ class Settings(BaseSettings):
         "them, tests and benchmarks read them",
     )
 
+    worker_metrics_port: int = Field(
+        default=9100,
+        ge=1,
+        le=65535,
+        description="port of /metrics in a process without an HTTP app (`cryptofirm worker`)",
+    )
+
     log_level: str = "INFO"
+    log_format: Literal["plain", "json"] = Field(
+        default="plain",
+        description="plain: human lines (make demo); json: one JSON object per line with "
+        "run_id / session_id / agent / job_id where they apply (containers, CloudWatch)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core.logging import log_context
+from core.metrics import observe_llm_fallback
 from graph.budget import BudgetExceededError
 from graph.context import DeskContext
 from graph.costs import cost_usd
@@ -89,6 +91,34 @@ class AgentCall[T: BaseModel]:
 
 
 async def call_agent[T: BaseModel](
+    ctx: DeskContext,
+    *,
+    agent: str,
+    prompt: Prompt,
+    schema: type[T],
+    fallback: Callable[[str], T],
+    run_id: str | None,
+    writer: StreamWriter | None,
+) -> AgentCall[T]:
+    """One agent call; log lines inside it carry the agent (and run) as context."""
+    with log_context(agent=agent, run_id=run_id):
+        call = await _call_agent(
+            ctx,
+            agent=agent,
+            prompt=prompt,
+            schema=schema,
+            fallback=fallback,
+            run_id=run_id,
+            writer=writer,
+        )
+    if call.record.fallback:
+        observe_llm_fallback(
+            agent=agent, model=call.record.model, provider=ctx.settings.llm_provider.value
+        )
+    return call
+
+
+async def _call_agent[T: BaseModel](
     ctx: DeskContext,
     *,
     agent: str,

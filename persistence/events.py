@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, insert, select
 
-from persistence.models import RunEvent
+from core.metrics import observe_run_event
+from persistence.models import Run, RunEvent
 
 
 class StoredEvent(BaseModel):
@@ -31,6 +32,28 @@ def append_events(engine: Engine, events: Sequence[StoredEvent]) -> None:
     rows = [{"run_id": e.run_id, "seq": e.seq, "type": e.type, "data": e.data} for e in events]
     with engine.begin() as conn:
         conn.execute(insert(RunEvent), rows)
+    _export_metrics(engine, events)
+
+
+_run_kinds: dict[str, str] = {}
+"""Kind of the runs this process has seen start (until they finish): their metrics label."""
+
+
+def _export_metrics(engine: Engine, events: Sequence[StoredEvent]) -> None:
+    """Feed core/metrics.py from the events just written (tokens are skipped quickly)."""
+    for event in events:
+        if event.type == "token":
+            continue
+        if event.type == "run_started":
+            _run_kinds[event.run_id] = str(event.data.get("kind", "unknown"))
+        kind = _run_kinds.get(event.run_id)
+        if kind is None:  # a run resumed in this process after starting elsewhere
+            with engine.connect() as conn:
+                found = conn.execute(select(Run.kind).where(Run.id == event.run_id)).scalar()
+            kind = _run_kinds[event.run_id] = str(found or "unknown")
+        observe_run_event(event.type, event.data, kind, event.run_id)
+        if event.type == "run_finished":
+            _run_kinds.pop(event.run_id, None)
 
 
 def read_events(
