@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -32,6 +32,14 @@ NOISY_LOGGERS = ("httpx", "httpcore", "urllib3", "numba")
 _configured: tuple[str, str] | None = None
 
 
+def _drop_color_message(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """uvicorn passes an ANSI-coloured copy of its message as `extra`: not for JSON."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def _json_formatter() -> logging.Formatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
@@ -39,6 +47,7 @@ def _json_formatter() -> logging.Formatter:
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.stdlib.ExtraAdder(),  # `extra={...}` fields become JSON fields
+            _drop_color_message,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
         ],
         processors=[
