@@ -32,7 +32,7 @@ from core.settings import Settings
 from firm.hub import RunHub
 from firm.recorder import RunRecorder
 from firm.runners import AnalysisParams, AnalysisRunner
-from firm.runs import claim_attempt, end_run, set_job
+from firm.runs import Claim, claim_attempt, end_run, set_job
 from graph.events import ErrorEvent
 
 logger = logging.getLogger("firm.jobs")
@@ -68,9 +68,22 @@ async def analysis_job(
 ) -> str | None:
     """Start, resume (after a dead worker) or answer (approve/reject) analysis `run_id`."""
     rt = _runtime(context)
-    claim = await _claim(context, rt, run_id, answer=answer is not None, recovery=recovery)
-    if claim is None:
-        return None
+    async with _fence(rt, run_id) as alone:
+        if not alone:
+            return None
+        claim = await _claim(context, rt, run_id, answer=answer is not None, recovery=recovery)
+        if claim is None:
+            return None
+        return await _analysis(context, rt, run_id, claim, answer)
+
+
+async def _analysis(
+    context: JobContext,
+    rt: JobRuntime,
+    run_id: str,
+    claim: Claim,
+    answer: dict[str, Any] | None,
+) -> str | None:
     runner = rt.analysis_runner
     if answer is not None:
         source = runner.resume(
@@ -95,27 +108,63 @@ async def backtest_job(context: JobContext, run_id: str, recovery: bool = False)
     from graph.backtest.runs import stream_backtest
 
     rt = _runtime(context)
-    claim = await _claim(context, rt, run_id, answer=False, recovery=recovery)
-    if claim is None:
-        return None
-    stop = threading.Event()
-    source = stream_backtest(
-        rt.engine,
-        run_id,
-        settings=rt.settings,
-        decider_factory=rt.backtest_decider,
-        cancel=stop,
-        finish_run=False,
-    )
-    return await _record(context, rt, run_id, _announced(run_id, claim.recoveries, source), stop)
+    async with _fence(rt, run_id) as alone:
+        if not alone:
+            return None
+        claim = await _claim(context, rt, run_id, answer=False, recovery=recovery)
+        if claim is None:
+            return None
+        stop = threading.Event()
+        source = stream_backtest(
+            rt.engine,
+            run_id,
+            settings=rt.settings,
+            decider_factory=rt.backtest_decider,
+            cancel=stop,
+            finish_run=False,
+        )
+        announced = _announced(run_id, claim.recoveries, source)
+        return await _record(context, rt, run_id, announced, stop)
+
+
+@contextlib.asynccontextmanager
+async def _fence(rt: JobRuntime, run_id: str) -> AsyncIterator[bool]:
+    """True when this job is the only one executing `run_id`: a Postgres advisory lock held
+    by this job's own connection for the whole job. A worker that is slow, not dead (its
+    job was queued again after missed heartbeats), keeps its lock, so the second job leaves
+    the run alone; a worker killed with -9 loses its connection and with it the lock.
+    (SQLite: one in-process worker, whose queue lock `run:<id>` suffices.)"""
+    from graph.checkpoint import postgres_conninfo, uses_postgres
+
+    if not uses_postgres(rt.settings.database_url):
+        yield True
+        return
+    import psycopg
+
+    conninfo = postgres_conninfo(rt.settings.database_url)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT pg_try_advisory_lock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
+        )
+        row = await cursor.fetchone()
+        alone = bool(row and row[0])
+        if not alone:
+            logger.warning("run %s is being executed by another live job; leaving it", run_id)
+        yield alone
 
 
 async def _claim(
     context: JobContext, rt: JobRuntime, run_id: str, *, answer: bool, recovery: bool
-) -> Any:
+) -> Claim | None:
     recovered = recovery or context.job.attempts > 0
     claim = await asyncio.to_thread(
-        claim_attempt, rt.engine, run_id, context.job.id, answer=answer, recovered=recovered
+        claim_attempt,
+        rt.engine,
+        run_id,
+        context.job.id,
+        answer=answer,
+        recovered=recovered,
+        worker=context.worker_name,
     )
     if claim is None:
         logger.info("run %s: nothing to do (finished or waiting for approval)", run_id)

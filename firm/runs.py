@@ -35,7 +35,13 @@ class Claim:
 
 
 def claim_attempt(
-    engine: Engine, run_id: str, job_id: int | None, *, answer: bool, recovered: bool
+    engine: Engine,
+    run_id: str,
+    job_id: int | None,
+    *,
+    answer: bool,
+    recovered: bool,
+    worker: str | None = None,
 ) -> Claim | None:
     """Take `run_id` for this job (under the row's lock): None when there is nothing to do
     (finished, or paused with no answer). `recovered`: a previous job died with the run."""
@@ -45,7 +51,7 @@ def claim_attempt(
             return None
         if recovered:
             run.recoveries = (run.recoveries or 0) + 1
-        run.job_id = job_id
+        run.job_id, run.worker = job_id, worker
         if run.status == "pending":
             run.status = "running"
         run.started_at = run.started_at or datetime.now(UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import socket
@@ -45,6 +46,16 @@ def _worker_options(settings: Settings, runtime: JobRuntime, *, signals: bool) -
     }
 
 
+WARM_IMPORTS = ("graph.runner", "graph.backtest.runs", "graph.backtest.desk")
+"""Imported off the event loop before taking jobs: LangChain & co. take seconds to import,
+which inside a job would block the loop — and with it the worker's heartbeat."""
+
+
+async def warm_up() -> None:
+    for module in WARM_IMPORTS:
+        await asyncio.to_thread(importlib.import_module, module)
+
+
 def _sweeper(queue: RunQueue, settings: Settings) -> asyncio.Task[None]:
     return asyncio.create_task(
         sweep_forever(
@@ -64,6 +75,7 @@ async def worker_running(
     """A worker (and its sweep) in the current event loop for the duration of the block.
     `recover_all`: first give every pending/running run a recovery job (an in-process queue
     starts empty, so runs of a previous process would otherwise wait for the sweep)."""
+    await warm_up()
     if recover_all:
         await recover_orphans(
             queue, quiet_seconds=0, max_recoveries=settings.max_run_recoveries, everything=True
@@ -89,6 +101,7 @@ async def run_worker(settings: Settings) -> None:
     from persistence.db import init_db
 
     engine = await asyncio.to_thread(init_db, settings.database_url)
+    await warm_up()
     hub = RunHub()
     async with (
         open_checkpointer(settings.database_url) as checkpointer,

@@ -164,6 +164,9 @@ class Run(Base):
     job_id: Mapped[int | None] = mapped_column(
         BigInteger, doc="the queue job executing it now (firm.jobs); None before it is enqueued"
     )
+    worker: Mapped[str | None] = mapped_column(
+        String(120), doc="host:pid of the worker that last took it"
+    )
     recoveries: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", doc="times a job resumed it after a dead worker"
     )

@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("job_id", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("worker", sa.String(length=120), nullable=True))
         batch_op.add_column(
             sa.Column("recoveries", sa.Integer(), server_default="0", nullable=False)
         )
@@ -29,4 +30,5 @@ def downgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index("ix_runs_status")
         batch_op.drop_column("recoveries")
+        batch_op.drop_column("worker")
         batch_op.drop_column("job_id")
