@@ -17,17 +17,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.metrics import HTTP_LATENCY, HTTP_REQUESTS, QueueCount, register_queue_reader
+from firm.job_metrics import read_queue_depth
 
 logger = logging.getLogger("api.metrics")
 
 METRICS_PATH = "/metrics"
 QUEUE_REPORT_SECONDS = 60.0
-QUEUE_TABLE = "procrastinate_jobs"
-"""The job queue's table (procrastinate); absent until the queue's schema is applied."""
 
 
 class HttpMetricsMiddleware:
@@ -75,18 +74,6 @@ def _route_label(scope: Scope) -> str:
             if path[i] == "/" and regex.match(path[i:]):
                 return path[:i] + template
     return template
-
-
-def read_queue_depth(engine: Engine) -> list[QueueCount] | None:
-    """Open jobs per queue and status from the queue table; None when it does not exist."""
-    if not inspect(engine).has_table(QUEUE_TABLE):
-        return None
-    query = text(
-        f"SELECT queue_name, status::text, count(*) FROM {QUEUE_TABLE} "
-        "WHERE status IN ('todo', 'doing') GROUP BY queue_name, status"
-    )
-    with engine.connect() as conn:
-        return [QueueCount(str(q), str(s), int(n)) for q, s, n in conn.execute(query)]
 
 
 async def _report_queue_depth(engine: Engine, every_s: float) -> None:

@@ -111,6 +111,26 @@ class Settings(BaseSettings):
         default=False, description="CORS credentials; refused at startup with a '*' origin"
     )
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE heartbeat interval")
+    api_embedded_worker: bool = Field(
+        default=True,
+        description="the API process also runs a worker (always needed with SQLite; with "
+        "Postgres, API replicas may leave runs to `cryptofirm worker` processes)",
+    )
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=64, description="runs one worker process executes at a time"
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="how often a worker says it is alive"
+    )
+    worker_stalled_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="a worker silent this long is dead: its runs resume"
+    )
+    worker_sweep_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="how often a worker looks for stalled/orphaned runs"
+    )
+    max_run_recoveries: int = Field(
+        default=5, ge=0, le=100, description="resumes after dead workers before a run fails"
+    )
     web_out_dir: Path = Field(
         default=PROJECT_ROOT / "web" / "out", description="Next.js static export served at /"
     )

@@ -41,6 +41,7 @@ COPY core ./core
 COPY persistence ./persistence
 COPY tools ./tools
 COPY graph ./graph
+COPY firm ./firm
 COPY api ./api
 COPY cli ./cli
 RUN --mount=type=cache,target=/root/.cache/uv \

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -81,13 +82,6 @@ def build(dockerfile: str, tag: str, args: dict[str, str], target: str | None = 
         print(done.stdout[-6000:], done.stderr[-6000:], sep="\n", file=sys.stderr)
         raise SystemExit(f"podman build of {dockerfile} failed ({done.returncode})")
     log(f"built {tag} from {dockerfile} in {time.monotonic() - started:.0f} s")
-
-
-def worker_command_exists() -> bool:
-    """`cryptofirm worker` comes with the job queue (another branch); until it is merged the
-    worker service is skipped, and said so."""
-    probe = run(sys.executable, "-m", "cli.main", "worker", "--help", check=False, capture=True)
-    return probe.returncode == 0
 
 
 def wait_for(what: str, ready: Callable[[], bool], timeout: float) -> None:
@@ -168,6 +162,15 @@ def check_images() -> None:
     log("images: non-root users, healthchecks, no build tools in the API image")
 
 
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one series in a Prometheus text exposition (0 when absent)."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return float(found.value)
+    return 0.0
+
+
 def check_analysis(stack: Stack, api: str) -> str:
     with httpx.Client(base_url=api, timeout=30) as client:
         accepted = client.post("/api/analysis/runs", json={"symbol": "BTCUSDT", "interval": "1h"})
@@ -183,18 +186,29 @@ def check_analysis(stack: Stack, api: str) -> str:
         assert kinds.count("agent_output") == 6 and "decision" in kinds, kinds
         log(f"analysis {run_id}: {len(events)} SSE events, run_finished {status}")
 
-        metrics = client.get("/metrics").text
-        wanted = 'cryptofirm_runs_finished_total{kind="analysis",status="completed"} 1.0'
-        assert wanted in metrics, "the run is not counted in /metrics"
-        assert "cryptofirm_llm_calls_total" in metrics and "cryptofirm_queue_up" in metrics
-    log("/metrics counts the run")
+        api_metrics = client.get("/metrics").text
+        post = {"method": "POST", "route": "/api/analysis/runs", "status": "202"}
+        assert sample(api_metrics, "cryptofirm_http_requests_total", **post) >= 1
+        assert sample(api_metrics, "cryptofirm_queue_up") == 1, "the API reads no queue table"
+    # The worker executed the run: its own /metrics (port 9100, inside the network) count it.
+    probe = (
+        "import urllib.request;"
+        "print(urllib.request.urlopen('http://127.0.0.1:9100/metrics').read().decode())"
+    )
+    worker_metrics = stack.exec("worker", "python", "-c", probe).stdout
+    run_end = {"kind": "analysis", "status": "completed"}
+    assert sample(worker_metrics, "cryptofirm_runs_finished_total", **run_end) == 1
+    job = {"task": "firm:analysis", "status": "succeeded"}
+    assert sample(worker_metrics, "cryptofirm_jobs_total", **job) == 1
+    call = {"agent": "trader", "model": "rules", "provider": "rules", "outcome": "ok"}
+    assert sample(worker_metrics, "cryptofirm_llm_calls_total", **call) == 1
+    log("/metrics: the API counts the requests and reads the queue; the worker counts the run")
 
-    lines = []
-    for raw in stack.logs("api").splitlines():
-        if raw.startswith("{"):
-            lines.append(json.loads(raw))
-    assert any(line.get("run_id") == run_id for line in lines), "no JSON log line has the run id"
-    log(f"api logs: {len(lines)} JSON lines, the run's carry run_id")
+    lines = [json.loads(raw) for raw in stack.logs("worker").splitlines() if raw.startswith("{")]
+    about_run = [line for line in lines if line.get("run_id") == run_id]
+    assert any(line.get("event") == "run finished" for line in about_run), "no JSON run end"
+    assert any("job_id" in line for line in about_run), "no JSON line with the run's job id"
+    log(f"worker logs: {len(lines)} JSON lines, the run's carry run_id and job_id")
     return run_id
 
 
@@ -224,13 +238,6 @@ def main() -> int:
     build("web.Dockerfile", WEB_TAG, {k: images[k] for k in ("NODE_IMAGE", "NGINX_IMAGE")}, "serve")
     check_images()
 
-    with_worker = worker_command_exists()
-    if not with_worker:
-        log(
-            "NOTE: `cryptofirm worker` does not exist in this tree (the job queue is not merged):"
-            " the worker service is SKIPPED"
-        )
-
     project = f"cftest{os.getpid()}"
     api_port, web_port = free_port(), free_port()
     env = {
@@ -253,13 +260,12 @@ def main() -> int:
         code = stack.exit_code("migrate")
         assert code == 0, f"migrate exited {code}:\n{stack.logs('migrate')}"
         log("migrate: exit 0")
-        stack.up("api", *(["worker"] if with_worker else []))
+        stack.up("api", "worker")
         wait_for("api", lambda: stack.healthy("api"), 180)
-        if with_worker:
-            wait_for("worker", lambda: stack.healthy("worker"), 120)
+        wait_for("worker", lambda: stack.healthy("worker"), 120)
         stack.up("web")
         wait_for("web", lambda: stack.healthy("web"), 60)
-        for service in ("api", "web"):
+        for service in ("api", "worker", "web"):
             uid = stack.exec(service, "id", "-u").stdout.strip()
             assert uid and uid != "0", f"{service} runs as uid {uid!r}"
         check_analysis(stack, f"http://127.0.0.1:{api_port}")

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.main import create_app
-from api.metrics import read_queue_depth
 from api.runners import AnalysisStart
 from api.sse_client import parse_sse_lines
 from core.logging import configure_logging, log_context
 from core.settings import Settings
+from firm.job_metrics import read_queue_depth
 from graph.events import BudgetEvent, Decision, RunFinished, RunStarted, TradeEvent
 
 AGENTS = ("technical", "sentiment", "tokenomics", "researcher", "trader", "risk_manager")
@@ -91,6 +91,9 @@ def test_metrics_after_a_desk_run_and_json_logs_carry_the_run_id(
     assert delta("cryptofirm_http_request_duration_seconds_count", **post) == 1
     sse = {"method": "GET", "route": "/api/analysis/runs/{run_id}/events"}
     assert delta("cryptofirm_http_requests_total", status="200", **sse) == 1
+    job = {"task": "firm:analysis", "status": "succeeded"}
+    assert delta("cryptofirm_jobs_total", **job) == 1
+    assert delta("cryptofirm_job_duration_seconds_count", **job) == 1
     # SQLite has no queue table: the series says so instead of a silent 0.
     assert _value(after, "cryptofirm_queue_up") == 0
 
@@ -99,8 +102,12 @@ def test_metrics_after_a_desk_run_and_json_logs_carry_the_run_id(
     for line in lines:
         assert {"event", "level", "logger", "timestamp"} <= set(line), line
     about_run = [line for line in lines if line.get("run_id") == run_id]
-    assert any(line["logger"] == "api.runs" for line in about_run), lines
-    assert {line.get("run_kind") for line in about_run} == {"analysis"}
+    # The job executing the run logs its end with the job id bound beside the run id.
+    (job_end,) = [line for line in about_run if line["logger"] == "firm.jobs"]
+    assert isinstance(job_end["job_id"], int) and job_end["event"].endswith("succeeded")
+    # The run's end, written where its events are persisted, with its kind and status.
+    (finished,) = [line for line in about_run if line["event"] == "run finished"]
+    assert finished["status"] == "completed" and finished["run_kind"] == "analysis"
 
 
 class _EventfulRunner:

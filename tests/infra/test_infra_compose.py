@@ -65,7 +65,8 @@ def test_api_uses_postgres_through_psycopg_and_the_env_file(services: dict[str, 
         assert (COMPOSE.parent / build["context"]).resolve() == REPO_ROOT
         assert (REPO_ROOT / build["dockerfile"]).is_file()
     api = services["api"]
-    assert api["command"][:4] == ["cryptofirm", "serve", "--host", "0.0.0.0"]
+    assert api["command"][:3] == ["cryptofirm", "serve", "--no-worker"]
+    assert api["command"][3:5] == ["--host", "0.0.0.0"]
     assert "/api/health" in " ".join(api["healthcheck"]["test"])
 
 
