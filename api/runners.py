@@ -1,20 +1,19 @@
-"""The seam between the API and whatever executes a run.
+"""The request that starts an analysis run, and the seam to whatever executes it.
 
-Routes talk to `AnalysisRunner`; the app's default is `GraphAnalysisRunner` (graph/runner.py,
-the LangGraph desk with the rules engine offline). Tests may install another implementation
-on `app.state.analysis_runner` — the event pipeline around it is the same.
+Runs execute as jobs (`firm.jobs`); the runner a worker uses is `firm.runners.AnalysisRunner`
+(default `GraphAnalysisRunner`, the LangGraph desk). Tests may install another implementation
+on `app.state.analysis_runner` before the lifespan starts: the app's embedded worker uses it,
+with the same queue, recorder and relays around it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
-
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import Engine
 
 from core.bounds import DbId, Interval, PastTime, Symbol, cross_field
-from core.settings import Settings
+from firm.runners import AnalysisRunner, GraphAnalysisRunner
+
+__all__ = ["AnalysisRunner", "AnalysisStart", "GraphAnalysisRunner"]
 
 
 class AnalysisStart(BaseModel):
@@ -46,50 +45,3 @@ class AnalysisStart(BaseModel):
         if self.execute and self.portfolio_id is None:
             raise cross_field("portfolio_id", "required to execute a decision")
         return self
-
-
-class AnalysisRunner(Protocol):
-    def start(self, run_id: str, request: AnalysisStart) -> AsyncIterator[Any]:
-        """Events of a new run (the runs row exists, status pending)."""
-        ...
-
-    def resume(self, run_id: str, *, approved: bool, note: str) -> AsyncIterator[Any]:
-        """Events of a paused run resumed with the human's answer."""
-        ...
-
-
-class GraphAnalysisRunner:
-    """Runs the desk through `graph.runner` with the app's engine, settings and checkpointer."""
-
-    def __init__(self, engine: Engine, settings: Settings, checkpointer: Any) -> None:
-        self.engine = engine
-        self.settings = settings
-        self.checkpointer = checkpointer
-
-    def start(self, run_id: str, request: AnalysisStart) -> AsyncIterator[Any]:
-        from graph.runner import run_analysis
-
-        return run_analysis(  # type: ignore[no-any-return]
-            request.symbol,
-            request.interval,
-            run_id=run_id,
-            portfolio_id=request.portfolio_id,
-            execute=request.execute,
-            as_of=request.as_of,
-            blind=request.blind,
-            engine=self.engine,
-            settings=self.settings,
-            checkpointer=self.checkpointer,
-        )
-
-    def resume(self, run_id: str, *, approved: bool, note: str) -> AsyncIterator[Any]:
-        from graph.runner import resume_run
-
-        return resume_run(  # type: ignore[no-any-return]
-            run_id,
-            approved=approved,
-            note=note,
-            engine=self.engine,
-            settings=self.settings,
-            checkpointer=self.checkpointer,
-        )

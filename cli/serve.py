@@ -39,7 +39,10 @@ def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
     from api.main import create_app
+    from core.logging import configure_from_settings
 
+    # uvicorn's own loggers go through the root handler too (one format, LOG_FORMAT).
+    configure_from_settings(settings)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -49,13 +52,32 @@ def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
         # 127.0.0.1, which would let any local client choose its rate-limit identity).
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        log_config=None,
     )
 
 
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+WorkerOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--worker/--no-worker",
+        help="also execute runs in this process (default API_EMBEDDED_WORKER; "
+        "--no-worker needs Postgres and `cryptofirm worker` processes)",
+    ),
+]
+
+
+def serve(
+    host: HostOption = "127.0.0.1", port: PortOption = 8000, worker: WorkerOption = None
+) -> None:
     """Serve the REST API (and the web UI when web/out exists)."""
+    from graph.checkpoint import uses_postgres
+
     _check_port_free(host, port)
     settings = get_settings()
+    if worker is not None:
+        settings = settings.model_copy(update={"api_embedded_worker": worker})
+    if not settings.api_embedded_worker and not uses_postgres(settings.database_url):
+        _fail("--no-worker: with SQLite the API's own worker is the only one (use Postgres)")
     typer.echo(f"cryptofirm API on http://{host}:{port}/api (docs: http://{host}:{port}/docs)")
     _run_uvicorn(host, port, settings)
 

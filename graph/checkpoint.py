@@ -43,6 +43,10 @@ def postgres_conninfo(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def uses_postgres(database_url: str) -> bool:
+    return make_url(normalise_url(database_url)).get_backend_name() == "postgresql"
+
+
 @asynccontextmanager
 async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSaver[str]]:
     backend = make_url(normalise_url(database_url)).get_backend_name()

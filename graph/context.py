@@ -277,7 +277,7 @@ class DeskContext:
         if self.use_cache is None:
             self.use_cache = self.model_client.metered
         if self.cost_log is None:
-            self.cost_log = CostLog(self.engine)
+            self.cost_log = CostLog(self.engine, provider=s.llm_provider.value)
         if self.budget is None:
             self.budget = BudgetGuard(s, self.engine)
         if self.cache is None and self.use_cache:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from core.logging import log_context
+from core.metrics import observe_llm_fallback
 from graph.breaker import CircuitBreaker, ProviderUnavailableError
 from graph.budget import BudgetExceededError, Reservation
 from graph.costs import cost_usd
@@ -168,6 +170,34 @@ async def _stream_call(
 
 
 async def call_agent[T: BaseModel](
+    ctx: DeskContext,
+    *,
+    agent: str,
+    prompt: Prompt,
+    schema: type[T],
+    fallback: Callable[[str], T],
+    run_id: str | None,
+    writer: StreamWriter | None,
+) -> AgentCall[T]:
+    """One agent call; log lines inside it carry the agent (and run) as context."""
+    with log_context(agent=agent, run_id=run_id):
+        call = await _call_agent(
+            ctx,
+            agent=agent,
+            prompt=prompt,
+            schema=schema,
+            fallback=fallback,
+            run_id=run_id,
+            writer=writer,
+        )
+    if call.record.fallback:
+        observe_llm_fallback(
+            agent=agent, model=call.record.model, provider=ctx.settings.llm_provider.value
+        )
+    return call
+
+
+async def _call_agent[T: BaseModel](
     ctx: DeskContext,
     *,
     agent: str,

@@ -146,7 +146,10 @@ class Run(Base):
     """An analysis or backtest run; its id is also the LangGraph thread id."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_kind_created", "kind", "created_at"),)
+    __table_args__ = (
+        Index("ix_runs_kind_created", "kind", "created_at"),
+        Index("ix_runs_status", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), doc="analysis | backtest")
@@ -164,6 +167,15 @@ class Run(Base):
         JSON, doc="engine cursor for resuming a backtest after a crash"
     )
     error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[int | None] = mapped_column(
+        BigInteger, doc="the queue job executing it now (firm.jobs); None before it is enqueued"
+    )
+    worker: Mapped[str | None] = mapped_column(
+        String(120), doc="host:pid of the worker that last took it"
+    )
+    recoveries: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="times a job resumed it after a dead worker"
+    )
     model: Mapped[str | None] = mapped_column(String(120))
     data_source: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -21,7 +21,7 @@ from api.errors import (
 )
 from api.routes.agents import budget_status
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
-from api.runners import AnalysisRunner, AnalysisStart
+from api.runners import AnalysisStart
 from api.runs_store import RunDetail, create_run, portfolio_exists
 from core.bounds import MIN_WARMUP_BARS, Text
 from core.settings import DataSourceMode, Settings
@@ -40,11 +40,6 @@ class RunAccepted(BaseModel):
 
 class ApprovalNote(BaseModel):
     note: Text = ""
-
-
-def _runner(request: Request) -> AnalysisRunner:
-    runner: AnalysisRunner = request.app.state.analysis_runner
-    return runner
 
 
 def _accepted(run_id: RunId, status_: str) -> RunAccepted:
@@ -91,8 +86,7 @@ async def start_analysis(
         portfolio_id=start.portfolio_id,
         params=start.model_dump(mode="json"),
     )
-    runner = _runner(request)
-    await manager.start(run_id, KIND, lambda: runner.start(run_id, start))
+    await manager.start(run_id, KIND)
     return _accepted(run_id, "pending")
 
 
@@ -145,19 +139,14 @@ def _answer_route(approved: bool) -> Callable[..., Awaitable[RunAccepted]]:
 
     async def answer(
         run_id: RunId,
-        request: Request,
         engine: EngineDep,
         manager: RunManagerDep,
         body: ApprovalNote | None = None,
     ) -> RunAccepted:
         note = body.note if body else ""
         run = await _existing_run(engine, run_id)
-        if run.status != "paused" or manager.is_active(run_id):
+        if not await manager.answer(run_id, approved=approved, note=note):
             raise ConflictError(f"run {run_id} is {run.status}, not paused awaiting approval")
-        runner = _runner(request)
-        await manager.start(
-            run_id, KIND, lambda: runner.resume(run_id, approved=approved, note=note)
-        )
         return _accepted(run_id, "running")
 
     return answer
@@ -172,6 +161,22 @@ for _verb, _approved in (("approve", True), ("reject", False)):
         dependencies=[ApiKeyDep],
         responses=error_responses(401, 404, 409, 422),
     )(_answer_route(_approved))
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    name="cancel_analysis_run",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunAccepted,
+    dependencies=[ApiKeyDep],
+    responses=error_responses(401, 404, 409),
+)
+async def cancel_analysis(run_id: RunId, engine: EngineDep, manager: RunManagerDep) -> RunAccepted:
+    """Stop a pending, running or paused run on whichever worker runs it (within a second)."""
+    run = await _existing_run(engine, run_id)
+    if not await manager.cancel(run_id):
+        raise ConflictError(f"run {run_id} is {run.status}; only pending/running/paused cancel")
+    return _accepted(run_id, "cancelled")
 
 
 add_run_read_routes(

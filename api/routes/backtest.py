@@ -1,10 +1,9 @@
-"""Backtests through the agent desk (graph/backtest): estimate the cost, start one (it runs in a
-worker thread, its progress streamed over SSE), inspect, fetch the result, cancel."""
+"""Backtests through the agent desk (graph/backtest): estimate the cost, start one (a job on the
+run queue, its progress streamed over SSE), inspect, fetch the result, cancel."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ from graph.backtest.estimate import (
     UnknownPriceError,
     estimate_cost,
 )
-from graph.backtest.runs import create_backtest_run, request_cancel, stream_backtest
+from graph.backtest.runs import create_backtest_run
 from graph.backtest.schemas import BacktestParams
 from graph.costs import MEMORISATION_PREFIX
 from persistence.db import session_scope
@@ -69,11 +68,6 @@ class BacktestResultOut(BaseModel):
         default=None,
         description="set when the window starts before a desk model's training cutoff",
     )
-
-
-def _cancel_flags(request: Request) -> dict[str, threading.Event]:
-    flags: dict[str, threading.Event] = request.app.state.backtest_cancel_flags
-    return flags
 
 
 def _estimate(params: BacktestParams, settings: Any) -> CostEstimateOut:
@@ -128,17 +122,7 @@ async def start_backtest(
         run_id = await asyncio.to_thread(create_backtest_run, engine, params, settings=settings)
     except CostLimitError as exc:
         raise BudgetExhaustedError(str(exc)) from None
-    flags = _cancel_flags(request)
-    cancel = flags[run_id] = threading.Event()
-
-    async def events() -> Any:
-        try:
-            async for event in stream_backtest(engine, run_id, settings=settings, cancel=cancel):
-                yield event
-        finally:
-            flags.pop(run_id, None)
-
-    await manager.start(run_id, KIND, events)
+    await manager.start(run_id, KIND)
     return BacktestAccepted(
         run_id=run_id, status="pending", events_url=f"/api/backtests/{run_id}/events"
     )
@@ -176,13 +160,12 @@ async def backtest_result(run_id: RunId, engine: EngineDep) -> BacktestResultOut
     dependencies=[ApiKeyDep],
     responses=error_responses(401, 404, 409),
 )
-async def cancel_backtest(run_id: RunId, request: Request, engine: EngineDep) -> BacktestAccepted:
+async def cancel_backtest(
+    run_id: RunId, engine: EngineDep, manager: RunManagerDep
+) -> BacktestAccepted:
     run = await _existing(engine, run_id)
-    if not await asyncio.to_thread(request_cancel, engine, run_id):
+    if not await manager.cancel(run_id):
         raise ConflictError(f"backtest {run_id} is {run.status}; only pending/running cancel")
-    flag = _cancel_flags(request).get(run_id)
-    if flag is not None:
-        flag.set()  # the engine also polls the status; the flag makes it immediate
     return BacktestAccepted(
         run_id=run_id, status="cancelled", events_url=f"/api/backtests/{run_id}/events"
     )

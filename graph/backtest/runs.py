@@ -38,6 +38,7 @@ from graph.events import (
     RunFinished,
     RunStarted,
 )
+from graph.run_row import RunRowUpdate
 from persistence.db import session_factory
 from persistence.models import BacktestResult, Run
 
@@ -219,11 +220,14 @@ def run_backtest(
     on_event: EventSink | None = None,
     cancel: threading.Event | None = None,
     data: BacktestData | None = None,
+    finish_run: bool = True,
 ) -> BacktestReport:
     """Run (or resume from its checkpoint) a persisted backtest to its end; returns the report.
 
     Any exception marks the run `failed` with the error and keeps its checkpoint, then
-    propagates; calling this again resumes."""
+    propagates; calling this again resumes. With `finish_run=False` (the job queue) the final
+    row values are emitted as a `RunRowUpdate` just before `run_finished` instead of being
+    written here, so the recorder commits them with the terminal event."""
     settings = settings or get_settings()
     run = _load_run(db, run_id)
     if run.status not in RESUMABLE:
@@ -300,18 +304,17 @@ def run_backtest(
             "memorisation_note": report.memorisation_note,
             "blind": report.blind,
         }
-        _set(
-            db,
-            run_id,
-            status=report.stopped,
-            result=summary,
-            checkpoint=outcome.state.model_dump(mode="json"),
-            progress=(outcome.state.next_bar - outcome.first_bar)
+        final = {
+            "status": report.stopped,
+            "result": summary,
+            "checkpoint": outcome.state.model_dump(mode="json"),
+            "progress": (outcome.state.next_bar - outcome.first_bar)
             / (outcome.last_bar - outcome.first_bar + 1),
-            finished_at=datetime.now(UTC),
-        )
+            "finished_at": datetime.now(UTC),
+        }
         if outcome.budget is not None:
             emit(_budget_event(run_id, outcome.budget))
+        _finish(db, run_id, final, emit, finish_run)
         emit(
             RunFinished(
                 run_id=run_id,
@@ -323,10 +326,21 @@ def run_backtest(
         )
         return report
     except Exception as exc:
-        _set(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         emit(ErrorEvent(run_id=run_id, message=str(exc)))
+        failed = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        _finish(db, run_id, failed, emit, finish_run)
         emit(RunFinished(run_id=run_id, status="failed"))
         raise
+
+
+def _finish(
+    db: Engine, run_id: str, values: dict[str, Any], emit: EventSink, finish_run: bool
+) -> None:
+    """The run's final row: written here, or handed to the recorder (see `run_backtest`)."""
+    if finish_run:
+        _set(db, run_id, **values)
+    else:
+        emit(RunRowUpdate({**values, "updated_at": datetime.now(UTC)}))  # type: ignore[arg-type]
 
 
 async def stream_backtest(
@@ -336,6 +350,7 @@ async def stream_backtest(
     settings: Settings | None = None,
     decider_factory: DeciderFactory | None = None,
     cancel: threading.Event | None = None,
+    finish_run: bool = True,
 ) -> AsyncIterator[RunEventModel]:
     """`run_backtest` in a worker thread, its events yielded as they happen (for SSE)."""
     loop = asyncio.get_running_loop()
@@ -353,6 +368,7 @@ async def stream_backtest(
                 decider_factory=decider_factory,
                 on_event=sink,
                 cancel=cancel,
+                finish_run=finish_run,
             )
         except BaseException as exc:  # the events already say it failed; re-raise in the caller
             loop.call_soon_threadsafe(queue.put_nowait, exc)
