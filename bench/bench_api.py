@@ -37,7 +37,7 @@ ADMIN_DSN = os.environ.get("CRYPTOFIRM_BENCH_PG", "postgresql://postgres@127.0.0
 SEQUENTIAL_RUNS = 10
 STREAM_COUNTS = (50, 500)
 RUNS_FOR_THROUGHPUT = 100
-WORKER_CONCURRENCY = 25
+WORKER_CONCURRENCY = 8
 
 
 def _free_port() -> int:
