@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from firm_helpers import FAST_WORKER, FirmDb, Processes, uptrend
 
+from persistence.candles import store_candles
 from persistence.db import make_engine, upgrade
-from tools.candle_store import store_candles
 
 
 @pytest.fixture

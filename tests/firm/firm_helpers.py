@@ -23,7 +23,7 @@ from sqlalchemy import Engine, func, select
 
 from core.settings import Settings
 from persistence.models import Run, RunEvent, Trade
-from tools.candle_store import now_ms
+from tools.candle_frame import now_ms
 from tools.intervals import interval_ms
 
 CLI = str(Path(sys.executable).with_name("cryptofirm"))
