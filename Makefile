@@ -58,14 +58,22 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 web-install: web/node_modules/.installed
 
 # The UI is a static export (web/out) that the API serves at `/`: one process for the demo.
-web-build: web-install
+# It is rebuilt only when its sources changed: web/out/index.html is the stamp, newer than every
+# file under web/src and web/public and the build's config and lock files.
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) \
+	$(wildcard web/package.json web/package-lock.json web/next.config.ts web/tsconfig.json)
+web/out/index.html: web/node_modules/.installed $(WEB_SOURCES)
 	cd web && npm run build
+	@touch $@
+
+web-build: web/out/index.html
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test-web: install web-install chromium
 	cd web && npm run check:api && npm run lint && npm run typecheck && npm run build && npm run test:e2e
+	@touch web/out/index.html
 
 test: lint typecheck test-py test-web
 

@@ -14,13 +14,19 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from api.errors import ErrorResponse, NotFoundError, install_error_handlers
-from api.routes import agents, analysis, backtest, health, market, portfolio
+from api.errors import (
+    ErrorResponse,
+    MethodNotAllowedError,
+    NotFoundError,
+    allowed_methods,
+    install_error_handlers,
+)
+from api.routes import agents, analysis, backtest, health, market, market_fetch, portfolio
 from api.run_manager import RunManager
 from api.runners import GraphAnalysisRunner
 from api.security import BodySizeLimitMiddleware, TokenBucketLimiter, install_cors
@@ -75,11 +81,15 @@ class SpaStaticFiles(StaticFiles):
 
 
 def _api_not_found_router() -> APIRouter:
-    """Unknown `/api/...` paths answer JSON 404 instead of falling through to the UI."""
+    """Unknown `/api/...` paths answer JSON 404 instead of falling through to the UI; a known
+    path with a method it does not have answers 405 with `Allow`."""
     router = APIRouter(include_in_schema=False)
 
     @router.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def api_not_found(path: str) -> None:
+    async def api_not_found(path: str, request: Request) -> None:
+        allowed = allowed_methods(request)
+        if allowed:
+            raise MethodNotAllowedError(request.method, allowed)
         raise NotFoundError("route", f"/api/{path}")
 
     return router
@@ -141,7 +151,7 @@ def create_app(settings: Settings | None = None, *, serve_web: bool = True) -> F
     install_cors(app, settings)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
 
-    for module in (health, market, portfolio, analysis, backtest, agents):
+    for module in (health, market, market_fetch, portfolio, analysis, backtest, agents):
         app.include_router(module.router, prefix="/api")
     app.include_router(_api_not_found_router())
     app.openapi = _custom_openapi(app)  # type: ignore[method-assign]

@@ -8,36 +8,44 @@ on `app.state.analysis_runner` — the event pipeline around it is the same.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Engine
 
+from core.bounds import DbId, Interval, PastTime, Symbol, cross_field
 from core.settings import Settings
 
 
 class AnalysisStart(BaseModel):
-    symbol: str = Field(min_length=3, max_length=20, examples=["BTCUSDT"])
-    interval: str = Field(default="1h", max_length=4, examples=["1h"])
-    portfolio_id: int | None = Field(default=None, ge=1)
+    """Bounds from `core.bounds`; `execute` needs a `portfolio_id` and excludes `as_of`."""
+
+    symbol: Symbol = Field(examples=["BTCUSDT"])
+    interval: Interval = Field(default="1h", examples=["1h"])
+    portfolio_id: DbId | None = None
     execute: bool = Field(default=False, description="trade the decision on the portfolio")
-    as_of: datetime | None = Field(
+    as_of: PastTime | None = Field(
         default=None,
         description="replay the desk at the bar containing this UTC time (ISO; no offset means "
-        "UTC) from stored candles; a replay never trades, so it cannot be combined with execute",
+        "UTC; 2009-01-03 … now) from stored candles; a replay never trades, so it cannot be "
+        "combined with execute",
         examples=["2024-04-01T12:00:00Z"],
     )
+    blind: bool = Field(
+        default=False,
+        description="the desk sees an anonymous ticker, rebased prices and relative times; "
+        "a blind run never trades, so it cannot be combined with execute",
+    )
 
-    @field_validator("as_of")
-    @classmethod
-    def _as_of_in_the_past(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        if value > datetime.now(UTC):
-            raise ValueError(f"{value.isoformat()} is in the future; a replay needs a past bar")
-        return value
+    @model_validator(mode="after")
+    def _execute_rules(self) -> AnalysisStart:
+        if self.execute and self.as_of is not None:
+            raise cross_field("as_of", "a replay of a past bar cannot execute a trade")
+        if self.execute and self.blind:
+            raise cross_field("blind", "a blind run sees rebased prices and cannot execute")
+        if self.execute and self.portfolio_id is None:
+            raise cross_field("portfolio_id", "required to execute a decision")
+        return self
 
 
 class AnalysisRunner(Protocol):
@@ -68,6 +76,7 @@ class GraphAnalysisRunner:
             portfolio_id=request.portfolio_id,
             execute=request.execute,
             as_of=request.as_of,
+            blind=request.blind,
             engine=self.engine,
             settings=self.settings,
             checkpointer=self.checkpointer,

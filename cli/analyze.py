@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cli import validate
 from graph.events import (
     AgentOutput,
     BudgetEvent,
@@ -117,6 +117,8 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
         console.print(f"[bold red]BUDGET[/] {escape(event.reason or '')}")
     elif isinstance(event, ErrorEvent) and event.severity == "warning":
         console.print(f"[bold yellow]WARNING[/] {escape(event.message)}")
+        if event.code == "stale_data":
+            console.print("Fetch fresh candles (cryptofirm data fetch) or replay with --as-of.")
     elif isinstance(event, ErrorEvent):
         console.print(f"[bold red]error[/] {escape(event.node or '')} {escape(event.message)}")
     elif isinstance(event, RunFinished):
@@ -166,18 +168,6 @@ def resolve_portfolio(
         raise fail(f"--portfolio: no portfolio named {name!r}") from None
 
 
-def parse_as_of(value: str) -> datetime:
-    """--as-of → an aware UTC datetime in the past (naive input is UTC)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--as-of: {value!r} is not an ISO time (e.g. 2024-04-01T12:00)") from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if parsed > datetime.now(UTC):
-        raise fail(f"--as-of: {value} is in the future")
-    return parsed
-
-
 def analyze(
     symbol: str = typer.Argument(..., help="Binance spot symbol, e.g. BTCUSDT"),
     interval: str = typer.Option("1h", "--interval", "-i", help="candle interval"),
@@ -194,6 +184,12 @@ def analyze(
         "--synthetic",
         help="analyse synthetic candles (labelled SYNTHETIC; trades only a synthetic portfolio)",
     ),
+    blind: bool = typer.Option(
+        False,
+        "--blind",
+        help="the desk sees an anonymous ticker, prices rebased (first of the last 12 closes = "
+        "100) and relative times; cannot be combined with --execute",
+    ),
 ) -> None:
     """Run the six-agent desk once on SYMBOL and stream its reasoning.
 
@@ -202,21 +198,14 @@ def analyze(
     from core.settings import DataSourceMode, get_settings
     from graph.runner import run_analysis
     from persistence.db import init_db
-    from tools.intervals import UnknownIntervalError, interval_ms
-    from tools.sentiment import base_asset
 
-    symbol = symbol.upper()
-    try:
-        interval_ms(interval)
-    except UnknownIntervalError as exc:
-        raise fail(f"--interval: {exc}") from None
-    try:
-        base_asset(symbol)
-    except ValueError as exc:
-        raise fail(f"SYMBOL: {exc}") from None
-    replay_at = parse_as_of(as_of) if as_of is not None else None
+    symbol = validate.symbol(symbol)
+    interval = validate.interval(interval)
+    replay_at = validate.parse_time(as_of, "--as-of") if as_of is not None else None
     if replay_at is not None and execute:
         raise fail("--as-of: a replay of a past bar cannot --execute")
+    if blind and execute:
+        raise fail("--blind: a blind run sees rebased prices and cannot --execute")
     started = time.perf_counter()
     settings = get_settings()
     if synthetic:
@@ -232,7 +221,13 @@ def analyze(
         engine=engine,
         settings=settings,
         as_of=replay_at,
+        blind=blind,
     )
+    if blind:
+        console.print(
+            f"[bold cyan]BLIND[/] the desk sees {symbol} as ASSET, prices rebased (first of the "
+            "last 12 closes = 100) and times relative to the decision (shown as 2000-01-01)"
+        )
     status = asyncio.run(stream_to_console(events, console))
     console.print(f"[dim]wall time {time.perf_counter() - started:.2f}s[/dim]")
     if status not in ("completed", "paused"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,20 +12,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli import validate
+
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-def _parse_day(value: str, field: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{field}: {value!r} is not a date like 2023-01-31") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+OPTION_NAMES = {
+    "start": "--from",
+    "end": "--to",
+    "every": "--every",
+    "max_cost_usd": "--max-cost",
+    "symbol": "SYMBOL",
+    "interval": "--interval",
+}
 
 
 def _pct(value: float | None) -> str:
@@ -44,6 +41,12 @@ def backtest(
     every: int = typer.Option(1, "--every", help="decide every N bars"),
     export: Path | None = typer.Option(None, "--export", help="write trades/equity/metrics here"),
     max_cost: float | None = typer.Option(None, "--max-cost", help="raise the USD cost cap"),
+    blind: bool = typer.Option(
+        False,
+        "--blind",
+        help="the desk sees an anonymous ticker, rebased prices and relative times "
+        "(fills stay real); compare with a normal run to spot memorisation",
+    ),
     clip: bool = typer.Option(
         False, "--clip", help="run on the part of the range real data covers (and say so)"
     ),
@@ -64,9 +67,12 @@ def backtest(
     from graph.events import RunEventModel
     from persistence.db import init_db
 
-    start = _parse_day(from_, "from")
-    end_day = _parse_day(to, "to")
+    symbol = validate.symbol(symbol)
+    interval = validate.interval(interval)
+    start = validate.parse_time(from_, "--from")
+    end_day = validate.parse_time(to, "--to")
     end = end_day + timedelta(days=1) if len(to) <= 10 else end_day  # a date means the whole day
+    validate.fresh_export_path(export)
     settings = get_settings()
     try:
         params = BacktestParams(
@@ -79,14 +85,12 @@ def backtest(
             fee_rate=settings.fee_rate,
             slippage_bps=settings.slippage_bps,
             max_cost_usd=Decimal(str(max_cost)) if max_cost is not None else None,
+            blind=blind,
             clip=clip,
             synthetic=synthetic,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "params"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise _fail(f"{field}: {message}") from None
+        validate.fail(validate.first_error(exc, OPTION_NAMES))
     db = init_db(settings.database_url)
     try:
         estimate = estimate_cost(params, settings)
@@ -94,12 +98,13 @@ def backtest(
         params = data.params  # the range served: clipped or start moved only with a note
         run_id = create_backtest_run(db, params, settings=settings)
     except (CostLimitError, UnknownPriceError, NotEnoughHistoryError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        validate.fail(str(exc))
     err.print(
         f"{params.symbol} {params.interval} {params.start:%Y-%m-%d %H:%M} → "
         f"{params.end:%Y-%m-%d %H:%M}, every {every} "
         f"bar(s): {estimate.decision_points} decisions, est. ${estimate.usd} "
-        f"(cap ${estimate.cap_usd}); data: {data.source}; run {run_id}",
+        f"(cap ${estimate.cap_usd}); data: {data.source}; run {run_id}"
+        + ("; BLIND (anonymous ticker, rebased prices, relative times)" if blind else ""),
         highlight=False,
     )
     if data.source == "synthetic":
@@ -129,14 +134,16 @@ def backtest(
     for column in ("return", "CAGR", "Sharpe", "Sortino", "max DD", "trades", "win rate"):
         table.add_column(column, justify="right")
     rows = [("desk", report.metrics)] + [(n, b.metrics) for n, b in report.baselines.items()]
+    same = {n for n, b in report.baselines.items() if b.same_as_desk}
     for name, m in rows:
         if m is None:
             table.add_row(name, *["—"] * 7)
             continue
+        label = f"{name} (= desk)" if name in same else name
         table.add_row(
-            name,
+            label,
             _pct(m.total_return),
-            _pct(m.cagr),
+            _pct(m.cagr) if m.annualised else "n/a (<1y)",
             _num(m.sharpe),
             _num(m.sortino),
             _pct(-m.max_drawdown),
@@ -144,6 +151,9 @@ def backtest(
             _pct(m.win_rate),
         )
     console.print(table)
+    for name, b in report.baselines.items():
+        if b.note:
+            console.print(f"{name}: {b.note}", highlight=False)
     s = report.decision_spread
     console.print(
         f"decisions: buy {s.buy} · sell {s.sell} · hold {s.hold}; LLM calls "
@@ -152,6 +162,12 @@ def backtest(
     )
     for warning in report.warnings:
         console.print(f"warning: {warning}", style="yellow", highlight=False)
+    console.print(
+        "inputs: candles, sentiment (Fear & Greed history + dated headlines) and tokenomics "
+        "as public at each decision; per-decision sources and as_of in --export decisions.csv",
+        style="dim",
+        highlight=False,
+    )
     if export is not None:
         for path in export_report(report, export):
             console.print(f"wrote {path}", highlight=False)

@@ -44,11 +44,9 @@ def _engine() -> Engine:
 
 
 def _parse_date(value: str, option: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        _fail(f"{option} {value!r} is not a date (use YYYY-MM-DD or an ISO timestamp)")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    from cli.validate import parse_time
+
+    return parse_time(value, option)
 
 
 def _checked(symbol: str, interval: str) -> tuple[str, str]:

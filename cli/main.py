@@ -12,6 +12,7 @@ import typer
 from cli import analyze as analyze_cli
 from cli import backtest as backtest_cli
 from cli import data as data_cli
+from cli import headlines as headlines_cli
 from cli import portfolio as portfolio_cli
 from cli import runs as runs_cli
 from cli import serve as serve_cli
@@ -34,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+data_cli.app.command("import-headlines")(headlines_cli.import_headlines)
 app.add_typer(data_cli.app, name="data", help="Market data: fetch, import, list, gaps.")
 app.command("backtest")(backtest_cli.backtest)
 app.add_typer(

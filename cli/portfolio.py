@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
+from cli import validate
+
 EXIT_BAD_INPUT = 2
 
 app = typer.Typer(no_args_is_help=True)
@@ -127,12 +129,15 @@ def create(
 ) -> None:
     """Create a portfolio with its own starting cash and risk limits (real market unless
     --synthetic: a portfolio never mixes synthetic and real fills)."""
+    from core.bounds import Cash, Name
     from persistence.portfolios import create_portfolio
 
     try:
         starting_cash = Decimal(cash)
     except InvalidOperation:
-        _fail(f"cash: not a number: {cash!r}")
+        _fail(f"--cash: not a number: {cash!r}")
+    starting_cash = validate.check(Cash, starting_cash, "--cash")
+    name = validate.check(Name, name, "NAME")
     risk = {} if max_position_pct is None else {"max_position_pct": max_position_pct}
     engine = _engine()
     try:
@@ -185,7 +190,7 @@ def list_() -> None:
 @app.command("trades")
 def trades(
     name: Annotated[str | None, typer.Option(help="portfolio name")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="most recent N trades")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="most recent N trades")] = 50,
 ) -> None:
     """The ledger, newest first."""
     from persistence.db import session_scope

@@ -40,7 +40,16 @@ def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
 
     from api.main import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        # Forwarded headers only from configured proxies (uvicorn's own default trusts
+        # 127.0.0.1, which would let any local client choose its rate-limit identity).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+    )
 
 
 def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
@@ -92,8 +101,11 @@ def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 
     _check_port_free(host, port)
     settings = get_settings()
-    lines = ensure_demo_data(settings)
-    for line in lines:
+    for line in ensure_demo_data(settings):
+        typer.echo(line)
+    from cli.headlines import ensure_demo_headlines
+
+    for line in ensure_demo_headlines(settings):
         typer.echo(line)
     # With only invented demo candles the demo trades a synthetic portfolio (never a real one).
     engine = init_db(settings.database_url)

@@ -5,6 +5,7 @@ Every knob is documented in `.env.example`; nothing else reads `os.environ` dire
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -36,18 +37,39 @@ class LLMProvider(StrEnum):
 
 
 class ModelPrice(BaseModel):
-    """USD per one million tokens."""
+    """USD per one million tokens, and the model's training cutoff (memorisation guard)."""
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
+    training_cutoff: date | None = Field(
+        default=None,
+        description="last day the model's training data may cover; a backtest before it "
+        "measures memory, not skill (None: unknown, or no training data as for rules)",
+    )
 
 
 DEFAULT_PRICES: dict[str, ModelPrice] = {
     "rules": ModelPrice(input_per_mtok=Decimal(0), output_per_mtok=Decimal(0)),
-    "gpt-4o-mini": ModelPrice(input_per_mtok=Decimal("0.15"), output_per_mtok=Decimal("0.60")),
-    "gpt-4o": ModelPrice(input_per_mtok=Decimal("2.50"), output_per_mtok=Decimal("10.00")),
-    "gpt-4.1-mini": ModelPrice(input_per_mtok=Decimal("0.40"), output_per_mtok=Decimal("1.60")),
-    "gpt-4.1": ModelPrice(input_per_mtok=Decimal("2.00"), output_per_mtok=Decimal("8.00")),
+    "gpt-4o-mini": ModelPrice(
+        input_per_mtok=Decimal("0.15"),
+        output_per_mtok=Decimal("0.60"),
+        training_cutoff=date(2023, 10, 31),
+    ),
+    "gpt-4o": ModelPrice(
+        input_per_mtok=Decimal("2.50"),
+        output_per_mtok=Decimal("10.00"),
+        training_cutoff=date(2023, 10, 31),
+    ),
+    "gpt-4.1-mini": ModelPrice(
+        input_per_mtok=Decimal("0.40"),
+        output_per_mtok=Decimal("1.60"),
+        training_cutoff=date(2024, 6, 30),
+    ),
+    "gpt-4.1": ModelPrice(
+        input_per_mtok=Decimal("2.00"),
+        output_per_mtok=Decimal("8.00"),
+        training_cutoff=date(2024, 6, 30),
+    ),
 }
 
 
@@ -110,6 +132,11 @@ class Settings(BaseSettings):
     cors_allow_credentials: bool = Field(
         default=False, description="CORS credentials; refused at startup with a '*' origin"
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="comma-separated proxy IPs (or '*') whose X-Forwarded-For/-Proto uvicorn "
+        "trusts; empty trusts none, so a client cannot pick its rate-limit identity",
+    )
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE heartbeat interval")
     web_out_dir: Path = Field(
         default=PROJECT_ROOT / "web" / "out", description="Next.js static export served at /"
@@ -118,6 +145,12 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT.parent / "shared" / "data" / "real",
         description="real Binance candle files (never copied into the repo): the demo imports "
         "them, tests and benchmarks read them",
+    )
+
+    sentiment_data_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "data" / "sentiment",
+        description="point-in-time sentiment history (Fear & Greed daily CSV, headline files; "
+        "never copied into the repo): backtests and replays read it",
     )
 
     log_level: str = "INFO"

@@ -86,7 +86,11 @@ class OrderExecutor(Protocol):
 
 
 class ReplayDataError(ValueError):
-    """A replay (`as_of`) found no real candles at that time; never replaced by synthetic."""
+    """A replay (`as_of`) found no real candles at that time; never replaced by synthetic.
+
+    Its message is plain words (no class name, no command): `code` tells clients what it is."""
+
+    code = "no_replay_data"
 
 
 def decision_time(as_of: datetime, interval: str) -> tuple[datetime, datetime]:
@@ -149,8 +153,9 @@ class SourceChainMarketData:
             if self.as_of is None:
                 raise
             raise ReplayDataError(
-                f"as_of: no stored {symbol} {interval} candles at or before "
-                f"{self.as_of.isoformat()}; import or fetch history first (cryptofirm data): {exc}"
+                f"no stored {symbol} {interval} candles at or before "
+                f"{self.as_of:%Y-%m-%d %H:%M} UTC to replay: that history has not been "
+                "imported or fetched"
             ) from exc
         frame = compute_indicators(series.frame, interval)
         return make_snapshot(frame, symbol=symbol, interval=interval, source=series.source)
@@ -181,7 +186,12 @@ class DeskContext:
     risk_limits: RiskLimits = field(default_factory=RiskLimits)
 
     now: datetime | None = None
-    """Wall clock for the stale-data check; None → real time. Backtests pass the bar time."""
+    """Wall clock for the stale-data check and the decision time `at` of every input
+    provider (only what was public by then); None → real time. Backtests pass the bar's close."""
+
+    blind: bool = False
+    """Blind mode (`tools.blind`): the agents see an anonymous ticker, rebased prices and
+    relative times; never combined with an executor (fills need real prices)."""
 
     executor: OrderExecutor | None = None
     """None → decisions are recorded but never executed."""

@@ -28,6 +28,33 @@ def cost_usd(settings: Settings, model: str, prompt_tokens: int, completion_toke
     return (price.input_per_mtok * prompt_tokens + price.output_per_mtok * completion_tokens) / MTOK
 
 
+def memorisation_note(settings: Settings, start: datetime, end: datetime) -> str | None:
+    """A warning when a backtest window starts before a desk model's training cutoff (its
+    result may measure memory, not skill). None for the rules engine, which has no training
+    data. A metered model without a known cutoff is said to be unknown, not assumed safe."""
+    if settings.offline_models:
+        return None
+    notes: list[str] = []
+    for model in sorted({settings.llm_model_cheap, settings.llm_model_strong}):
+        price = settings.llm_prices.get(model)
+        cutoff = price.training_cutoff if price is not None else None
+        if cutoff is None:
+            notes.append(f"{model}'s training cutoff is unknown")
+        elif start.date() <= cutoff:
+            where = "lies before" if end.date() <= cutoff else "starts before"
+            notes.append(f"the window {where} {model}'s training cutoff {cutoff}")
+    if not notes:
+        return None
+    return (
+        f"{MEMORISATION_PREFIX} {'; '.join(notes)} ({start:%Y-%m-%d} → {end:%Y-%m-%d}): the "
+        "model may have seen this period, so the result can measure memory, not skill "
+        "(compare with a --blind run)"
+    )
+
+
+MEMORISATION_PREFIX = "memorisation:"
+
+
 class CostLog:
     """Buffer of AgentLog rows plus per-run totals."""
 

@@ -74,6 +74,8 @@ class Decision(_Event):
     take_profit: float | None = None
     approved: bool
     reasons: list[str] = Field(default_factory=list)
+    clamped: bool = False
+    """The risk clamp changed what the trader asked for (size cut, or refused)."""
     awaiting_approval: bool = False
 
 
@@ -114,6 +116,9 @@ class ErrorEvent(_Event):
     node: str | None = None
     severity: Literal["error", "warning"] = "error"
     """`warning`: the run goes on but the user must know (e.g. stale data: no trade possible)."""
+    code: str | None = None
+    """What kind of problem (`stale_data`, `no_replay_data`) when it is a known one: `message`
+    is then plain words for a trader, and each client adds its own advice (a CLI flag, a button)."""
 
 
 class RunFinished(_Event):

@@ -11,10 +11,12 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from core.risk import OrderSkipped
 from graph.agents.base import desk_context, run_id_of
 from graph.risk_gate import clamp_decision
 from graph.schemas import ExecutionResult, FinalDecision
 from graph.state import ExecuteInput, RiskGateInput
+from tools.blind import BLIND_NOW
 from tools.orders import OrderRequest
 
 
@@ -27,8 +29,9 @@ async def risk_gate_node(state: RiskGateInput, runtime: Runtime[Any]) -> dict[st
         state.snapshot,
         state.portfolio,
         ctx.risk_limits,
-        now=ctx.now,
+        now=BLIND_NOW if ctx.blind else ctx.now,  # blind: times are relative to the decision
         fee_rate=float(ctx.settings.fee_rate),
+        slippage_bps=float(ctx.settings.slippage_bps),
     )
     return {"decision": decision}
 
@@ -53,6 +56,8 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
         return {"execution": ExecutionResult(status="skipped", detail="nothing approved to trade")}
     if ctx.executor is None:
         return {"execution": ExecutionResult(status="skipped", detail="analysis only: no executor")}
+    if ctx.blind:
+        raise ValueError("blind: a blind desk sees rebased prices and cannot execute a trade")
     if ctx.require_approval:
         # Pauses the run (checkpointed); resumed by Command(resume={"approved": bool, "note": str}).
         answer = interrupt(
@@ -72,14 +77,30 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
         raise ValueError("execute needs a run id (context.run_id or a checkpointer thread id)")
     order = order_for(decision, state.symbol)
     at = ctx.now or datetime.now(UTC)
-    fill = await asyncio.to_thread(
-        ctx.executor.execute,
-        order,
-        run_id=run_id,
-        price=Decimal(str(state.snapshot.close)),
-        at=at,
-        source=state.snapshot.source,
-    )
+    try:
+        fill = await asyncio.to_thread(
+            ctx.executor.execute,
+            order,
+            run_id=run_id,
+            price=Decimal(str(state.snapshot.close)),
+            at=at,
+            source=state.snapshot.source,
+        )
+    except OrderSkipped as skip:
+        # The executor's limits on the fresh portfolio left no room: a clean no-trade.
+        runtime.stream_writer(
+            {"event": "error", "severity": "warning", "node": "execute", "message": skip.reason}
+        )
+        return {
+            "execution": ExecutionResult(
+                status="skipped", detail=skip.reason, client_order_id=f"run:{run_id}"
+            )
+        }
+    if fill is not None and fill.adjustments:
+        for note in fill.adjustments:
+            runtime.stream_writer(
+                {"event": "error", "severity": "warning", "node": "execute", "message": note}
+            )
     if fill is None:
         result = ExecutionResult(
             status="no_fill", detail="executor returned no fill", client_order_id=f"run:{run_id}"
@@ -87,6 +108,7 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
     else:
         result = ExecutionResult(
             status="filled",
+            detail="; ".join(fill.adjustments),
             client_order_id=fill.client_order_id,
             trade_id=fill.trade_id,
             side=fill.side,

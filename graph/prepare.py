@@ -1,27 +1,69 @@
 """`prepare`: the facts the analysts need — indicator snapshot, sentiment and tokenomics inputs.
 
 A snapshot in the input state (the backtest's bar t) is used as is; otherwise the context's
-`MarketDataProvider` loads one. An outside feed that fails does not stop the desk: its input
-stays None, an error is written to the custom stream, and that analyst reports neutral with
-confidence 0 (labelled `unavailable`). A loaded snapshot too old to trade on (see
+`MarketDataProvider` loads one. Sentiment and tokenomics are asked for what was public at the
+decision time `at` (`ctx.now`, the bar's close in backtests and replays; now otherwise), each
+answering with its own `as_of` and `source`. An outside feed that fails does not stop the
+desk: its input stays None, an error is written to the custom stream, and that analyst reports
+neutral with confidence 0 (labelled `unavailable`). A loaded snapshot too old to trade on (see
 `risk_gate.is_stale`) is reported as a warning on the custom stream before anyone reasons.
+
+In blind mode (`ctx.blind`) everything the agents read afterwards — symbol, snapshot,
+portfolio, sentiment, tokenomics — is masked by `tools.blind.Blinder`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 
 from core.risk import RiskLimits
+from core.settings import Settings
 from graph.agents.base import desk_context
+from graph.context import PortfolioView, PositionView
 from graph.risk_gate import is_stale
 from graph.state import InputState
-from tools.sentiment import SentimentUnavailableError
+from tools.blind import BLIND_SYMBOL, Blinder
+from tools.sentiment import (
+    PointInTimeSentimentProvider,
+    SentimentUnavailableError,
+    point_in_time_sentiment,
+)
 from tools.snapshot import IndicatorSnapshot
-from tools.tokenomics import TokenomicsUnavailableError
+from tools.tokenomics import PointInTimeTokenomicsProvider, TokenomicsUnavailableError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+
+def point_in_time_providers(
+    settings: Settings, engine: Engine | None
+) -> tuple[PointInTimeSentimentProvider, PointInTimeTokenomicsProvider]:
+    """The inputs of backtests and replays: Fear & Greed history under
+    `settings.sentiment_data_dir`, headlines imported into `engine` (none without one), BTC's
+    issuance schedule and the dated tokenomics table."""
+    loader = None
+    if engine is not None:
+        from persistence.headlines import headline_loader
+
+        loader = headline_loader(engine)
+    return point_in_time_sentiment(settings, loader), PointInTimeTokenomicsProvider()
+
+
+def blind_portfolio(view: PortfolioView, blinder: Blinder) -> PortfolioView:
+    """Values unchanged; quantities and entry prices in the rebased units, keyed by ticker."""
+    positions = {
+        (BLIND_SYMBOL if symbol == blinder.symbol else symbol): PositionView(
+            quantity=pos.quantity / blinder.factor,
+            market_value=pos.market_value,
+            avg_entry_price=blinder.price(pos.avg_entry_price),
+        )
+        for symbol, pos in view.positions.items()
+    }
+    return view.model_copy(update={"positions": positions})
 
 
 def stale_data_warning(snap: IndicatorSnapshot, limits: RiskLimits, now: datetime) -> str | None:
@@ -32,8 +74,7 @@ def stale_data_warning(snap: IndicatorSnapshot, limits: RiskLimits, now: datetim
     return (
         f"stale data: the latest {snap.source} {snap.symbol} {snap.interval} bar opened "
         f"{snap.as_of:%Y-%m-%d %H:%M} UTC, {age_h:,.0f} h before {now:%Y-%m-%d %H:%M} UTC "
-        f"(limit {limits.max_data_age_bars} bars); the desk will not trade on it. "
-        "Fetch fresh candles (cryptofirm data fetch) or replay that time with --as-of."
+        f"(limit {limits.max_data_age_bars} bars); the desk will not trade on it."
     )
 
 
@@ -50,7 +91,13 @@ async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, An
         warning = stale_data_warning(snap, ctx.risk_limits, ctx.now or datetime.now(UTC))
         if warning is not None:
             runtime.stream_writer(
-                {"event": "error", "severity": "warning", "node": "prepare", "message": warning}
+                {
+                    "event": "error",
+                    "severity": "warning",
+                    "code": "stale_data",
+                    "node": "prepare",
+                    "message": warning,
+                }
             )
     elif snap.symbol != state.symbol or snap.interval != state.interval:
         raise ValueError(
@@ -61,14 +108,25 @@ async def prepare_node(state: InputState, runtime: Runtime[Any]) -> dict[str, An
         update["portfolio"] = await asyncio.to_thread(ctx.portfolio_provider, snap)
     else:
         update["portfolio"] = ctx.portfolio
+    at = ctx.now or datetime.now(UTC)
     try:
-        update["sentiment_inputs"] = ctx.sentiment.get(state.symbol)
+        update["sentiment_inputs"] = await asyncio.to_thread(ctx.sentiment.get, state.symbol, at=at)
     except SentimentUnavailableError as exc:
         runtime.stream_writer({"event": "error", "node": "prepare", "message": str(exc)})
         update["sentiment_inputs"] = None
     try:
-        update["tokenomics_inputs"] = ctx.tokenomics.get(state.symbol, snap.close)
+        update["tokenomics_inputs"] = ctx.tokenomics.get(state.symbol, snap.close, at=at)
     except TokenomicsUnavailableError as exc:
         runtime.stream_writer({"event": "error", "node": "prepare", "message": str(exc)})
         update["tokenomics_inputs"] = None
+    if ctx.blind:
+        blinder = Blinder.for_decision(snap, at)
+        update["symbol"] = BLIND_SYMBOL
+        update["snapshot"] = blinder.snapshot(snap)
+        if update["portfolio"] is not None:
+            update["portfolio"] = blind_portfolio(update["portfolio"], blinder)
+        if update["sentiment_inputs"] is not None:
+            update["sentiment_inputs"] = blinder.sentiment(update["sentiment_inputs"])
+        if update["tokenomics_inputs"] is not None:
+            update["tokenomics_inputs"] = blinder.tokenomics(update["tokenomics_inputs"])
     return update

@@ -81,12 +81,19 @@ def build_context(
     overrides: dict[str, Any] | None = None,
     as_of: datetime | None = None,
     interval: str | None = None,
+    blind: bool = False,
 ) -> DeskContext:
     """The context of a CLI/API run. With a portfolio the account is valued from the ledger
     and its risk limits apply; with `execute` the ledger executor trades the decision.
     With `as_of` (a replay, needs `interval`) the desk sees the store as it was at that bar's
-    close and the stale-data check is relative to it; a replay never executes."""
+    close, sentiment and tokenomics as public then (point-in-time providers), and the
+    stale-data check is relative to it; a replay never executes. `blind` masks what the
+    agents see (`tools.blind`) and cannot execute either."""
     ctx = DeskContext(settings=settings, engine=engine, run_id=run_id, **(overrides or {}))
+    if blind:
+        if execute:
+            raise ValueError("blind: a blind run sees rebased prices and cannot execute a trade")
+        ctx.blind = True
     if as_of is not None:
         if execute:
             raise ValueError("as_of: a replay of a past bar cannot execute a trade")
@@ -95,6 +102,10 @@ def build_context(
         ctx.now = decision_time(as_of, interval)[1]
         if ctx.market_data is None:
             ctx.market_data = SourceChainMarketData(settings, engine, as_of=as_of)
+        if ctx.sentiment is None and ctx.tokenomics is None:
+            from graph.prepare import point_in_time_providers
+
+            ctx.sentiment, ctx.tokenomics = point_in_time_providers(settings, engine)
     if portfolio_id is not None:
         from graph.portfolio_view import ledger_portfolio_view
         from persistence.portfolios import get_portfolio
@@ -145,6 +156,7 @@ class EventMapper:
                         node=chunk.get("node"),
                         message=chunk["message"],
                         severity=chunk.get("severity", "error"),
+                        code=chunk.get("code"),
                     )
                 ]
             return []
@@ -177,6 +189,7 @@ class EventMapper:
             take_profit=d.take_profit,
             approved=d.approved,
             reasons=d.reasons,
+            clamped=d.clamped,
             awaiting_approval=awaiting,
         )
 
@@ -274,8 +287,12 @@ async def _drive(
                 reason=exc.reason,
             )
         except Exception as exc:  # reported as an event and on the run row, never swallowed
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
-            yield ErrorEvent(run_id=run_id, message=error)
+            # A known failure (with a `code`) has a message in plain words; anything else keeps
+            # its class name, which is what someone debugging it needs.
+            code = getattr(exc, "code", None)
+            code = code if isinstance(code, str) else None
+            status, error = "failed", str(exc) if code else f"{type(exc).__name__}: {exc}"
+            yield ErrorEvent(run_id=run_id, message=error, code=code)
         finally:
             ctx.cost_log.flush()
     log = ctx.cost_log
@@ -321,6 +338,7 @@ async def run_analysis(
     checkpointer: Any = None,
     context_overrides: dict[str, Any] | None = None,
     as_of: datetime | None = None,
+    blind: bool = False,
 ) -> AsyncIterator[Any]:
     """Analyse `symbol` once and yield the run's events (the last is `run_finished`).
 
@@ -340,6 +358,7 @@ async def run_analysis(
         overrides=context_overrides,
         as_of=as_of,
         interval=interval,
+        blind=blind,
     )
     cheap, strong = _model_label(ctx)
     _ensure_run(
@@ -354,6 +373,7 @@ async def run_analysis(
             "execute": execute,
             "portfolio_id": portfolio_id,
             "as_of": as_of.isoformat() if as_of is not None else None,
+            "blind": blind,
         },
         model=cheap if cheap == strong else f"{cheap} / {strong}",
         started_at=_now(),
@@ -416,6 +436,7 @@ async def resume_run(
         overrides=context_overrides,
         as_of=datetime.fromisoformat(as_of) if as_of else None,
         interval=interval,
+        blind=bool(params.get("blind")),
     )
     _update_run(engine, run_id, status="running")
     graph_input: Any = (

@@ -101,7 +101,7 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 # The newest migration's revision id. tests/persistence/test_migrations.py checks it against
 # Alembic's own script directory, so it cannot drift from the migrations.
-SCHEMA_HEAD = "0002_i11_candles"
+SCHEMA_HEAD = "0003_i11_candles"
 
 
 def schema_revision(engine: Engine) -> str | None:

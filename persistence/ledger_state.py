@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -104,6 +104,32 @@ def derive_state(session: Session, portfolio: Portfolio) -> PortfolioState:
             state, trade_to_fill(trade), stop_loss=trade.stop_loss, take_profit=trade.take_profit
         )
     return state
+
+
+def equity_marks(session: Session, portfolio: Portfolio, at: datetime) -> tuple[Decimal, Decimal]:
+    """(day-start equity, peak equity) the circuit breakers measure against, from the snapshots:
+    the last snapshot before the UTC midnight that starts `at`'s day (else the starting cash),
+    and the highest snapshot (at least the starting cash)."""
+    midnight = datetime.combine(at.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    day_start = session.scalar(
+        select(PortfolioSnapshot.equity)
+        .where(
+            PortfolioSnapshot.portfolio_id == portfolio.id,
+            PortfolioSnapshot.taken_at < midnight,
+        )
+        .order_by(PortfolioSnapshot.taken_at.desc(), PortfolioSnapshot.id.desc())
+        .limit(1)
+    )
+    # Max in Python: SQLite stores exact decimals as text, where MAX would compare strings.
+    equities = session.scalars(
+        select(PortfolioSnapshot.equity).where(PortfolioSnapshot.portfolio_id == portfolio.id)
+    )
+    peak = max(equities, default=None)
+    starting = portfolio.starting_cash
+    return (
+        day_start if day_start is not None else starting,
+        max(peak, starting) if peak is not None else starting,
+    )
 
 
 def load_state(engine: Engine, portfolio_id: int) -> PortfolioState:

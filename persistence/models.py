@@ -234,3 +234,22 @@ class BacktestResult(Base):
     trades: Mapped[list[Any]] = mapped_column(JSON, default=list)
     warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HeadlineRow(Base):
+    """A dated news headline, shown to a decision only from `available_at` (point in time).
+    `currencies` is stored pipe-delimited with pipes at both ends (`|BTC|ETH|`), so a match on
+    `|BTC|` is exact; `key` (sha256 of time, source and title) makes re-imports idempotent."""
+
+    __tablename__ = "headlines"
+    __table_args__ = (Index("ix_headlines_available", "available_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    title: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(120))
+    currencies: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
 from api.errors import (
@@ -19,10 +20,11 @@ from api.errors import (
     error_responses,
 )
 from api.routes.agents import budget_status
-from api.routes.market import check_interval, check_symbol
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
 from api.runners import AnalysisRunner, AnalysisStart
 from api.runs_store import RunDetail, create_run, portfolio_exists
+from core.bounds import MIN_WARMUP_BARS, Text
+from core.settings import DataSourceMode, Settings
 
 router = APIRouter(prefix="/analysis", tags=["analysis"])
 
@@ -37,7 +39,7 @@ class RunAccepted(BaseModel):
 
 
 class ApprovalNote(BaseModel):
-    note: str = Field(default="", max_length=2000)
+    note: Text = ""
 
 
 def _runner(request: Request) -> AnalysisRunner:
@@ -65,15 +67,15 @@ async def start_analysis(
     settings: SettingsDep,
     manager: RunManagerDep,
 ) -> RunAccepted:
-    if body.as_of is not None and body.execute:
-        raise UnprocessableError("as_of", "a replay of a past bar cannot execute a trade")
-    start = body.model_copy(
-        update={"symbol": check_symbol(body.symbol), "interval": check_interval(body.interval)}
-    )
+    start = body
     if start.portfolio_id is not None and not await asyncio.to_thread(
         portfolio_exists, engine, start.portfolio_id
     ):
         raise NotFoundError("portfolio", start.portfolio_id)
+    if start.as_of is not None and settings.data_source is not DataSourceMode.synthetic:
+        missing = await asyncio.to_thread(replay_gap, engine, settings, start)
+        if missing is not None:
+            raise UnprocessableError("as_of", f"cannot replay: {missing}")
     budget = await asyncio.to_thread(budget_status, engine, settings)
     if budget.exceeded:
         raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")
@@ -91,6 +93,34 @@ async def start_analysis(
     runner = _runner(request)
     await manager.start(run_id, KIND, lambda: runner.start(run_id, start))
     return _accepted(run_id, "pending")
+
+
+def replay_gap(engine: Engine, settings: Settings, start: AnalysisStart) -> str | None:
+    """What a replay would miss (None: the store, natively or resampled, holds the decision
+    bar and the warm-up before it) — checked with the same source chain the run will use."""
+    from graph.context import decision_time
+    from persistence.candles import SqlCandleStore
+    from tools.market_data import MissingDataError, load_candles
+
+    assert start.as_of is not None
+    bar_open, bar_close = decision_time(start.as_of, start.interval)
+    read_only = settings.model_copy(update={"data_source": DataSourceMode.store})
+    wanted = f"{start.symbol} {start.interval} history up to {bar_open:%Y-%m-%d %H:%M} UTC"
+    try:
+        series = load_candles(
+            start.symbol,
+            start.interval,
+            end=bar_close,
+            limit=MIN_WARMUP_BARS,
+            store=SqlCandleStore(engine),
+            settings=read_only,
+        )
+    except MissingDataError:
+        return f"no stored {wanted}"
+    frame = series.frame
+    if len(frame) < MIN_WARMUP_BARS or frame.index[-1] != bar_open:
+        return f"not enough stored {wanted} ({MIN_WARMUP_BARS} bars needed before it)"
+    return None
 
 
 async def _existing_run(engine: EngineDep, run_id: str) -> RunDetail:

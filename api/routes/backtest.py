@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine, select
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
@@ -31,9 +31,9 @@ from graph.backtest.estimate import (
 )
 from graph.backtest.runs import create_backtest_run, request_cancel, stream_backtest
 from graph.backtest.schemas import BacktestParams
+from graph.costs import MEMORISATION_PREFIX
 from persistence.db import session_scope
 from persistence.models import BacktestResult
-from tools.intervals import interval_ms
 
 router = APIRouter(prefix="/backtests", tags=["backtest"])
 
@@ -64,6 +64,10 @@ class BacktestResultOut(BaseModel):
     trades: list[Any]
     warnings: list[Any]
     created_at: datetime
+    memorisation_note: str | None = Field(
+        default=None,
+        description="set when the window starts before a desk model's training cutoff",
+    )
 
 
 def _cancel_flags(request: Request) -> dict[str, threading.Event]:
@@ -71,20 +75,7 @@ def _cancel_flags(request: Request) -> dict[str, threading.Event]:
     return flags
 
 
-MAX_BACKTEST_BARS = 200_000
-"""About 23 years of 1h bars: beyond that a request is a mistake, not a backtest."""
-
-
-def _check_range(params: BacktestParams) -> None:
-    bars = (params.end - params.start) // timedelta(milliseconds=interval_ms(params.interval))
-    if bars > MAX_BACKTEST_BARS:
-        raise UnprocessableError(
-            "end", f"range spans {bars} {params.interval} bars; at most {MAX_BACKTEST_BARS}"
-        )
-
-
 def _estimate(params: BacktestParams, settings: Any) -> CostEstimateOut:
-    _check_range(params)
     try:
         estimate = estimate_cost(params, settings)
     except UnknownPriceError as exc:
@@ -162,9 +153,13 @@ async def backtest_result(run_id: RunId, engine: EngineDep) -> BacktestResultOut
     def load() -> BacktestResultOut | None:
         with session_scope(engine) as session:
             row = session.scalar(select(BacktestResult).where(BacktestResult.run_id == run_id))
-            return (
-                None if row is None else BacktestResultOut.model_validate(row, from_attributes=True)
+            if row is None:
+                return None
+            out = BacktestResultOut.model_validate(row, from_attributes=True)
+            out.memorisation_note = next(
+                (w for w in out.warnings if str(w).startswith(MEMORISATION_PREFIX)), None
             )
+            return out
 
     result = await asyncio.to_thread(load)
     if result is None:

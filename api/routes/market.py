@@ -14,19 +14,16 @@ from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, SettingsDep
 from api.errors import UnprocessableError, error_responses
+from core.bounds import Interval, Symbol
+from core.settings import DataSourceMode
 from persistence.candles import SqlCandleStore, list_series
 from tools.candle_store import StoredSeries
-from tools.importers import normalise_symbol
 from tools.indicators import INDICATOR_COLUMNS, MIN_HISTORY_BARS, compute_indicators
-from tools.intervals import INTERVAL_MS, interval_ms
+from tools.intervals import interval_ms
 from tools.market_data import MissingDataError, load_candles
 from tools.provenance import market_kind
 
 router = APIRouter(prefix="/market", tags=["market"])
-
-IntervalQuery = Annotated[
-    str, Query(description=f"one of {', '.join(INTERVAL_MS)}", examples=["1h"], max_length=4)
-]
 
 
 class CandleRow(BaseModel):
@@ -72,21 +69,6 @@ class SourceStatus(BaseModel):
     stored: list[StoredSeriesStatus]
 
 
-def check_symbol(symbol: str, field: str = "symbol") -> str:
-    try:
-        return normalise_symbol(symbol)
-    except ValueError as exc:
-        raise UnprocessableError(field, str(exc)) from None
-
-
-def check_interval(interval: str, field: str = "interval") -> str:
-    if interval not in INTERVAL_MS:
-        raise UnprocessableError(
-            field, f"unknown interval {interval!r}; one of {list(INTERVAL_MS)}"
-        )
-    return interval
-
-
 @router.get("/symbols", response_model=list[StoredSeries])
 async def symbols(engine: EngineDep) -> list[StoredSeries]:
     return await asyncio.to_thread(list_series, engine)
@@ -96,21 +78,30 @@ async def symbols(engine: EngineDep) -> list[StoredSeries]:
 async def candles(
     engine: EngineDep,
     settings: SettingsDep,
-    symbol: Annotated[str, Query(max_length=20, examples=["BTCUSDT"])],
-    interval: IntervalQuery = "1h",
+    symbol: Annotated[Symbol, Query(examples=["BTCUSDT"])],
+    interval: Annotated[Interval, Query(examples=["1h"])] = "1h",
     limit: Annotated[int, Query(ge=1, le=2000)] = 300,
+    end: Annotated[
+        datetime | None,
+        Query(description="only bars that open before this time (UTC if naive): a past window"),
+    ] = None,
 ) -> CandlesOut:
-    symbol = check_symbol(symbol)
-    interval = check_interval(interval)
+    if end is not None and end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    # A GET never calls out nor writes: live mode reads what the store holds (POST /fetch fills it).
+    read_only = settings.model_copy(update={"data_source": DataSourceMode.store})
+    if settings.data_source is DataSourceMode.synthetic:
+        read_only = settings
 
     def load() -> CandlesOut:
         # Load extra bars so the indicators are warmed up on the first bar returned.
         series = load_candles(
             symbol,
             interval,
+            end=end,
             limit=limit + MIN_HISTORY_BARS,
             store=SqlCandleStore(engine),
-            settings=settings,
+            settings=read_only,
         )
         frame = compute_indicators(series.frame, interval).tail(limit)
         rows = [

@@ -22,12 +22,14 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from core.bounds import STORED
 from core.settings import Settings, get_settings
 from graph.backtest.data import BacktestData, load_backtest_data
 from graph.backtest.engine import Decider, EngineHooks, run_engine
 from graph.backtest.estimate import check_cost, estimate_cost
 from graph.backtest.report import BacktestReport, BaselineResult, build_report, market_baselines
 from graph.backtest.schemas import BacktestParams, EngineState, StopReason
+from graph.costs import memorisation_note
 from graph.events import (
     BudgetEvent,
     ErrorEvent,
@@ -178,18 +180,31 @@ def default_decider_factory(db: Engine, settings: Settings, **overrides: Any) ->
 
 
 def rules_baseline(
-    data: BacktestData, params: BacktestParams, settings: Settings, main: BacktestReport
+    data: BacktestData,
+    params: BacktestParams,
+    settings: Settings,
+    main: BacktestReport,
+    *,
+    inputs_db: Engine | None = None,
 ) -> BaselineResult:
     """The same backtest decided by the rules engine; reused when the main model IS rules."""
     if settings.offline_models:
         return BaselineResult(
-            name="rules", metrics=main.metrics, note="the main model is the rules engine: same run"
+            name="rules",
+            metrics=main.metrics,
+            same_as_desk=True,
+            note="the same run as the desk: the desk itself ran on the rules engine",
         )
     from graph.backtest.desk import GraphDecider
     from graph.backtest.report import metrics_for
 
     rules = GraphDecider.for_backtest(
-        params, run_id=f"rules-baseline-{uuid.uuid4()}", settings=settings, db=None, rules=True
+        params,
+        run_id=f"rules-baseline-{uuid.uuid4()}",
+        settings=settings,
+        db=None,
+        rules=True,
+        inputs_db=inputs_db,  # the same dated headlines as the desk, nothing logged
     )
     outcome = run_engine(data.market, params, rules, data.snapshots, data_source=data.source)
     return BaselineResult(name="rules", metrics=metrics_for(outcome, data, params.interval))
@@ -213,7 +228,7 @@ def run_backtest(
     run = _load_run(db, run_id)
     if run.status not in RESUMABLE:
         raise RunStateError(f"run_id: backtest {run_id} is {run.status}, not resumable")
-    params = BacktestParams.model_validate(run.params)
+    params = BacktestParams.model_validate(run.params, context={STORED: True})
     emit: EventSink = on_event or (lambda _event: None)
     factory = decider_factory or default_decider_factory(db, settings)
     state = EngineState.model_validate(run.checkpoint) if run.checkpoint else None
@@ -271,7 +286,10 @@ def run_backtest(
             model=model_label(settings),
             baselines=market_baselines(outcome, data, params),
         )
-        report.baselines["rules"] = rules_baseline(data, params, settings, report)
+        report.baselines["rules"] = rules_baseline(data, params, settings, report, inputs_db=db)
+        if (note := memorisation_note(settings, params.start, params.end)) is not None:
+            report.memorisation_note = note
+            report.warnings.insert(0, note)
         _save_result(db, run_id, report)
         summary = {
             "partial": report.partial,
@@ -279,6 +297,8 @@ def run_backtest(
             "metrics": report.metrics.model_dump(mode="json") if report.metrics else None,
             "decision_spread": report.decision_spread.model_dump(),
             "warnings": report.warnings,
+            "memorisation_note": report.memorisation_note,
+            "blind": report.blind,
         }
         _set(
             db,

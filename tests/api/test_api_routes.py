@@ -34,7 +34,7 @@ def _field_errors(response: Any) -> set[str]:
 
 
 def test_candles_with_indicators_and_source_label(client: TestClient) -> None:
-    response = client.get("/api/market/candles", params={"symbol": "btc/usdt", "limit": 50})
+    response = client.get("/api/market/candles", params={"symbol": "BTCUSDT", "limit": 50})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["symbol"] == "BTCUSDT"
@@ -45,9 +45,20 @@ def test_candles_with_indicators_and_source_label(client: TestClient) -> None:
     assert last["indicators"]["ema_200"] is not None  # warm-up bars were loaded before
 
 
+def test_candles_before_an_end_time(client: TestClient) -> None:
+    # A past window (a backtest's range, a replayed bar): every bar opens before `end`.
+    params = {"symbol": "BTCUSDT", "interval": "1h", "limit": 20, "end": "2024-03-01T00:00"}
+    response = client.get("/api/market/candles", params=params)
+    assert response.status_code == 200, response.text
+    times = [c["time"] for c in response.json()["candles"]]
+    assert len(times) == 20
+    assert times[-1].startswith("2024-02-29T23:00")
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
+        ({"symbol": "BTCUSDT", "end": "yesterday"}, "end"),
         ({"symbol": "BTCUSDT", "interval": "7x"}, "interval"),
         ({"symbol": "!!", "interval": "1h"}, "symbol"),
         ({"symbol": "BTCUSDT", "limit": 0}, "limit"),
@@ -227,7 +238,7 @@ def test_exhausted_daily_budget_refuses_runs_with_429(
 
 def test_analysis_start_list_get(make_client: Callable[..., TestClient], scripted: Any) -> None:
     client = make_client(runner=scripted(tokens=3))
-    accepted = client.post("/api/analysis/runs", json={"symbol": "ethusdt", "interval": "4h"})
+    accepted = client.post("/api/analysis/runs", json={"symbol": "ETHUSDT", "interval": "4h"})
     assert accepted.status_code == 202
     run_id = accepted.json()["run_id"]
     client.portal.call(client.app.state.run_manager.wait, run_id)  # type: ignore[attr-defined,union-attr]

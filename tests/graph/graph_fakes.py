@@ -22,6 +22,7 @@ from graph.models import ModelReply, Prompt, TokenCallback, Usage
 from graph.rules_engine import RulesModelClient
 from tools.sentiment import Headline, SentimentInputs
 from tools.snapshot import IndicatorSnapshot, RecentHistory
+from tools.tokenomics import PointInTimeTokenomicsProvider
 
 NOW = datetime(2024, 4, 1, 12, tzinfo=UTC)
 FAKE_MODEL = "fake-model"
@@ -85,7 +86,7 @@ class StaticSentiment:
         self.fear_greed = fear_greed
         self.headlines = headlines or ["Markets steady"]
 
-    def get(self, symbol: str) -> SentimentInputs:
+    def get(self, symbol: str, *, at: datetime | None = None) -> SentimentInputs:
         return SentimentInputs(
             symbol=symbol,
             fear_greed=self.fear_greed,
@@ -178,6 +179,7 @@ def desk_context(client: Any = None, **kwargs: Any) -> DeskContext:
     kwargs.setdefault("settings", fake_settings())
     kwargs.setdefault("now", NOW)
     kwargs.setdefault("sentiment", StaticSentiment())
+    kwargs.setdefault("tokenomics", PointInTimeTokenomicsProvider())  # NOW predates the table
     kwargs.setdefault("portfolio", PortfolioView.fresh(10_000))
     return DeskContext(model_client=client or RulesModelClient(), **kwargs)
 
@@ -211,6 +213,7 @@ def overrides(client: Any = None, **kw: Any) -> dict[str, Any]:
         "model_client": client or RulesModelClient(),
         "market_data": StaticMarketData(),
         "sentiment": StaticSentiment(),
+        "tokenomics": PointInTimeTokenomicsProvider(),
         "now": NOW,
     }
     values.update(kw)

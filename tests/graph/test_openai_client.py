@@ -26,6 +26,7 @@ from graph.runner import run_analysis
 from graph.schemas import AnalystReport
 from persistence.db import init_db, session_scope
 from persistence.models import AgentLog
+from tools.tokenomics import PointInTimeTokenomicsProvider
 
 CHEAP, STRONG = "fake-cheap", "fake-strong"
 PRICES = {
@@ -205,7 +206,12 @@ def openai_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings
 
 def desk_overrides() -> dict[str, Any]:
     """Fixed market snapshot and sentiment; the model client comes from the settings."""
-    return {"market_data": StaticMarketData(), "sentiment": StaticSentiment(), "now": NOW}
+    return {
+        "market_data": StaticMarketData(),
+        "sentiment": StaticSentiment(),
+        "tokenomics": PointInTimeTokenomicsProvider(),  # NOW predates the offline table
+        "now": NOW,
+    }
 
 
 def agent_logs(engine: Engine, run_id: str) -> list[AgentLog]:

@@ -135,6 +135,7 @@ def test_cli_live_on_stale_store_prints_warning(cli_store) -> None:  # type: ign
     result = CliRunner().invoke(app, ["analyze", "BTCUSDT"])
     assert result.exit_code == 0, result.output
     assert "WARNING stale data" in " ".join(result.output.split())
+    assert "--as-of" in result.output  # the CLI's own advice, not the web's
     assert "REPLAY" not in result.output
 
 

@@ -17,7 +17,6 @@ from persistence.ledger import (
     LedgerError,
     LedgerExecutor,
     ReconcileError,
-    RiskLimitExceeded,
     apply_bar_exits,
     execute_order,
     load_state,
@@ -39,7 +38,13 @@ from tools.portfolio_math import InsufficientPositionError
 
 AT = datetime(2024, 3, 1, 12, tzinfo=UTC)
 NO_SLIP = SimulatedBroker(BrokerConfig(fee_rate=D("0.001"), slippage_bps=D(0)))
-OPEN_LIMITS = {"max_position_pct": 100.0, "max_total_exposure_pct": 100.0}
+OPEN_LIMITS = {
+    "max_position_pct": 100.0,
+    "max_total_exposure_pct": 100.0,
+    "min_cash_reserve_pct": 0.0,
+    "max_daily_loss_pct": 100.0,
+    "max_drawdown_pct": 100.0,
+}
 
 
 def buy(pct: str = "10", **extra: object) -> OrderRequest:
@@ -52,7 +57,7 @@ def count(engine: Engine, model: type) -> int:
 
 
 def test_buy_writes_trade_cache_and_snapshot(engine: Engine) -> None:
-    p = create_portfolio(engine, "alpha", D(10000))
+    p = create_portfolio(engine, "alpha", D(10000), risk=OPEN_LIMITS)
     fill = execute_order(
         engine, p.id, buy("10"), client_order_id="c1", price=D(100000), at=AT, broker=NO_SLIP
     )
@@ -89,7 +94,7 @@ def test_ledger_executor_uses_the_run_id(engine: Engine) -> None:
 
 
 def test_bar_exits_fill_once_and_reconcile(engine: Engine) -> None:
-    p = create_portfolio(engine, "alpha", D(10000))
+    p = create_portfolio(engine, "alpha", D(10000), risk=OPEN_LIMITS)
     entry = execute_order(
         engine,
         p.id,
@@ -137,7 +142,7 @@ def test_snapshot_on_demand_and_reconcile_detects_tampering(engine: Engine) -> N
 
 
 BAD_ORDERS = [
-    ("above-max-position", buy("50"), D(100000), RiskLimitExceeded, "size_pct_equity"),
+    ("stop-above-entry", buy(stop_loss=D(100001)), D(100000), LedgerError, "stop_loss"),
     (
         "oversell",
         OrderRequest(symbol="BTCUSDT", side="sell", quantity=D("0.1")),

@@ -278,6 +278,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/market/fetch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fetch Candles */
+        post: operations["fetch_candles_api_market_fetch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/market/source-status": {
         parameters: {
             query?: never;
@@ -526,14 +543,23 @@ export interface components {
              */
             type: "agent_output";
         };
-        /** AnalysisStart */
+        /**
+         * AnalysisStart
+         * @description Bounds from `core.bounds`; `execute` needs a `portfolio_id` and excludes `as_of`.
+         */
         AnalysisStart: {
             /**
              * As Of
-             * @description replay the desk at the bar containing this UTC time (ISO; no offset means UTC) from stored candles; a replay never trades, so it cannot be combined with execute
+             * @description replay the desk at the bar containing this UTC time (ISO; no offset means UTC; 2009-01-03 … now) from stored candles; a replay never trades, so it cannot be combined with execute
              * @example 2024-04-01T12:00:00Z
              */
             as_of?: string | null;
+            /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times; a blind run never trades, so it cannot be combined with execute
+             * @default false
+             */
+            blind: boolean;
             /**
              * Execute
              * @description trade the decision on the portfolio
@@ -544,8 +570,9 @@ export interface components {
              * Interval
              * @default 1h
              * @example 1h
+             * @enum {string}
              */
-            interval: string;
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
             /** Portfolio Id */
             portfolio_id?: number | null;
             /**
@@ -577,6 +604,12 @@ export interface components {
          */
         BacktestParams: {
             /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times (fills and accounting stay real): compare with and without to spot memorisation
+             * @default false
+             */
+            blind: boolean;
+            /**
              * Clip
              * @description run on the part of the range real data covers (else such a range is refused)
              * @default false
@@ -590,6 +623,7 @@ export interface components {
             /**
              * End
              * Format: date-time
+             * @description exclusive end (UTC), after start, at most a day ahead
              */
             end: string;
             /**
@@ -602,22 +636,26 @@ export interface components {
              * Fee Rate
              * @default 0.001
              */
-            fee_rate: number | string;
-            /** Interval */
-            interval: string;
+            fee_rate: number;
+            /**
+             * Interval
+             * @enum {string}
+             */
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
             /**
              * Max Cost Usd
              * @description explicitly raised cost cap; None = settings cap
              */
-            max_cost_usd?: number | string | null;
+            max_cost_usd?: number | null;
             /**
              * Slippage Bps
              * @default 5
              */
-            slippage_bps: number | string;
+            slippage_bps: number;
             /**
              * Start
              * Format: date-time
+             * @description first bar traded (UTC), 2009-01-03 … now
              */
             start: string;
             /**
@@ -661,6 +699,11 @@ export interface components {
             };
             /** Equity Curve */
             equity_curve: unknown[];
+            /**
+             * Memorisation Note
+             * @description set when the window starts before a desk model's training cutoff
+             */
+            memorisation_note?: string | null;
             /** Metrics */
             metrics: {
                 [key: string]: unknown;
@@ -843,6 +886,11 @@ export interface components {
              */
             awaiting_approval: boolean;
             /**
+             * Clamped
+             * @default false
+             */
+            clamped: boolean;
+            /**
              * Entry
              * @default null
              */
@@ -886,6 +934,11 @@ export interface components {
              * Format: date-time
              */
             at?: string;
+            /**
+             * Code
+             * @default null
+             */
+            code: string | null;
             /** Message */
             message: string;
             /**
@@ -916,6 +969,54 @@ export interface components {
              * @default null
              */
             errors: components["schemas"]["FieldError"][] | null;
+        };
+        /** FetchReport */
+        FetchReport: {
+            /** Interval */
+            interval: string;
+            /**
+             * Rejected
+             * @description candles refused by the OHLC checks
+             */
+            rejected: number;
+            /**
+             * Rows In
+             * @description candles Binance returned
+             */
+            rows_in: number;
+            /**
+             * Rows New
+             * @description candles written (the rest were already stored)
+             */
+            rows_new: number;
+            /** Symbol */
+            symbol: string;
+        };
+        /** FetchRequest */
+        FetchRequest: {
+            /**
+             * End
+             * @description exclusive end, UTC; default now
+             */
+            end?: string | null;
+            /**
+             * Interval
+             * @default 1h
+             * @example 1h
+             * @enum {string}
+             */
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
+            /**
+             * Start
+             * Format: date-time
+             * @description first open time, UTC (2009-01-03 … now)
+             */
+            start: string;
+            /**
+             * Symbol
+             * @example BTCUSDT
+             */
+            symbol: string;
         };
         /** FieldError */
         FieldError: {
@@ -1123,7 +1224,7 @@ export interface components {
             max_daily_loss_pct: number;
             /**
              * Max Data Age Bars
-             * @description refuse to trade when the latest bar is older than this
+             * @description refuse to trade when the latest bar is older than this many bars
              * @default 2
              */
             max_data_age_bars: number;
@@ -2287,9 +2388,10 @@ export interface operations {
         parameters: {
             query: {
                 symbol: string;
-                /** @description one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w */
-                interval?: string;
+                interval?: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
                 limit?: number;
+                /** @description only bars that open before this time (UTC if naive): a past window */
+                end?: string | null;
             };
             header?: never;
             path?: never;
@@ -2308,6 +2410,69 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    fetch_candles_api_market_fetch_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FetchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FetchReport"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

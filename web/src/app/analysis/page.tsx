@@ -8,7 +8,7 @@ import { runExecution } from "@/components/runs";
 import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
 import { Card, Empty, ErrorBox, Loading, ModelBadge, ReplayBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
-import type { ErrorEventData } from "@/lib/api-types";
+import type { ErrorEventData, Interval } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtMoney, fmtNum, fmtTime, fmtUsd } from "@/lib/format";
 import { useApi, useRunEvents } from "@/lib/hooks";
@@ -48,10 +48,11 @@ function Analysis() {
     try {
       const { run_id } = await api.startAnalysis({
         symbol,
-        interval,
+        interval: interval as Interval,
         execute: !replaying && execute && chosenPortfolio !== undefined,
         portfolio_id: chosenPortfolio ?? null,
         as_of: replaying ? replayAt : null,
+        blind: false,
       });
       router.push(`/analysis/?run=${run_id}`);
     } catch (e) {

@@ -121,11 +121,18 @@ function ResultView({ result, symbol, interval }: { result: BacktestResult; symb
   return (
     <>
       {result.partial && <ErrorBox error="Partial result: the run stopped before the end of the range." />}
-      {result.warnings.length > 0 && (
+      {result.memorisation_note && (
+        <p className="warnings" data-testid="memorisation-note" role="note">
+          <span className="badge warn">Memorisation</span> {result.memorisation_note}
+        </p>
+      )}
+      {result.warnings.filter((w) => String(w) !== result.memorisation_note).length > 0 && (
         <ul className="warnings">
-          {result.warnings.map((w, i) => (
-            <li key={i}>{String(w)}</li>
-          ))}
+          {result.warnings
+            .filter((w) => String(w) !== result.memorisation_note)
+            .map((w, i) => (
+              <li key={i}>{String(w)}</li>
+            ))}
         </ul>
       )}
       <Card title="Equity curve">

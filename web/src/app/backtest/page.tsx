@@ -5,7 +5,7 @@ import { Suspense, useEffect, useState } from "react";
 import { BacktestDetail } from "./BacktestDetail";
 import { Card, ErrorBox, Loading, ModelBadge, Stat, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
-import type { BacktestEstimate, BacktestRequest } from "@/lib/api-types";
+import type { BacktestEstimate, BacktestRequest, Interval } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtNum, fmtTime, fmtUsd, toUnixSeconds } from "@/lib/format";
 import { useApi } from "@/lib/hooks";
@@ -91,7 +91,7 @@ function BacktestForm() {
 
   const body: BacktestRequest = {
     symbol,
-    interval,
+    interval: interval as Interval,
     start: from ? `${from}T00:00:00Z` : "",
     end: to ? `${to}T00:00:00Z` : "",
     every,
