@@ -123,8 +123,7 @@ def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 
     _check_port_free(host, port)
     settings = get_settings()
-    lines = ensure_demo_data(settings)
-    for line in lines:
+    for line in ensure_demo_data(settings):
         typer.echo(line)
     from cli.headlines import ensure_demo_headlines
 

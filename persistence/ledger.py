@@ -273,14 +273,15 @@ def execute_order(
 ) -> Fill:
     """Fill `order` at the reference `price`, once per `client_order_id`.
 
+    `price_source` (`tools.provenance`) says where the price came from: a price of the other
+    market kind than the portfolio's (a synthetic price for a real portfolio) is refused with
+    `MixedSourceError` before anything is read or written.
+
     The risk limits are enforced here, under the portfolio lock, on the fresh ledger state: a
     buy is cut so that afterwards the position, the total exposure and the cash reserve are
     within the portfolio's `RiskLimits` (the cuts are listed in `Fill.adjustments`), and
     blocked by the daily-loss and drawdown breakers; a too-distant stop-loss is moved up.
     `OrderSkipped` (nothing written) when no quantity fits or nothing is held to sell.
-    `price_source` (`tools.provenance`) says where the price came from: a price of the other
-    market kind than the portfolio's (a synthetic price for a real portfolio) is refused with
-    `MixedSourceError` before anything is read or written.
     Raises a `ValueError` subclass naming the field for bad input (unknown portfolio,
     overselling an explicit quantity, float amounts) and writes nothing.
     Returns the existing fill when this `client_order_id` was already executed.

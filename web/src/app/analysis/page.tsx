@@ -101,6 +101,7 @@ function Analysis() {
                   <option key={p.id} value={p.id}>
                     {p.name}
                     {p.require_approval ? " (approval)" : ""}
+                    {p.kind === "synthetic" ? " · SYNTHETIC market" : ""}
                   </option>
                 ))
               ) : (

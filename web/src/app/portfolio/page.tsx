@@ -45,6 +45,7 @@ function PortfolioScreen() {
                 {list.map((p) => (
                   <option key={p.id} value={p.id}>
                     {p.name}
+                    {p.kind === "synthetic" ? " · SYNTHETIC market" : ""}
                   </option>
                 ))}
               </select>

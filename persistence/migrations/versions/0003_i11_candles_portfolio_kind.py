@@ -1,7 +1,7 @@
 """portfolio kind: the market (real | synthetic) a portfolio's fills come from
 
-Revision ID: 0002_i11_candles
-Revises: 0001
+Revision ID: 0003_i11_candles
+Revises: 0002_i11_pit
 """
 
 from collections.abc import Sequence
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_i11_candles"
+revision: str = "0003_i11_candles"
 down_revision: str | None = "0002_i11_pit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """runs are jobs: the queue job that executes a run
 
-Revision ID: 0002_i12_jobs
-Revises: 0001
+Revision ID: 0004_i12_jobs
+Revises: 0003_i11_candles
 Create Date: 2026-12-01 14:30:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_i12_jobs"
-down_revision: str | None = "0002_i11_candles"
+revision: str = "0004_i12_jobs"
+down_revision: str | None = "0003_i11_candles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
