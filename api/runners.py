@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Engine
 
-from core.bounds import DbId, Interval, PastTime, Symbol, cross_field
+from core.bounds import BodyId, Interval, PastTime, Symbol, cross_field
 from core.settings import Settings
 
 
@@ -22,8 +22,10 @@ class AnalysisStart(BaseModel):
 
     symbol: Symbol = Field(examples=["BTCUSDT"])
     interval: Interval = Field(default="1h", examples=["1h"])
-    portfolio_id: DbId | None = None
-    execute: bool = Field(default=False, description="trade the decision on the portfolio")
+    portfolio_id: BodyId | None = None
+    execute: bool = Field(
+        default=False, strict=True, description="trade the decision on the portfolio"
+    )
     as_of: PastTime | None = Field(
         default=None,
         description="replay the desk at the bar containing this UTC time (ISO; no offset means "

@@ -92,6 +92,16 @@ def until_tomorrow(value: datetime) -> datetime:
     return value
 
 
+def _not_a_string(value: object) -> object:
+    if isinstance(value, str):
+        raise ValueError("must be a JSON number, not a string")
+    return value
+
+
+JSON_NUMBER = BeforeValidator(_not_a_string)
+"""For body fields: 5 and 5.0 are integers (as JSON Schema says), "5" is not."""
+
+
 def _exact(value: Decimal) -> Decimal:
     return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
@@ -125,6 +135,9 @@ def _no_nul(value: str) -> str:
 
 
 DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+"""An id in a path or query (always text there)."""
+BodyId = Annotated[int, Field(ge=1, le=DB_INT_MAX), JSON_NUMBER]
+"""An id in a JSON body."""
 Symbol = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, max_length=20)]
 PastTime = Annotated[datetime, AfterValidator(in_era)]
 CASH_STRING = r"^[1-9][0-9]{0,11}(\.[0-9]{1,10})?$"
@@ -136,8 +149,8 @@ Bps = Annotated[Decimal, *_amount(0, 5_000)]
 """Basis points: 0 … 5000 (50%)."""
 CostCap = Annotated[Decimal, *_amount(0, 1_000_000)]
 """A USD cost cap."""
-WarmupBars = Annotated[int, Field(ge=MIN_WARMUP_BARS, le=MAX_WARMUP_BARS)]
-EveryBars = Annotated[int, Field(ge=1, le=MAX_BARS_PER_RUN)]
+WarmupBars = Annotated[int, Field(ge=MIN_WARMUP_BARS, le=MAX_WARMUP_BARS), JSON_NUMBER]
+EveryBars = Annotated[int, Field(ge=1, le=MAX_BARS_PER_RUN), JSON_NUMBER]
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]*\S[^\x00]*$"),
