@@ -103,7 +103,8 @@ JSON_NUMBER = BeforeValidator(_not_a_string)
 
 
 def _exact(value: Decimal) -> Decimal:
-    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    exact = value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return exact if exact != 0 else Decimal(0)  # "0", never "0E-10", when sent back as text
 
 
 def _amount(ge: int | float, le: int | float, string: str | None = None) -> tuple[object, ...]:
@@ -140,15 +141,24 @@ BodyId = Annotated[int, Field(ge=1, le=DB_INT_MAX), JSON_NUMBER]
 """An id in a JSON body."""
 Symbol = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, max_length=20)]
 PastTime = Annotated[datetime, AfterValidator(in_era)]
-CASH_STRING = r"^[1-9][0-9]{0,11}(\.[0-9]{1,10})?$"
+# Each amount is a JSON number or a decimal string (how a Decimal travels back in stored JSON);
+# the string's pattern alone keeps it within the bounds, so the schema says exactly what passes.
+_PLACES = r"(\.[0-9]{1,10})?"
+_ZEROS = r"(\.0{1,10})?"
+CASH_STRING = rf"^([1-9][0-9]{{0,11}}{_PLACES}|1000000000000{_ZEROS})$"
 Cash = Annotated[Decimal, *_amount(1, int(MAX_CASH), CASH_STRING)]
-"""Starting cash: 1 … a trillion, a JSON number or a decimal string such as "10000.50"."""
-Fraction = Annotated[Decimal, *_amount(0, 0.5)]
+"""Starting cash: 1 … a trillion, e.g. 10000 or "10000.50"."""
+Fraction = Annotated[Decimal, *_amount(0, 0.5, r"^0(\.[0-4][0-9]{0,9}|\.50{0,9})?$")]
 """A rate such as the fee: 0 … 50%."""
-Bps = Annotated[Decimal, *_amount(0, 5_000)]
+Bps = Annotated[
+    Decimal,
+    *_amount(0, 5_000, rf"^(([0-9]|[1-9][0-9]{{1,2}}|[1-4][0-9]{{3}}){_PLACES}|5000{_ZEROS})$"),
+]
 """Basis points: 0 … 5000 (50%)."""
-CostCap = Annotated[Decimal, *_amount(0, 1_000_000)]
-"""A USD cost cap."""
+CostCap = Annotated[
+    Decimal, *_amount(0, 1_000_000, rf"^(([0-9]|[1-9][0-9]{{1,5}}){_PLACES}|1000000{_ZEROS})$")
+]
+"""A USD cost cap: 0 … a million (a million itself only as a number)."""
 WarmupBars = Annotated[int, Field(ge=MIN_WARMUP_BARS, le=MAX_WARMUP_BARS), JSON_NUMBER]
 EveryBars = Annotated[int, Field(ge=1, le=MAX_BARS_PER_RUN), JSON_NUMBER]
 Name = Annotated[

@@ -34,7 +34,7 @@ def _field_errors(response: Any) -> set[str]:
 
 
 def test_candles_with_indicators_and_source_label(client: TestClient) -> None:
-    response = client.get("/api/market/candles", params={"symbol": "btc/usdt", "limit": 50})
+    response = client.get("/api/market/candles", params={"symbol": "BTCUSDT", "limit": 50})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["symbol"] == "BTCUSDT"
@@ -217,7 +217,7 @@ def test_exhausted_daily_budget_refuses_runs_with_429(
 
 def test_analysis_start_list_get(make_client: Callable[..., TestClient], scripted: Any) -> None:
     client = make_client(runner=scripted(tokens=3))
-    accepted = client.post("/api/analysis/runs", json={"symbol": "ethusdt", "interval": "4h"})
+    accepted = client.post("/api/analysis/runs", json={"symbol": "ETHUSDT", "interval": "4h"})
     assert accepted.status_code == 202
     run_id = accepted.json()["run_id"]
     client.portal.call(client.app.state.run_manager.wait, run_id)  # type: ignore[attr-defined,union-attr]
