@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, SettingsDep, limit_run_starts
 from api.errors import (
+    ApiError,
     BudgetExhaustedError,
     ConflictError,
     NotFoundError,
@@ -78,7 +79,7 @@ async def start_analysis(
     if start.as_of is not None and settings.data_source is not DataSourceMode.synthetic:
         missing = await asyncio.to_thread(replay_gap, engine, start)
         if missing is not None:
-            raise NotFoundError("stored candles", missing)
+            raise NoStoredCandlesError(missing)
     budget = await asyncio.to_thread(budget_status, engine, settings)
     if budget.exceeded:
         raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")
@@ -98,25 +99,26 @@ async def start_analysis(
     return _accepted(run_id, "pending")
 
 
+class NoStoredCandlesError(ApiError):
+    status_code = 404
+
+
 def replay_gap(engine: Engine, start: AnalysisStart) -> str | None:
-    """What a replay would miss in the store (None: enough history up to `as_of`)."""
+    """Why the store cannot serve a replay at `as_of` (None: it holds the bar and the
+    indicators' warm-up before it)."""
     assert start.as_of is not None
-    series = next(
-        (
-            s
-            for s in list_series(engine)
-            if (s.symbol, s.interval) == (start.symbol, start.interval)
-        ),
-        None,
-    )
+    wanted = (start.symbol, start.interval)
+    series = next((s for s in list_series(engine) if (s.symbol, s.interval) == wanted), None)
     step = timedelta(milliseconds=interval_ms(start.interval))
-    if series is None or series.first + MIN_WARMUP_BARS * step > start.as_of:
-        return (
-            f"for {start.symbol} {start.interval}: a replay at {start.as_of.isoformat()} needs "
-            f"{MIN_WARMUP_BARS} stored bars before it"
-        )
+    head = f"as_of: no stored {start.symbol} {start.interval} candles for a replay at "
+    head += start.as_of.isoformat()
+    if series is None:
+        return f"{head} (none stored; import or fetch them first)"
+    held = f"stored {series.first.isoformat()} → {series.last.isoformat()}"
+    if series.first + MIN_WARMUP_BARS * step > start.as_of:
+        return f"{head}: it needs {MIN_WARMUP_BARS} bars before it ({held})"
     if series.last + step < start.as_of:
-        return f"for {start.symbol} {start.interval} after {series.last.isoformat()}"
+        return f"{head} ({held})"
     return None
 
 

@@ -90,16 +90,19 @@ def test_live_run_on_the_same_store_warns_stale_and_is_not_a_replay(
     assert f"{LAST_BAR:%Y-%m-%d %H:%M}" in warnings[0].data["message"]
 
 
-def test_replay_before_stored_history_fails_with_a_clear_error(
+def test_replay_before_stored_history_fails_at_the_request(
     old_store_client: TestClient,
 ) -> None:
-    run, events = _run(old_store_client, {"interval": "1h", "as_of": "2023-01-01T00:00:00"})
-    errors = [e for e in events if e.event == "error" and e.data["severity"] == "error"]
-    assert errors and "no stored BTCUSDT 1h candles" in errors[0].data["message"]
-    assert "as_of" in errors[0].data["message"]
-    assert not [e for e in events if e.event == "agent_output"]
-    assert events[-1].event == "run_finished" and events[-1].data["status"] == "failed"
-    assert run["status"] == "failed"
+    # Known up front: 404 naming the missing candles, and no run is started.
+    for body in (
+        {"symbol": "BTCUSDT", "interval": "1h", "as_of": "2023-01-01T00:00:00"},
+        {"symbol": "SOLUSDT", "interval": "1h", "as_of": AS_OF},
+    ):
+        response = old_store_client.post("/api/analysis/runs", json=body)
+        assert response.status_code == 404, response.text
+        detail = response.json()["detail"]
+        assert detail.startswith("as_of: no stored ") and body["symbol"] in detail
+    assert old_store_client.get("/api/analysis/runs").json()["total"] == 0
 
 
 def test_naive_as_of_is_utc(old_store_client: TestClient) -> None:
