@@ -35,21 +35,22 @@ def _check_port_free(host: str, port: int) -> None:
             _fail(f"--port: cannot listen on {host}:{port} ({exc.strerror})")
 
 
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """Forwarded headers only from configured proxies (`FORWARDED_ALLOW_IPS`): uvicorn's own
+    default trusts 127.0.0.1, which would let any local client choose its rate-limit identity."""
+    return {
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+    }
+
+
 def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
     from api.main import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        # Forwarded headers only from configured proxies (uvicorn's own default trusts
-        # 127.0.0.1, which would let any local client choose its rate-limit identity).
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))  # type: ignore[arg-type]
 
 
 def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:

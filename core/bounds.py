@@ -163,7 +163,7 @@ WarmupBars = Annotated[int, Field(ge=MIN_WARMUP_BARS, le=MAX_WARMUP_BARS), JSON_
 EveryBars = Annotated[int, Field(ge=1, le=MAX_BARS_PER_RUN), JSON_NUMBER]
 Name = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]*\S[^\x00]*$"),
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"),
 ]
 Text = Annotated[
     str, StringConstraints(max_length=MAX_TEXT, pattern=r"^[^\x00]*$"), AfterValidator(_no_nul)

@@ -80,7 +80,7 @@ def test_list_and_gaps_on_an_empty_store(sqlite_database: str) -> None:
             ["data", "fetch", "BTCUSDT", "--from", "2024-02-01", "--to", "2024-01-01"],
             "is not before",
         ),
-        (["data", "fetch", "BTCUSDT", "--from", "yesterday"], "--from 'yesterday' is not a date"),
+        (["data", "fetch", "BTCUSDT", "--from", "yesterday"], "--from: 'yesterday' is not a date"),
         (["data", "fetch", "BTCUSDT"], "--from is required"),
         (["data", "import", "/nonexistent/BTC_USDT-1h.feather"], "no such file"),
         (["data", "import", "{tmp}/prices.csv"], "cannot infer the symbol"),
