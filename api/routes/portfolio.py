@@ -38,7 +38,7 @@ PortfolioId = Annotated[DbId, Path()]
 class PortfolioCreate(BaseModel):
     name: Name
     starting_cash: Cash
-    require_approval: bool = False
+    require_approval: bool = Field(default=False, strict=True)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     kind: Literal["real", "synthetic"] = Field(
         default="real",
