@@ -18,7 +18,14 @@ from api.sse import SSE_RESPONSES, event_stream, resume_point
 
 RunId = Annotated[str, Path(min_length=1, max_length=64)]
 RunStatus = Literal[
-    "pending", "running", "paused", "completed", "failed", "cancelled", "budget_exceeded"
+    "pending",
+    "running",
+    "paused",
+    "completed",
+    "degraded",
+    "failed",
+    "cancelled",
+    "budget_exceeded",
 ]
 StatusFilter = Annotated[RunStatus | None, Query(alias="status")]
 PageLimit = Annotated[int, Query(ge=1, le=200)]

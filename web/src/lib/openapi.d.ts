@@ -486,6 +486,16 @@ export interface components {
              */
             at?: string;
             /**
+             * Attempts
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Cached
+             * @default false
+             */
+            cached: boolean;
+            /**
              * Completion Tokens
              * @default 0
              */
@@ -495,6 +505,16 @@ export interface components {
              * @default 0
              */
             cost_usd: number;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /**
+             * Estimated Tokens
+             * @default false
+             */
+            estimated_tokens: boolean;
             /**
              * Fallback
              * @default false
@@ -518,6 +538,11 @@ export interface components {
              * @default 0
              */
             prompt_tokens: number;
+            /**
+             * Repaired
+             * @default false
+             */
+            repaired: boolean;
             /** Run Id */
             run_id: string;
             /**
@@ -1174,13 +1199,18 @@ export interface components {
              * @default 0
              */
             prompt_tokens: number;
+            /**
+             * Reason
+             * @default null
+             */
+            reason: string | null;
             /** Run Id */
             run_id: string;
             /**
              * Status
              * @enum {string}
              */
-            status: "completed" | "failed" | "cancelled" | "budget_exceeded" | "paused";
+            status: "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded" | "paused";
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1550,7 +1580,7 @@ export interface operations {
     list_analysis_runs_api_analysis_runs_get: {
         parameters: {
             query?: {
-                status?: ("pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded") | null;
+                status?: ("pending" | "running" | "paused" | "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded") | null;
                 limit?: number;
                 offset?: number;
             };
@@ -1861,7 +1891,7 @@ export interface operations {
     list_backtests_api_backtests_get: {
         parameters: {
             query?: {
-                status?: ("pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded") | null;
+                status?: ("pending" | "running" | "paused" | "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded") | null;
                 limit?: number;
                 offset?: number;
             };

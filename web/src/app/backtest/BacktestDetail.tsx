@@ -10,7 +10,7 @@ import { fmtMoney, fmtNum, fmtTime } from "@/lib/format";
 import { useApi, useRunEvents } from "@/lib/hooks";
 import { effectiveSource } from "@/lib/source";
 
-const TERMINAL = new Set(["completed", "failed", "cancelled", "budget_exceeded"]);
+const TERMINAL = new Set(["completed", "degraded", "failed", "cancelled", "budget_exceeded"]);
 
 export function BacktestDetail({ id, onFinished }: { id: string; onFinished: () => void }) {
   const run = useApi(() => api.backtest(id), [id]);
