@@ -114,6 +114,8 @@ async def _stream_call(
     streams: the same chat-model call without the asyncio task LangChain's ainvoke adds."""
     got = _Attempt()
     config: Any = {"run_name": agent}
+    text: list[str] = []  # what streamed so far (kept when the stream breaks)
+    args: list[str] = []
     try:
         if emit is None:
             if in_process:
@@ -131,8 +133,6 @@ async def _stream_call(
             return got, None
         finished = False
         text_tap, args_tap = ReasoningTap(), ReasoningTap()
-        text: list[str] = []
-        args: list[str] = []
         async for chunk in runnable.astream(prompt.messages(), config=config):
             if got.message_id is None and chunk.id:
                 got.message_id = chunk.id
@@ -174,6 +174,7 @@ async def _stream_call(
     except (BudgetExceededError, ReplayMissError):
         raise
     except Exception as exc:  # transport failure or a stream cut off mid-way
+        got.text = got.text or "".join(text)
         return got, exc
 
 
