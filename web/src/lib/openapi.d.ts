@@ -1803,7 +1803,7 @@ export interface operations {
     list_analysis_runs_api_analysis_runs_get: {
         parameters: {
             query?: {
-                status?: "pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded";
+                status?: "pending" | "running" | "paused" | "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded";
                 limit?: number;
                 offset?: number;
             };
@@ -2175,7 +2175,7 @@ export interface operations {
     list_backtests_api_backtests_get: {
         parameters: {
             query?: {
-                status?: "pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded";
+                status?: "pending" | "running" | "paused" | "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded";
                 limit?: number;
                 offset?: number;
             };
