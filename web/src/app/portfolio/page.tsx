@@ -128,7 +128,7 @@ function PortfolioDetail({ id }: { id: number }) {
       <Card title="Open positions">
         <View state={positions} isEmpty={(p) => p.length === 0} empty="No open positions.">
           {(list) => (
-            <Table caption="Open positions" head={["Symbol", "Unrealised P&L", "Value", "Quantity", "Avg entry", "Mark", "Stop", "Target"]} testId="positions-table">
+            <Table caption="Open positions" numeric={[1, 2, 3, 4, 5, 6, 7]} head={["Symbol", "Unrealised P&L", "Value", "Quantity", "Avg entry", "Mark", "Stop", "Target"]} testId="positions-table">
               {list.map((p) => (
                 <tr key={p.symbol}>
                   <td>{p.symbol}</td>
