@@ -196,6 +196,8 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await p.page.waitForSelector('[data-testid="portfolio-price-chart"] canvas');
     assert.match((await p.page.locator('[data-testid="portfolio-price-chart"]').getAttribute("aria-label")) ?? "", /1 trades marked/);
     assert.equal(await p.page.locator('[data-testid="trades-table"] [data-testid="exit-reason"]').count(), 1);
+    // A buy realises nothing: its P&L cell says so with a dash, in a sortable P&L column.
+    assert.equal(await p.page.locator('[data-testid="trades-table"] [data-testid="col-realized_pnl"] button').count(), 1);
     // The OHLCV readout follows the pointer over the chart.
     const readout = p.page.locator('[data-testid="portfolio-price"] [data-testid="ohlc-readout"]');
     const before = await readout.textContent();

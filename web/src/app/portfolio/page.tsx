@@ -79,6 +79,14 @@ const TRADE_COLUMNS: Column<Trade>[] = [
     render: (t) => <span className={`badge ${t.side}`}>{t.side.toUpperCase()}</span>,
   },
   {
+    key: "realized_pnl",
+    label: "Realised P&L",
+    num: true,
+    sortValue: (t) => (t.realized_pnl == null ? null : num(t.realized_pnl)),
+    render: (t) => (t.realized_pnl == null ? <span className="muted" title="a buy realises nothing">—</span> : fmtMoney(t.realized_pnl)),
+    className: (t) => signClass(t.realized_pnl),
+  },
+  {
     key: "reason",
     label: "Reason",
     sortValue: (t) => t.reason,
