@@ -1657,6 +1657,11 @@ export interface components {
             price: string;
             /** Quantity */
             quantity: string;
+            /**
+             * Realized Pnl
+             * @description a sell's realised P&L (proceeds - the cost basis sold, before fees); None for a buy
+             */
+            realized_pnl?: string | null;
             /** Reason */
             reason: string;
             /** Run Id */
