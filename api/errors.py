@@ -13,8 +13,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger("api.errors")
 
@@ -63,6 +65,32 @@ class UnprocessableError(ApiError):
         self.message = message
 
 
+class MethodNotAllowedError(ApiError):
+    status_code = 405
+
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"method {method} not allowed here; allowed: {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the app's routes whose path matches this request's (other than the
+    catch-all that is answering it): non-empty means the path exists, the method does not."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        path_format = getattr(route, "path", "")
+        if not isinstance(route, APIRoute) or "{path:path}" in path_format:
+            continue
+        match, _ = route.matches({**request.scope, "method": "__none__"})
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 class BudgetExhaustedError(ApiError):
     status_code = 429
 
@@ -95,7 +123,10 @@ async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, RequestValidationError)
     errors = [
         FieldError(
-            field=_field_name(e.get("loc", ())), message=_plain(e.get("msg", "")), type=e["type"]
+            # A rule between fields (core.bounds.cross_field) names its field in the context.
+            field=str((e.get("ctx") or {}).get("field") or _field_name(e.get("loc", ()))),
+            message=_plain(str((e.get("ctx") or {}).get("message") or e.get("msg", ""))),
+            type=e["type"],
         )
         for e in exc.errors()
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,20 +12,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli import validate
+
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-def _parse_day(value: str, field: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{field}: {value!r} is not a date like 2023-01-31") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+OPTION_NAMES = {
+    "start": "--from",
+    "end": "--to",
+    "every": "--every",
+    "max_cost_usd": "--max-cost",
+    "symbol": "SYMBOL",
+    "interval": "--interval",
+}
 
 
 def _pct(value: float | None) -> str:
@@ -50,8 +47,16 @@ def backtest(
         help="the desk sees an anonymous ticker, rebased prices and relative times "
         "(fills stay real); compare with a normal run to spot memorisation",
     ),
+    clip: bool = typer.Option(
+        False, "--clip", help="run on the part of the range real data covers (and say so)"
+    ),
+    synthetic: bool = typer.Option(
+        False, "--synthetic", help="use synthetic candles (labelled SYNTHETIC everywhere)"
+    ),
 ) -> None:
-    """Backtest the desk over a date range; prints metrics against the baselines."""
+    """Backtest the desk over a date range; prints metrics against the baselines.
+
+    A range real data does not fully cover exits 2 naming the missing part, unless --clip."""
     from core.settings import get_settings
     from graph.backtest.data import load_backtest_data
     from graph.backtest.engine import NotEnoughHistoryError
@@ -62,9 +67,12 @@ def backtest(
     from graph.events import RunEventModel
     from persistence.db import init_db
 
-    start = _parse_day(from_, "from")
-    end_day = _parse_day(to, "to")
+    symbol = validate.symbol(symbol)
+    interval = validate.interval(interval)
+    start = validate.parse_time(from_, "--from")
+    end_day = validate.parse_time(to, "--to")
     end = end_day + timedelta(days=1) if len(to) <= 10 else end_day  # a date means the whole day
+    validate.fresh_export_path(export)
     settings = get_settings()
     try:
         params = BacktestParams(
@@ -78,26 +86,31 @@ def backtest(
             slippage_bps=settings.slippage_bps,
             max_cost_usd=Decimal(str(max_cost)) if max_cost is not None else None,
             blind=blind,
+            clip=clip,
+            synthetic=synthetic,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "params"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise _fail(f"{field}: {message}") from None
+        validate.fail(validate.first_error(exc, OPTION_NAMES))
     db = init_db(settings.database_url)
     try:
         estimate = estimate_cost(params, settings)
-        run_id = create_backtest_run(db, params, settings=settings)
         data = load_backtest_data(params, engine=db, settings=settings)
+        params = data.params  # the range served: clipped or start moved only with a note
+        run_id = create_backtest_run(db, params, settings=settings)
     except (CostLimitError, UnknownPriceError, NotEnoughHistoryError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        validate.fail(str(exc))
     err.print(
-        f"{params.symbol} {params.interval} {start:%Y-%m-%d} → {end:%Y-%m-%d}, every {every} "
+        f"{params.symbol} {params.interval} {params.start:%Y-%m-%d %H:%M} → "
+        f"{params.end:%Y-%m-%d %H:%M}, every {every} "
         f"bar(s): {estimate.decision_points} decisions, est. ${estimate.usd} "
         f"(cap ${estimate.cap_usd}); data: {data.source}; run {run_id}"
         + ("; BLIND (anonymous ticker, rebased prices, relative times)" if blind else ""),
         highlight=False,
     )
+    if data.source == "synthetic":
+        err.print("warning: candles are SYNTHETIC, not market prices", style="yellow")
+    for note in params.data_notes:
+        err.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     with Progress(
         TextColumn("backtest"),
         BarColumn(),

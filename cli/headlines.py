@@ -8,9 +8,12 @@ unless `--replace`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 def import_headlines(
@@ -44,3 +47,23 @@ def import_headlines(
         f"{result.unchanged} already stored, {result.replaced} replaced; available "
         f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC"
     )
+
+
+DEMO_HEADLINES = Path("Xtra-Computing__CryptoTrade") / "headlines_btc_eth_2023.csv"
+
+
+def ensure_demo_headlines(settings: Settings) -> list[str]:
+    """The demo's backtests see dated headlines: import the shared file when present
+    (idempotent; a conflicting stored copy is reported, not overwritten)."""
+    from persistence.db import init_db
+    from persistence.headlines import HeadlineConflictError, import_headlines
+    from tools.headlines import HeadlineFileError, read_headline_csv
+
+    path = settings.sentiment_data_dir / DEMO_HEADLINES
+    if not path.is_file():
+        return [f"headlines: none at {path}; backtests will tell the desk there are none"]
+    try:
+        result = import_headlines(init_db(settings.database_url), read_headline_csv(path))
+    except (HeadlineFileError, HeadlineConflictError) as exc:
+        return [f"headlines: not imported: {exc}"]
+    return [f"headlines: {result.inserted} new, {result.unchanged} already stored ({path.name})"]

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
+from cli import validate
+
 EXIT_BAD_INPUT = 2
 
 app = typer.Typer(no_args_is_help=True)
@@ -121,23 +123,38 @@ def create(
     max_position_pct: Annotated[
         float | None, typer.Option(help="largest single position, % of equity")
     ] = None,
+    synthetic: Annotated[
+        bool, typer.Option("--synthetic", help="a synthetic-market portfolio (synthetic candles)")
+    ] = False,
 ) -> None:
-    """Create a portfolio with its own starting cash and risk limits."""
+    """Create a portfolio with its own starting cash and risk limits (real market unless
+    --synthetic: a portfolio never mixes synthetic and real fills)."""
+    from core.bounds import Cash, Name
     from persistence.portfolios import create_portfolio
 
     try:
         starting_cash = Decimal(cash)
     except InvalidOperation:
-        _fail(f"cash: not a number: {cash!r}")
+        _fail(f"--cash: not a number: {cash!r}")
+    starting_cash = validate.check(Cash, starting_cash, "--cash")
+    name = validate.check(Name, name, "NAME")
     risk = {} if max_position_pct is None else {"max_position_pct": max_position_pct}
     engine = _engine()
     try:
         created = create_portfolio(
-            engine, name, starting_cash, require_approval=require_approval, risk=risk
+            engine,
+            name,
+            starting_cash,
+            require_approval=require_approval,
+            risk=risk,
+            kind="synthetic" if synthetic else "real",
         )
     except ValueError as exc:
         _fail(str(exc))
-    typer.echo(f"created portfolio {created.name!r} (id {created.id}) with {created.starting_cash}")
+    typer.echo(
+        f"created {created.kind} portfolio {created.name!r} (id {created.id}) "
+        f"with {created.starting_cash}"
+    )
 
 
 @app.command("list")
@@ -173,7 +190,7 @@ def list_() -> None:
 @app.command("trades")
 def trades(
     name: Annotated[str | None, typer.Option(help="portfolio name")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="most recent N trades")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="most recent N trades")] = 50,
 ) -> None:
     """The ledger, newest first."""
     from persistence.db import session_scope

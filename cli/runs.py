@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import typer
 from rich.console import Console
 
+from cli import validate
 from cli.analyze import fail, stream_to_console
 
 app = typer.Typer(no_args_is_help=True)
 
 
 def _resume(run_id: str, approved: bool, note: str) -> None:
+    from core.bounds import RUN_ID_PATTERN, Text
     from core.settings import get_settings
     from graph.runner import resume_run
     from persistence.db import init_db, session_scope
     from persistence.models import Run
 
+    if not re.match(RUN_ID_PATTERN, run_id):
+        raise fail(f"RUN_ID: {run_id!r} is not a run id")
+    note = validate.check(Text, note, "--note")
     settings = get_settings()
     engine = init_db(settings.database_url)
     with session_scope(engine) as session:

@@ -145,7 +145,32 @@ class Settings(BaseSettings):
     cors_allow_credentials: bool = Field(
         default=False, description="CORS credentials; refused at startup with a '*' origin"
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="comma-separated proxy IPs (or '*') whose X-Forwarded-For/-Proto uvicorn "
+        "trusts; empty trusts none, so a client cannot pick its rate-limit identity",
+    )
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE heartbeat interval")
+    api_embedded_worker: bool = Field(
+        default=True,
+        description="the API process also runs a worker (always needed with SQLite; with "
+        "Postgres, API replicas may leave runs to `cryptofirm worker` processes)",
+    )
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=64, description="runs one worker process executes at a time"
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="how often a worker says it is alive"
+    )
+    worker_stalled_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="a worker silent this long is dead: its runs resume"
+    )
+    worker_sweep_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="how often a worker looks for stalled/orphaned runs"
+    )
+    max_run_recoveries: int = Field(
+        default=5, ge=0, le=100, description="resumes after dead workers before a run fails"
+    )
     web_out_dir: Path = Field(
         default=PROJECT_ROOT / "web" / "out", description="Next.js static export served at /"
     )
@@ -160,8 +185,19 @@ class Settings(BaseSettings):
         description="point-in-time sentiment history (Fear & Greed daily CSV, headline files; "
         "never copied into the repo): backtests and replays read it",
     )
+    worker_metrics_port: int = Field(
+        default=9100,
+        ge=1,
+        le=65535,
+        description="port of /metrics in a process without an HTTP app (`cryptofirm worker`)",
+    )
 
     log_level: str = "INFO"
+    log_format: Literal["plain", "json"] = Field(
+        default="plain",
+        description="plain: human lines (make demo); json: one JSON object per line with "
+        "run_id / session_id / agent / job_id where they apply (containers, CloudWatch)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -43,8 +43,17 @@ class OrderExecutor(Protocol):
     """`persistence.ledger.LedgerExecutor` in the CLI/API; the backtest's account in a backtest."""
 
     def execute(
-        self, order: OrderRequest, *, run_id: str, price: Decimal, at: datetime
-    ) -> Fill | None: ...
+        self,
+        order: OrderRequest,
+        *,
+        run_id: str,
+        price: Decimal,
+        at: datetime,
+        source: str | None = None,
+    ) -> Fill | None:
+        """`source`: where `price` came from (the snapshot's); the ledger refuses a price of
+        the other market kind than the portfolio's."""
+        ...
 
 
 _BOUND_PORTFOLIOS: dict[tuple[str, int | None], tuple[Any, Any]] = {}
@@ -71,12 +80,14 @@ def decision_time(as_of: datetime, interval: str) -> tuple[datetime, datetime]:
 
 
 class SourceChainMarketData:
-    """Default provider: `tools.market_data.load_candles` (live → store → synthetic) and
-    `tools.indicators`. Imported lazily so the graph module imports without pandas work.
+    """Default provider: `tools.market_data.load_candles` (live → store, or synthetic when
+    asked) over the candle store, and `tools.indicators`. Imported lazily so the graph module
+    imports without pandas work.
 
     With `as_of` (a replay) the snapshot is the bar containing `as_of`, computed from the bars
-    up to and including it. A replay refuses to fall back to synthetic candles unless the
-    configured source is synthetic: a replay of invented data would look like history."""
+    up to and including it; with no stored candles then, it fails (`ReplayDataError`) — a
+    replay of invented data would look like history. `synthetic` asks for synthetic candles
+    (a synthetic portfolio)."""
 
     BARS = 500
     """Enough for EMA200 to settle (make_snapshot needs ≥ 200) without loading years."""
@@ -87,31 +98,40 @@ class SourceChainMarketData:
         engine: Engine | None = None,
         *,
         as_of: datetime | None = None,
+        synthetic: bool = False,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.as_of = as_of
+        self.synthetic = synthetic
 
     def snapshot(self, symbol: str, interval: str) -> IndicatorSnapshot:
-        from core.settings import DataSourceMode
+        from persistence.candles import SqlCandleStore
+        from persistence.db import get_engine
         from tools.indicators import compute_indicators, make_snapshot
-        from tools.market_data import load_candles
+        from tools.market_data import MissingDataError, load_candles
 
-        end = decision_time(self.as_of, interval)[1] if self.as_of is not None else None
-        series = load_candles(
-            symbol, interval, end=end, limit=self.BARS, engine=self.engine, settings=self.settings
-        )
         settings = self.settings or get_settings()
-        if (
-            self.as_of is not None
-            and series.source == "synthetic"
-            and settings.data_source is not DataSourceMode.synthetic
-        ):
+        end = decision_time(self.as_of, interval)[1] if self.as_of is not None else None
+        store = SqlCandleStore(self.engine or get_engine(settings.database_url))
+        try:
+            series = load_candles(
+                symbol,
+                interval,
+                end=end,
+                limit=self.BARS,
+                store=store,
+                settings=settings,
+                synthetic=self.synthetic,
+            )
+        except MissingDataError as exc:
+            if self.as_of is None:
+                raise
             raise ReplayDataError(
                 f"no stored {symbol} {interval} candles at or before "
                 f"{self.as_of:%Y-%m-%d %H:%M} UTC to replay: that history has not been "
                 "imported or fetched"
-            )
+            ) from exc
         frame = compute_indicators(series.frame, interval)
         return make_snapshot(frame, symbol=symbol, interval=interval, source=series.source)
 
@@ -257,7 +277,7 @@ class DeskContext:
         if self.use_cache is None:
             self.use_cache = self.model_client.metered
         if self.cost_log is None:
-            self.cost_log = CostLog(self.engine)
+            self.cost_log = CostLog(self.engine, provider=s.llm_provider.value)
         if self.budget is None:
             self.budget = BudgetGuard(s, self.engine)
         if self.cache is None and self.use_cache:

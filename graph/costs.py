@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from core.metrics import observe_llm_call
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -58,8 +59,12 @@ MEMORISATION_PREFIX = "memorisation:"
 class CostLog:
     """Buffer of AgentLog rows plus per-run totals."""
 
-    def __init__(self, engine: Engine | None, *, batch_size: int = 500) -> None:
+    def __init__(
+        self, engine: Engine | None, *, batch_size: int = 500, provider: str = "unknown"
+    ) -> None:
         self.engine = engine
+        self.provider = provider
+        """Provider label of this log's calls in the metrics (`settings.llm_provider`)."""
         self.batch_size = batch_size
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -104,6 +109,17 @@ class CostLog:
             self.total_completion_tokens += completion_tokens
             self.total_cost_usd += cost
             full = len(self._rows) >= self.batch_size
+        observe_llm_call(
+            agent=agent,
+            model=model,
+            provider=self.provider,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=cost,
+            latency_ms=latency_ms,
+            ok=ok,
+            cached=cached,
+        )
         if full:
             self.flush()
 

@@ -11,6 +11,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from core.risk import OrderSkipped
 from graph.agents.base import desk_context, run_id_of
 from graph.approval import approval_request, read_approval
 from graph.context import DeskContext
@@ -34,6 +35,7 @@ async def risk_gate_node(state: RiskGateInput, runtime: Runtime[Any]) -> dict[st
         # blind: times are relative to the decision; a replayed turn: that bar's close
         now=BLIND_NOW if ctx.blind else turn_clock(state, ctx),
         fee_rate=float(ctx.settings.fee_rate),
+        slippage_bps=float(ctx.settings.slippage_bps),
     )
     return {"decision": decision}
 
@@ -102,13 +104,30 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
     run_id = order_key(state, runtime, ctx)
     order = order_for(decision, state.symbol)
     at = ctx.now or datetime.now(UTC)
-    fill = await asyncio.to_thread(
-        ctx.executor.execute,
-        order,
-        run_id=run_id,
-        price=Decimal(str(state.snapshot.close)),
-        at=at,
-    )
+    try:
+        fill = await asyncio.to_thread(
+            ctx.executor.execute,
+            order,
+            run_id=run_id,
+            price=Decimal(str(state.snapshot.close)),
+            at=at,
+            source=state.snapshot.source,
+        )
+    except OrderSkipped as skip:
+        # The executor's limits on the fresh portfolio left no room: a clean no-trade.
+        runtime.stream_writer(
+            {"event": "error", "severity": "warning", "node": "execute", "message": skip.reason}
+        )
+        return {
+            "execution": ExecutionResult(
+                status="skipped", detail=skip.reason, client_order_id=f"run:{run_id}"
+            )
+        }
+    if fill is not None and fill.adjustments:
+        for note in fill.adjustments:
+            runtime.stream_writer(
+                {"event": "error", "severity": "warning", "node": "execute", "message": note}
+            )
     if fill is None:
         result = ExecutionResult(
             status="no_fill", detail="executor returned no fill", client_order_id=f"run:{run_id}"
@@ -116,6 +135,7 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
     else:
         result = ExecutionResult(
             status="filled",
+            detail="; ".join(fill.adjustments),
             client_order_id=fill.client_order_id,
             trade_id=fill.trade_id,
             side=fill.side,

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from core.logging import log_context
+from core.metrics import observe_llm_fallback
 from graph.breaker import CircuitBreaker, ProviderUnavailableError
 from graph.budget import BudgetExceededError, Reservation
 from graph.costs import cost_usd
@@ -85,6 +87,10 @@ class AgentCall[T: BaseModel]:
     message_id: str
 
 
+class StreamCutError(ConnectionError):
+    """The stream ended without a finish reason: the answer was cut off in transit."""
+
+
 @dataclass
 class _Attempt:
     """What one model call produced (possibly cut short)."""
@@ -115,12 +121,15 @@ async def _stream_call(
                 got.prompt_tokens = int(usage.get("input_tokens", 0))
                 got.completion_tokens = int(usage.get("output_tokens", 0))
             return got, None
+        finished = False
         text_tap, args_tap = ReasoningTap(), ReasoningTap()
         text: list[str] = []
         args: list[str] = []
         async for chunk in runnable.astream(prompt.messages(), config=config):
             if got.message_id is None and chunk.id:
                 got.message_id = chunk.id
+            if chunk.response_metadata.get("finish_reason"):
+                finished = True
             piece = chunk.content if isinstance(chunk.content, str) else ""
             fed = ""
             if piece:
@@ -141,6 +150,10 @@ async def _stream_call(
                     usage.get("output_tokens", 0)
                 )
         got.text = "".join(text)
+        if not finished:
+            raise StreamCutError(
+                f"the stream ended without a finish reason after {len(got.text)} characters"
+            )
         if args:
             try:
                 decoded = json.loads("".join(args))
@@ -157,6 +170,34 @@ async def _stream_call(
 
 
 async def call_agent[T: BaseModel](
+    ctx: DeskContext,
+    *,
+    agent: str,
+    prompt: Prompt,
+    schema: type[T],
+    fallback: Callable[[str], T],
+    run_id: str | None,
+    writer: StreamWriter | None,
+) -> AgentCall[T]:
+    """One agent call; log lines inside it carry the agent (and run) as context."""
+    with log_context(agent=agent, run_id=run_id):
+        call = await _call_agent(
+            ctx,
+            agent=agent,
+            prompt=prompt,
+            schema=schema,
+            fallback=fallback,
+            run_id=run_id,
+            writer=writer,
+        )
+    if call.record.fallback:
+        observe_llm_fallback(
+            agent=agent, model=call.record.model, provider=ctx.settings.llm_provider.value
+        )
+    return call
+
+
+async def _call_agent[T: BaseModel](
     ctx: DeskContext,
     *,
     agent: str,

@@ -50,8 +50,13 @@ FREE_PROVIDERS = frozenset({LLMProvider.rules, LLMProvider.ollama})
 
 
 class ModelConfigError(ValueError):
-    """The model settings cannot work; the message names the setting. The CLI prints it and
-    exits 2; the API answers 422. Never a traceback."""
+    """The model settings cannot work; names the setting. The CLI prints it and exits 2; the
+    API answers 422 naming it. Never a traceback."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class StructuredOutput(StrEnum):
@@ -170,17 +175,17 @@ class OpenAIChatClient:
         provider = settings.llm_provider
         base_url = settings.llm_base_url or DEFAULT_BASE_URLS.get(provider)
         if provider is LLMProvider.openai_compatible and not base_url:
-            raise ModelConfigError("LLM_BASE_URL is required for llm_provider=openai_compatible")
+            raise ModelConfigError("LLM_BASE_URL", "required for llm_provider=openai_compatible")
         api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         if api_key is None and provider is LLMProvider.ollama:
             api_key = "ollama"  # Ollama ignores the key but the client insists on one
         if api_key is None:
-            raise ModelConfigError(f"LLM_API_KEY is required for llm_provider={provider.value}")
+            raise ModelConfigError("LLM_API_KEY", f"required for llm_provider={provider.value}")
         for tier in (settings.llm_model_cheap, settings.llm_model_strong):
             if tier not in settings.llm_prices and provider not in FREE_PROVIDERS:
                 raise ModelConfigError(
-                    f"LLM_PRICES: no price for model {tier!r}; add it so costs and budgets "
-                    "can be computed"
+                    "LLM_PRICES",
+                    f"no price for model {tier!r}; add it so costs and budgets can be computed",
                 )
         self.provider = provider_key(settings)
         self.structured = StructuredOutput(settings.llm_structured_output)
@@ -207,9 +212,11 @@ class OpenAIChatClient:
     def chat_model(self, agent: str, prompt: Prompt, schema: type[BaseModel]) -> ChatRunnable:
         model = self._models[self.model_for(agent)]
         if self.structured is StructuredOutput.json_schema:
-            # A dict, not the pydantic class: langchain-openai then streams the raw text and
-            # leaves validation (and the repair of an invalid answer) to `call_agent`.
-            return model.bind(response_format=json_schema_format(schema))
+            # Sent as an extra body field: langchain-openai then streams the plain completion
+            # (a `response_format` argument switches it to the SDK's parsing stream, which
+            # raises on a length cut and drops the usage), and validation plus the repair of
+            # an invalid answer stay with `call_agent`.
+            return model.bind(extra_body={"response_format": json_schema_format(schema)})
         if self.structured is StructuredOutput.tool_calling:
             tool = answer_tool(schema)
             return model.bind_tools([tool], tool_choice=tool["function"]["name"])

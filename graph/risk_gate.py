@@ -1,6 +1,9 @@
 """The code risk clamp between the LLM risk manager and execution.
 
-Whatever any model says, the order that reaches `execute` satisfies `core.risk.RiskLimits`:
+Whatever any model says, the order that reaches `execute` satisfies `core.risk.RiskLimits` as
+far as this view of the portfolio can tell. It is a pre-check that informs the desk: the ledger
+re-enforces the same limits (the same `core.risk` maths) under the portfolio lock on the fresh
+state, where concurrent runs are serialised (`persistence.ledger.execute_order`).
 - the risk manager can only shrink a proposal or reject it (a larger size is ignored; its stop
   is used only when tighter);
 - stale data (latest bar older than `max_data_age_bars` intervals vs `now`) → no trade;
@@ -8,7 +11,8 @@ Whatever any model says, the order that reaches `execute` satisfies `core.risk.R
   within `max_stop_distance_pct` — a missing or too-distant stop is MOVED to the max distance
   (a tighter stop only reduces risk, so we place one rather than reject a good signal); a stop at
   or above entry is nonsense and rejects the order; size is cut to fit the position limit, the
-  total-exposure limit and the cash reserve (fees included); under 0.1% of equity → rejected;
+  total-exposure limit and the cash reserve (fees and slippage included); under 0.1% of equity
+  → rejected;
 - sells (spot, no shorting) need a held position and sell at most 100% of it; they are always
   allowed by the circuit breakers, because selling reduces risk.
 """
@@ -17,14 +21,19 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from core.risk import RiskLimits
+from core.risk import AccountFigures, RiskLimits, breaker_tripped, buy_room, stop_floor
 from graph.context import PortfolioView
 from graph.schemas import FinalDecision, RiskReview, TradeProposal
 from tools.intervals import interval_ms
 from tools.snapshot import IndicatorSnapshot
 
 MIN_TRADE_PCT = 0.1
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(str(value))
 
 
 def _reject(proposal: TradeProposal, reasons: list[str]) -> FinalDecision:
@@ -54,6 +63,7 @@ def clamp_decision(
     *,
     now: datetime | None = None,
     fee_rate: float = 0.001,
+    slippage_bps: float = 0.0,
 ) -> FinalDecision:
     now = now or datetime.now(UTC)
     stale = is_stale(snap, limits, now)
@@ -93,21 +103,17 @@ def clamp_decision(
 
     # --- buy ------------------------------------------------------------------------------
     equity = portfolio.equity
-    daily_loss = (portfolio.day_start_equity - equity) / portfolio.day_start_equity * 100
-    if daily_loss >= limits.max_daily_loss_pct:
-        return _reject(
-            proposal,
-            [f"daily-loss breaker: down {daily_loss:.2f}% today ≥ {limits.max_daily_loss_pct}%"],
-        )
-    drawdown = (portfolio.peak_equity - equity) / portfolio.peak_equity * 100
-    if drawdown >= limits.max_drawdown_pct:
-        return _reject(
-            proposal,
-            [f"drawdown breaker: {drawdown:.2f}% below peak ≥ {limits.max_drawdown_pct}%"],
-        )
+    breaker = breaker_tripped(
+        limits,
+        equity=_dec(equity),
+        day_start_equity=_dec(portfolio.day_start_equity),
+        peak_equity=_dec(portfolio.peak_equity),
+    )
+    if breaker is not None:
+        return _reject(proposal, [breaker])
 
     entry = snap.close
-    floor = entry * (1 - limits.max_stop_distance_pct / 100)
+    floor = float(stop_floor(limits, _dec(entry)))
     stop = proposal.stop_loss
     if review.stop_loss is not None and (stop is None or review.stop_loss > stop):
         stop = review.stop_loss  # tighter stop from the risk manager
@@ -129,14 +135,22 @@ def clamp_decision(
         reasons.append(f"take-profit {take} not above entry: dropped")
         take = None
 
+    account = AccountFigures(
+        equity=_dec(equity),
+        cash=_dec(portfolio.cash),
+        position_value=_dec(portfolio.position_value(snap.symbol)),
+        exposure=_dec(portfolio.exposure),
+        largest_other=_dec(
+            max(
+                (p.market_value for s, p in portfolio.positions.items() if s != snap.symbol),
+                default=0.0,
+            )
+        ),
+    )
+    cost_rate = (1 + _dec(slippage_bps) / 10_000) * (1 + _dec(fee_rate)) - 1
     caps = {
-        "position limit": limits.max_position_pct
-        - portfolio.position_value(snap.symbol) / equity * 100,
-        "total exposure limit": limits.max_total_exposure_pct - portfolio.exposure / equity * 100,
-        "cash reserve": (portfolio.cash - limits.min_cash_reserve_pct / 100 * equity)
-        / (1 + fee_rate)
-        / equity
-        * 100,
+        name: float(room / account.equity * 100)
+        for name, room in buy_room(limits, account, cost_rate=cost_rate).items()
     }
     for name, cap in caps.items():
         if size > cap:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -391,17 +392,15 @@ class RulesChatModel(BaseChatModel):
         return self._generate(messages, stop, **kwargs)
 
     def _chunks(self, kwargs: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
-        import json
-
         text, args, tool = self._answer(kwargs)
         name = kwargs.get("agent")
         for piece in _WORDS.findall(text):
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece, name=name))
+        calls = []
         if args is not None:
-            call = {"name": tool, "args": json.dumps(args), "id": f"call_{tool}", "index": 0}
-            yield ChatGenerationChunk(
-                message=AIMessageChunk(content="", name=name, tool_call_chunks=[call])
-            )
+            calls = [{"name": tool, "args": json.dumps(args), "id": f"call_{tool}", "index": 0}]
+        last = AIMessageChunk(content="", name=name, tool_call_chunks=calls)
+        yield ChatGenerationChunk(message=last, generation_info={"finish_reason": "stop"})
 
     def _stream(
         self,

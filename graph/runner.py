@@ -6,6 +6,11 @@ streams with `stream_mode=["custom", "updates", "tasks"]` (custom: tokens from e
 rules engine included, tagged with their node; tasks: node starts; updates: node outputs), and
 flushes the buffered cost log at the end. `resume_run` continues a paused run with the human's
 answer, or (approved=None) a run whose process died, from its last checkpoint.
+
+With `finish_run=False` (the job queue, `firm.jobs`) the runner does not write the run's final
+row itself: it yields a `RunRowUpdate` just before `run_finished`, and the caller commits the
+row together with the terminal event in one transaction (no reader ever sees a finished run
+whose events stop short).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from graph.events import (
 from graph.graph import compile_desk
 from graph.llm import run_outcome
 from graph.models import ANALYSTS
+from graph.run_row import RunRowUpdate
 from graph.schemas import CallRecord, ExecutionResult, FinalDecision
 from persistence.models import Run
 
@@ -113,6 +119,9 @@ def build_context(
         from persistence.portfolios import get_portfolio
 
         info = get_portfolio(engine, portfolio_id)
+        if info.kind == "synthetic" and ctx.market_data is None:
+            # A synthetic portfolio asks for synthetic candles (and takes no real fills).
+            ctx.market_data = SourceChainMarketData(settings, engine, synthetic=True)
         ctx.risk_limits = info.risk
         ctx.portfolio_provider = lambda snap: ledger_portfolio_view(
             engine, info.id, info.name, snap
@@ -247,6 +256,26 @@ class EventMapper:
         ]
 
 
+async def _effective_input(
+    app: Any, config: RunnableConfig, graph_input: Any, fresh_input: Any, mapper: EventMapper
+) -> Any:
+    """What to stream when resuming (input None or a human's answer): the answer only if the
+    run still waits for one (a retried approval job finds it already taken), the fresh input
+    if the run died before its first checkpoint, and a run already past its last node has its
+    decision and execution read back from the checkpoint."""
+    if graph_input is not None and not isinstance(graph_input, Command):
+        return graph_input
+    state = await app.aget_state(config)
+    if not state.config.get("configurable", {}).get("checkpoint_id"):
+        return fresh_input
+    if isinstance(graph_input, Command) and not state.interrupts:
+        graph_input = None
+    if graph_input is None and not state.next:
+        mapper.decision = state.values.get("decision")
+        mapper.execution = state.values.get("execution")
+    return graph_input
+
+
 async def _drive(
     ctx: DeskContext,
     graph_input: Any,
@@ -255,6 +284,8 @@ async def _drive(
     engine: Engine,
     checkpointer: Any,
     symbol: str,
+    fresh_input: Any = None,
+    finish_run: bool = True,
 ) -> AsyncIterator[Any]:
     """Stream one invocation and finish the run row; shared by start and resume."""
     assert ctx.cost_log is not None
@@ -268,6 +299,7 @@ async def _drive(
             saver = await stack.enter_async_context(open_checkpointer(ctx.settings.database_url))
         app = compile_desk(saver)
         try:
+            graph_input = await _effective_input(app, config, graph_input, fresh_input, mapper)
             async for mode, chunk in app.astream(
                 graph_input,
                 config=config,
@@ -314,15 +346,17 @@ async def _drive(
         "prompt_tokens": log.total_prompt_tokens,
         "completion_tokens": log.total_completion_tokens,
     }
-    _update_run(
-        engine,
-        run_id,
-        status=status,
-        error=error,
-        result=result,
-        progress=1.0 if status in ("completed", "degraded") else 0.0,
-        finished_at=None if status == "paused" else _now(),
-    )
+    final = {
+        "status": status,
+        "error": error,
+        "result": result,
+        "progress": 1.0 if status in ("completed", "degraded") else 0.0,
+        "finished_at": None if status == "paused" else _now(),
+    }
+    if finish_run:
+        _update_run(engine, run_id, **final)
+    else:
+        yield RunRowUpdate(final)
     yield RunFinished(
         run_id=run_id,
         status=status,  # type: ignore[arg-type]
@@ -351,6 +385,7 @@ async def run_analysis(
     context_overrides: dict[str, Any] | None = None,
     as_of: datetime | None = None,
     blind: bool = False,
+    finish_run: bool = True,
 ) -> AsyncIterator[Any]:
     """Analyse `symbol` once and yield the run's events (the last is `run_finished`).
 
@@ -407,6 +442,7 @@ async def run_analysis(
         engine=engine,
         checkpointer=checkpointer,
         symbol=symbol,
+        finish_run=finish_run,
     ):
         if source is None and isinstance(event, AgentOutput) and event.node == "technical":
             source = str(event.output.get("source") or "") or None
@@ -424,9 +460,11 @@ async def resume_run(
     settings: Settings | None = None,
     checkpointer: Any = None,
     context_overrides: dict[str, Any] | None = None,
+    finish_run: bool = True,
 ) -> AsyncIterator[Any]:
     """Continue run `run_id` from its last checkpoint: with the human's answer when it is
-    paused for approval, or (approved=None) after a crash."""
+    paused for approval (or already claimed for it: status running, set by the API), or
+    (approved=None) after a crash."""
     from persistence.db import get_engine, session_scope
 
     settings = settings or get_settings()
@@ -435,7 +473,7 @@ async def resume_run(
         run = session.get(Run, run_id)
         if run is None:
             raise LookupError(f"run {run_id} not found")
-        if approved is not None and run.status != "paused":
+        if approved is not None and run.status not in ("paused", "running"):
             raise ValueError(f"run {run_id} is {run.status}, not paused: nothing to approve")
         params, symbol, interval = dict(run.params or {}), run.symbol, run.interval
     as_of = params.get("as_of")
@@ -455,6 +493,13 @@ async def resume_run(
         None if approved is None else Command(resume={"approved": approved, "note": note})
     )
     async for event in _drive(
-        ctx, graph_input, run_id=run_id, engine=engine, checkpointer=checkpointer, symbol=symbol
+        ctx,
+        graph_input,
+        run_id=run_id,
+        engine=engine,
+        checkpointer=checkpointer,
+        symbol=symbol,
+        fresh_input={"symbol": symbol, "interval": interval},
+        finish_run=finish_run,
     ):
         yield event

@@ -48,9 +48,11 @@ class TradeProposal(BaseModel):
 
     action: Action
     size_pct: float = Field(ge=0, le=100)
-    entry: float | None = Field(default=None, gt=0)
-    stop_loss: float | None = Field(default=None, gt=0)
-    take_profit: float | None = Field(default=None, gt=0)
+    entry: float | None = Field(default=None, gt=0, description="price; null for a hold")
+    stop_loss: float | None = Field(
+        default=None, gt=0, description="price below entry for a buy; null if none"
+    )
+    take_profit: float | None = Field(default=None, gt=0, description="price; null if none")
     rationale: str = ""
 
 
@@ -61,8 +63,8 @@ class RiskReview(BaseModel):
 
     verdict: Literal["approve", "resize", "reject"]
     size_pct: float = Field(ge=0, le=100)
-    stop_loss: float | None = Field(default=None, gt=0)
-    take_profit: float | None = Field(default=None, gt=0)
+    stop_loss: float | None = Field(default=None, gt=0, description="price; null if none")
+    take_profit: float | None = Field(default=None, gt=0, description="price; null if none")
     reasons: list[str] = Field(default_factory=list, max_length=8)
 
 
@@ -140,11 +142,23 @@ class CallRecord(BaseModel):
 MODEL_EXCLUDED_FIELDS = frozenset({"source"})
 """Output fields that code fills in, never the model (the analysts' data source)."""
 
-REASONING_FIELD: dict[str, Any] = {
-    "type": "string",
-    "description": "your reasoning in plain prose, 3 to 6 sentences, before the answer",
-    "maxLength": 900,
-}
+REASONING_FIELD: dict[str, Any] = {"type": "string", "maxLength": 400}
+"""No description: small models copy descriptions into the answer (the instructions are in the
+system prompt). Every string and list is bounded, so an answer constrained by the schema
+(llama.cpp and others compile it to a grammar) always closes within the token limit."""
+TEXT_MAX_CHARS = 160
+LIST_MAX_ITEMS = 3
+
+
+def _bounded(prop: dict[str, Any]) -> dict[str, Any]:
+    prop = dict(prop)
+    if prop.get("type") == "string" and "enum" not in prop:
+        prop.setdefault("maxLength", TEXT_MAX_CHARS)
+    if prop.get("type") == "array":
+        prop["maxItems"] = min(prop.get("maxItems", LIST_MAX_ITEMS), LIST_MAX_ITEMS)
+        if isinstance(prop.get("items"), dict):
+            prop["items"] = _bounded(prop["items"])
+    return prop
 
 
 @cache
@@ -153,7 +167,9 @@ def answer_schema(schema: type[BaseModel]) -> dict[str, Any]:
     also under constrained decoding), then the output's own fields, all required, nothing else.
     Built from the pydantic model, once per schema."""
     source = schema.model_json_schema()
-    props = {k: v for k, v in source["properties"].items() if k not in MODEL_EXCLUDED_FIELDS}
+    props = {
+        k: _bounded(v) for k, v in source["properties"].items() if k not in MODEL_EXCLUDED_FIELDS
+    }
     out: dict[str, Any] = {
         "title": f"{schema.__name__}Answer",
         "type": "object",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -29,6 +29,7 @@ from tools.portfolio_math import (
     apply_fill,
     mark,
 )
+from tools.provenance import MarketKind
 
 MONEY_QUANTUM = BASIS_QUANTUM  # the ledger's money columns' scale
 # The valuation figures a `portfolio_snapshots` row stores.
@@ -88,9 +89,13 @@ def trade_to_fill(trade: Trade) -> Fill:
     )
 
 
+def _market(kind: str) -> MarketKind:
+    return "synthetic" if kind == "synthetic" else "real"
+
+
 def derive_state(session: Session, portfolio: Portfolio) -> PortfolioState:
     """Fold the portfolio's trades, oldest first, over its starting cash."""
-    state = PortfolioState.start(portfolio.starting_cash)
+    state = PortfolioState.start(portfolio.starting_cash, market=_market(portfolio.kind))
     trades = session.scalars(
         select(Trade).where(Trade.portfolio_id == portfolio.id).order_by(Trade.id)
     )
@@ -99,6 +104,32 @@ def derive_state(session: Session, portfolio: Portfolio) -> PortfolioState:
             state, trade_to_fill(trade), stop_loss=trade.stop_loss, take_profit=trade.take_profit
         )
     return state
+
+
+def equity_marks(session: Session, portfolio: Portfolio, at: datetime) -> tuple[Decimal, Decimal]:
+    """(day-start equity, peak equity) the circuit breakers measure against, from the snapshots:
+    the last snapshot before the UTC midnight that starts `at`'s day (else the starting cash),
+    and the highest snapshot (at least the starting cash)."""
+    midnight = datetime.combine(at.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    day_start = session.scalar(
+        select(PortfolioSnapshot.equity)
+        .where(
+            PortfolioSnapshot.portfolio_id == portfolio.id,
+            PortfolioSnapshot.taken_at < midnight,
+        )
+        .order_by(PortfolioSnapshot.taken_at.desc(), PortfolioSnapshot.id.desc())
+        .limit(1)
+    )
+    # Max in Python: SQLite stores exact decimals as text, where MAX would compare strings.
+    equities = session.scalars(
+        select(PortfolioSnapshot.equity).where(PortfolioSnapshot.portfolio_id == portfolio.id)
+    )
+    peak = max(equities, default=None)
+    starting = portfolio.starting_cash
+    return (
+        day_start if day_start is not None else starting,
+        max(peak, starting) if peak is not None else starting,
+    )
 
 
 def load_state(engine: Engine, portfolio_id: int) -> PortfolioState:
@@ -117,8 +148,16 @@ class MarkedPortfolio(BaseModel):
 def value_portfolio(engine: Engine, portfolio_id: int) -> MarkedPortfolio:
     """Mark every holding at its latest stored candle close, else its last fill price."""
     state = load_state(engine, portfolio_id)
-    marks = mark_prices(engine, state.positions, state.last_prices)
-    valuation = mark(state, {symbol: m.price for symbol, m in marks.items()})
+    kind = state.market or "real"
+    marks = mark_prices(engine, state.positions, state.last_prices, kind)
+    valuation = mark(
+        state,
+        {symbol: m.price for symbol, m in marks.items()},
+        sources={
+            symbol: "synthetic" if m.market == "synthetic" else "store"
+            for symbol, m in marks.items()
+        },
+    )
     return MarkedPortfolio(state=state, marks=marks, valuation=valuation)
 
 

@@ -106,6 +106,7 @@ class Blinder:
         return inputs.model_copy(
             update={
                 "symbol": BLIND_SYMBOL,
+                "source": self.text(inputs.source),
                 "as_of": self.time(inputs.as_of) if inputs.as_of else None,
                 "fear_greed_as_of": (
                     self.time(inputs.fear_greed_as_of) if inputs.fear_greed_as_of else None
@@ -128,6 +129,7 @@ class Blinder:
             update={
                 "symbol": BLIND_SYMBOL,
                 "asset": BLIND_SYMBOL,
+                "source": self.text(inputs.source),
                 "market_cap_usd": (
                     self.price(inputs.market_cap_usd) if inputs.market_cap_usd else None
                 ),

@@ -38,3 +38,7 @@ class Fill(BaseModel):
     executed_at: datetime
     client_order_id: str
     trade_id: int | None = None
+    adjustments: list[str] = Field(
+        default_factory=list,
+        description="how the ledger changed the order to fit the risk limits (not stored)",
+    )

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, func, select
 
 from api.deps import EngineDep, SettingsDep
+from core.bounds import RUN_ID_PATTERN
 from core.settings import Settings
 from persistence.models import AgentLog
 
@@ -70,8 +71,8 @@ class BudgetStatus(BaseModel):
 @router.get("/logs", response_model=AgentLogPage)
 async def agent_logs(
     engine: EngineDep,
-    run_id: Annotated[str | None, Query(max_length=36)] = None,
-    agent: Annotated[str | None, Query(max_length=32)] = None,
+    run_id: Annotated[str | None, Query(max_length=64, pattern=RUN_ID_PATTERN)] = None,
+    agent: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AgentLogPage:

@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
 from api.errors import (
@@ -19,10 +20,11 @@ from api.errors import (
     error_responses,
 )
 from api.routes.agents import budget_status
-from api.routes.market import check_interval, check_symbol
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
-from api.runners import AnalysisRunner, AnalysisStart
+from api.runners import AnalysisStart
 from api.runs_store import RunDetail, create_run, portfolio_exists
+from core.bounds import MIN_WARMUP_BARS, Text
+from core.settings import DataSourceMode, Settings
 
 router = APIRouter(prefix="/analysis", tags=["analysis"])
 
@@ -37,12 +39,7 @@ class RunAccepted(BaseModel):
 
 
 class ApprovalNote(BaseModel):
-    note: str = Field(default="", max_length=2000)
-
-
-def _runner(request: Request) -> AnalysisRunner:
-    runner: AnalysisRunner = request.app.state.analysis_runner
-    return runner
+    note: Text = ""
 
 
 def _accepted(run_id: RunId, status_: str) -> RunAccepted:
@@ -65,17 +62,16 @@ async def start_analysis(
     settings: SettingsDep,
     manager: RunManagerDep,
 ) -> RunAccepted:
-    if body.as_of is not None and body.execute:
-        raise UnprocessableError("as_of", "a replay of a past bar cannot execute a trade")
-    if body.blind and body.execute:
-        raise UnprocessableError("blind", "a blind run sees rebased prices and cannot execute")
-    start = body.model_copy(
-        update={"symbol": check_symbol(body.symbol), "interval": check_interval(body.interval)}
-    )
+    check_model_config(settings)
+    start = body
     if start.portfolio_id is not None and not await asyncio.to_thread(
         portfolio_exists, engine, start.portfolio_id
     ):
         raise NotFoundError("portfolio", start.portfolio_id)
+    if start.as_of is not None and settings.data_source is not DataSourceMode.synthetic:
+        missing = await asyncio.to_thread(replay_gap, engine, settings, start)
+        if missing is not None:
+            raise UnprocessableError("as_of", f"cannot replay: {missing}")
     budget = await asyncio.to_thread(budget_status, engine, settings)
     if budget.exceeded:
         raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")
@@ -90,9 +86,48 @@ async def start_analysis(
         portfolio_id=start.portfolio_id,
         params=start.model_dump(mode="json"),
     )
-    runner = _runner(request)
-    await manager.start(run_id, KIND, lambda: runner.start(run_id, start))
+    await manager.start(run_id, KIND)
     return _accepted(run_id, "pending")
+
+
+def replay_gap(engine: Engine, settings: Settings, start: AnalysisStart) -> str | None:
+    """What a replay would miss (None: the store, natively or resampled, holds the decision
+    bar and the warm-up before it) — checked with the same source chain the run will use."""
+    from graph.context import decision_time
+    from persistence.candles import SqlCandleStore
+    from tools.market_data import MissingDataError, load_candles
+
+    assert start.as_of is not None
+    bar_open, bar_close = decision_time(start.as_of, start.interval)
+    read_only = settings.model_copy(update={"data_source": DataSourceMode.store})
+    wanted = f"{start.symbol} {start.interval} history up to {bar_open:%Y-%m-%d %H:%M} UTC"
+    try:
+        series = load_candles(
+            start.symbol,
+            start.interval,
+            end=bar_close,
+            limit=MIN_WARMUP_BARS,
+            store=SqlCandleStore(engine),
+            settings=read_only,
+        )
+    except MissingDataError:
+        return f"no stored {wanted}"
+    frame = series.frame
+    if len(frame) < MIN_WARMUP_BARS or frame.index[-1] != bar_open:
+        return f"not enough stored {wanted} ({MIN_WARMUP_BARS} bars needed before it)"
+    return None
+
+
+def check_model_config(settings: Settings) -> None:
+    """A model setup that cannot work (missing price, key, base URL) → 422 naming the setting,
+    before anything is written."""
+    from graph.context import client_from_settings
+    from graph.models import ModelConfigError
+
+    try:
+        client_from_settings(settings)
+    except ModelConfigError as exc:
+        raise UnprocessableError(exc.field, exc.message) from None
 
 
 async def _existing_run(engine: EngineDep, run_id: str) -> RunDetail:
@@ -104,19 +139,14 @@ def _answer_route(approved: bool) -> Callable[..., Awaitable[RunAccepted]]:
 
     async def answer(
         run_id: RunId,
-        request: Request,
         engine: EngineDep,
         manager: RunManagerDep,
         body: ApprovalNote | None = None,
     ) -> RunAccepted:
         note = body.note if body else ""
         run = await _existing_run(engine, run_id)
-        if run.status != "paused" or manager.is_active(run_id):
+        if not await manager.answer(run_id, approved=approved, note=note):
             raise ConflictError(f"run {run_id} is {run.status}, not paused awaiting approval")
-        runner = _runner(request)
-        await manager.start(
-            run_id, KIND, lambda: runner.resume(run_id, approved=approved, note=note)
-        )
         return _accepted(run_id, "running")
 
     return answer
@@ -131,6 +161,22 @@ for _verb, _approved in (("approve", True), ("reject", False)):
         dependencies=[ApiKeyDep],
         responses=error_responses(401, 404, 409, 422),
     )(_answer_route(_approved))
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    name="cancel_analysis_run",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunAccepted,
+    dependencies=[ApiKeyDep],
+    responses=error_responses(401, 404, 409),
+)
+async def cancel_analysis(run_id: RunId, engine: EngineDep, manager: RunManagerDep) -> RunAccepted:
+    """Stop a pending, running or paused run on whichever worker runs it (within a second)."""
+    run = await _existing_run(engine, run_id)
+    if not await manager.cancel(run_id):
+        raise ConflictError(f"run {run_id} is {run.status}; only pending/running/paused cancel")
+    return _accepted(run_id, "cancelled")
 
 
 add_run_read_routes(

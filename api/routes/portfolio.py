@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from api.deps import ApiKeyDep, EngineDep
 from api.errors import ConflictError, NotFoundError, UnprocessableError, error_responses
+from core.bounds import Cash, DbId, Name
 from core.risk import RiskLimits
 from persistence.db import session_scope
 from persistence.ledger import value_portfolio
@@ -31,14 +32,19 @@ from tools.portfolio_math import PositionValuation
 
 router = APIRouter(prefix="/portfolios", tags=["portfolio"])
 
-PortfolioId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PortfolioId = Annotated[DbId, Path()]
 
 
 class PortfolioCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
-    starting_cash: Decimal = Field(gt=0, max_digits=18, decimal_places=10)
+    name: Name
+    starting_cash: Cash
     require_approval: bool = False
     risk: RiskLimits = Field(default_factory=RiskLimits)
+    kind: Literal["real", "synthetic"] = Field(
+        default="real",
+        description="the market its fills come from; a synthetic portfolio trades synthetic "
+        "candles only, a real one never takes a synthetic fill",
+    )
 
 
 class PositionOut(PositionValuation):
@@ -139,6 +145,7 @@ async def new_portfolio(body: PortfolioCreate, engine: EngineDep) -> PortfolioIn
                 body.starting_cash,
                 require_approval=body.require_approval,
                 risk=body.risk,
+                kind=body.kind,
             )
         except DuplicatePortfolioError as exc:
             # The unique name decides, so two racing creates get one 201 and one 409.

@@ -15,8 +15,9 @@ from api.deps import EngineDep, RunManagerDep, SettingsDep
 from api.errors import NotFoundError, error_responses
 from api.runs_store import RunDetail, RunPage, get_run, list_runs
 from api.sse import SSE_RESPONSES, event_stream, resume_point
+from core.bounds import DB_INT_MAX, RUN_ID_PATTERN
 
-RunId = Annotated[str, Path(min_length=1, max_length=64)]
+RunId = Annotated[str, Path(min_length=1, max_length=64, pattern=RUN_ID_PATTERN)]
 RunStatus = Literal[
     "pending", "running", "paused", "completed", "failed", "cancelled", "budget_exceeded"
 ]
@@ -28,7 +29,7 @@ PageOffset = Annotated[int, Query(ge=0, le=1_000_000)]
 def _resume_after(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[
-        int | None, Query(ge=0, le=2**31 - 1, description="resume after this seq")
+        int | None, Query(ge=0, le=DB_INT_MAX, description="resume after this seq")
     ] = None,
 ) -> int:
     return resume_point(last_event_id, after)

@@ -52,8 +52,8 @@ def system_prompt(role: str, schema: type[BaseModel]) -> str:
     cache); the user message carries only the facts of the decision."""
     return (
         f"{role}\n\n"
-        "Answer with ONE JSON object matching this JSON schema: the `reasoning` field first "
-        "(your reasoning in plain prose, 3 to 6 sentences), then the other fields.\n"
+        "Answer with ONE JSON object matching this JSON schema. Write `reasoning` first: your "
+        "own reasoning about the facts above, 2 to 4 plain sentences; then the other fields.\n"
         + json.dumps(answer_schema(schema), separators=(",", ":"))
     )
 

@@ -109,13 +109,16 @@ class GraphDecider:
         rules: bool = False,
         model_client: ModelClient | None = None,
         risk_limits: RiskLimits | None = None,
+        inputs_db: Engine | None = None,
     ) -> GraphDecider:
+        """`db` logs calls and holds the budget and cache; the dated headlines come from
+        `inputs_db` (default: `db`)."""
         if rules:
             from graph.rules_engine import RulesModelClient
 
             model_client = RulesModelClient()
         cap = params.max_cost_usd if params.max_cost_usd is not None else None
-        sentiment, tokenomics = point_in_time_providers(settings, db)
+        sentiment, tokenomics = point_in_time_providers(settings, inputs_db or db)
         ctx = DeskContext(
             settings=settings,
             model_client=model_client,

@@ -201,7 +201,8 @@ def build_report(
         total = outcome.last_bar - outcome.first_bar + 1
         warnings.append(f"partial result ({outcome.stopped}): {done} of {total} bars walked")
     if data.source == "synthetic":
-        warnings.append("candles are SYNTHETIC (no stored or fetched data for this range)")
+        warnings.append("candles are SYNTHETIC (asked for), not market prices")
+    warnings.extend(params.data_notes)
     warnings.extend(input_warnings(outcome.state.decisions))
     rejected = int(outcome.state.account.get("rejections", 0))
     if rejected:

@@ -7,12 +7,26 @@ Everything here is JSON-serialisable so it can live in `runs.params`, `runs.chec
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from core.bounds import (
+    MAX_BARS_PER_RUN,
+    Bps,
+    Cash,
+    CostCap,
+    EveryBars,
+    Fraction,
+    Interval,
+    PastTime,
+    Symbol,
+    WarmupBars,
+    cross_field,
+    until_tomorrow,
+)
 from tools.intervals import interval_ms
 from tools.orders import OrderRequest
 
@@ -22,17 +36,17 @@ Action = Literal["buy", "sell", "hold"]
 class BacktestParams(BaseModel):
     """What to backtest. `start` is inclusive, `end` exclusive (open times of traded bars)."""
 
-    symbol: str = Field(min_length=2, max_length=20)
-    interval: str
-    start: datetime
-    end: datetime
-    every: int = Field(default=1, ge=1, description="decide every N bars")
-    starting_cash: Decimal = Field(default=Decimal("10000"), gt=0)
-    fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
-    slippage_bps: Decimal = Field(default=Decimal("5"), ge=0, lt=10_000)
-    warmup_bars: int = Field(default=200, ge=200)
-    max_cost_usd: Decimal | None = Field(
-        default=None, ge=0, description="explicitly raised cost cap; None = settings cap"
+    symbol: Symbol
+    interval: Interval
+    start: PastTime = Field(description="first bar traded (UTC), 2009-01-03 … now")
+    end: datetime = Field(description="exclusive end (UTC), after start, at most a day ahead")
+    every: EveryBars = Field(default=1, description="decide every N bars")
+    starting_cash: Cash = Field(default=Decimal("10000"))
+    fee_rate: Fraction = Field(default=Decimal("0.001"))
+    slippage_bps: Bps = Field(default=Decimal("5"))
+    warmup_bars: WarmupBars = 200
+    max_cost_usd: CostCap | None = Field(
+        default=None, description="explicitly raised cost cap; None = settings cap"
     )
     use_llm_cache: bool = True
     blind: bool = Field(
@@ -40,32 +54,35 @@ class BacktestParams(BaseModel):
         description="the desk sees an anonymous ticker, rebased prices and relative times "
         "(fills and accounting stay real): compare with and without to spot memorisation",
     )
+    clip: bool = Field(
+        default=False,
+        description="run on the part of the range real data covers (else such a range is refused)",
+    )
+    synthetic: bool = Field(
+        default=False, description="ask for synthetic candles (labelled so everywhere)"
+    )
+    data_notes: list[str] = Field(
+        default_factory=list,
+        description="what the data loader changed (clipped range, start moved past warm-up)",
+    )
 
-    @field_validator("symbol")
+    @field_validator("end")
     @classmethod
-    def _upper_symbol(cls, value: str) -> str:
-        if not value.isalnum():
-            raise ValueError(f"symbol must be alphanumeric like BTCUSDT, got {value!r}")
-        return value.upper()
-
-    @field_validator("interval")
-    @classmethod
-    def _known_interval(cls, value: str) -> str:
-        interval_ms(value)  # raises UnknownIntervalError (a ValueError) naming the choices
-        return value
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("datetimes must be timezone-aware (UTC)")
-        return value
+    def _end_in_era(cls, value: datetime) -> datetime:
+        return until_tomorrow(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> BacktestParams:
         if self.start >= self.end:
-            raise ValueError(
-                f"start ({self.start:%Y-%m-%d}) must be before end ({self.end:%Y-%m-%d})"
+            raise cross_field(
+                "end", f"must be after start ({self.start:%Y-%m-%d}), got {self.end:%Y-%m-%d}"
+            )
+        bars = (self.end - self.start) // timedelta(milliseconds=interval_ms(self.interval))
+        if bars + self.warmup_bars > MAX_BARS_PER_RUN:
+            raise cross_field(
+                "end",
+                f"range spans {bars} {self.interval} bars (+{self.warmup_bars} warm-up); "
+                f"at most {MAX_BARS_PER_RUN}",
             )
         return self
 

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.sse_client import ReceivedEvent, parse_sse_lines
-from tools.candle_store import datetime_to_ms, store_candles
+from persistence.candles import store_candles
+from tools.candle_frame import datetime_to_ms
 from tools.synthetic import generate_candles
 
 FIRST_BAR = datetime(2024, 2, 5, 0, tzinfo=UTC)
@@ -91,21 +92,22 @@ def test_live_run_on_the_same_store_warns_stale_and_is_not_a_replay(
     assert f"{LAST_BAR:%Y-%m-%d %H:%M}" in warnings[0].data["message"]
 
 
-def test_replay_before_stored_history_fails_with_a_clear_error(
+def test_replay_before_stored_history_is_refused_at_the_request(
     old_store_client: TestClient,
 ) -> None:
-    run, events = _run(old_store_client, {"interval": "1h", "as_of": "2023-01-01T00:00:00"})
-    errors = [e for e in events if e.event == "error" and e.data["severity"] == "error"]
-    assert errors and "no stored BTCUSDT 1h candles" in errors[0].data["message"]
-    # Plain words for the web UI: no exception class, no CLI command; the code says what it is.
-    assert errors[0].data["code"] == "no_replay_data"
-    assert (
-        "Error" not in errors[0].data["message"] and "cryptofirm" not in errors[0].data["message"]
+    # Known up front (the store cannot serve the bar): 422 naming as_of, before any run starts.
+    response = old_store_client.post(
+        "/api/analysis/runs",
+        json={"symbol": "BTCUSDT", "interval": "1h", "as_of": "2023-01-01T00:00:00"},
     )
-    assert "as_of" not in errors[0].data["message"] and "00:00:00" not in errors[0].data["message"]
-    assert not [e for e in events if e.event == "agent_output"]
-    assert events[-1].event == "run_finished" and events[-1].data["status"] == "failed"
-    assert run["status"] == "failed"
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "as_of"
+    assert "no stored BTCUSDT 1h history up to 2023-01-01 00:00 UTC" in error["message"]
+    # Plain words for the web UI: no exception class, no CLI command, no ISO seconds.
+    assert "Error" not in error["message"] and "cryptofirm" not in error["message"]
+    assert "00:00:00" not in error["message"]
+    assert old_store_client.get("/api/analysis/runs").json()["total"] == 0  # nothing started
 
 
 def test_naive_as_of_is_utc(old_store_client: TestClient) -> None:

@@ -34,7 +34,7 @@ def _field_errors(response: Any) -> set[str]:
 
 
 def test_candles_with_indicators_and_source_label(client: TestClient) -> None:
-    response = client.get("/api/market/candles", params={"symbol": "btc/usdt", "limit": 50})
+    response = client.get("/api/market/candles", params={"symbol": "BTCUSDT", "limit": 50})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["symbol"] == "BTCUSDT"
@@ -77,7 +77,7 @@ def test_candles_bad_input_names_the_field(
 def test_symbols_and_source_status_list_the_store(
     make_client: Callable[..., TestClient],
 ) -> None:
-    from tools.candle_store import store_candles
+    from persistence.candles import store_candles
 
     client = make_client(data_source="store")
     assert client.get("/api/market/symbols").json() == []
@@ -88,10 +88,20 @@ def test_symbols_and_source_status_list_the_store(
     symbols = client.get("/api/market/symbols").json()
     assert [(s["symbol"], s["interval"], s["rows"]) for s in symbols] == [("ETHUSDT", "1h", 300)]
     status = client.get("/api/market/source-status").json()
-    assert status["mode"] == "store" and status["chain"] == ["store", "synthetic"]
+    assert status["mode"] == "store" and status["chain"] == ["store", "store-resampled"]
+    [series] = status["stored"]
+    assert series["market"] == "synthetic" and series["age_seconds"] > 0
     candles = client.get("/api/market/candles", params={"symbol": "ETHUSDT", "limit": 10}).json()
     # Read from the store, but the rows were stored as synthetic: the label says what they are.
-    assert candles["source"] == "synthetic"
+    assert candles["source"] == "synthetic" and candles["market"] == "synthetic"
+    assert candles["last_bar"] == candles["candles"][-1]["time"]
+    resampled = client.get(
+        "/api/market/candles", params={"symbol": "ETHUSDT", "interval": "4h", "limit": 10}
+    ).json()
+    assert (resampled["source"], resampled["derived_from"]) == ("synthetic", "1h")
+    missing = client.get("/api/market/candles", params={"symbol": "BTCUSDT", "limit": 10})
+    assert missing.status_code == 422  # nothing stored: an error naming it, never synthetic
+    assert "no stored BTCUSDT 1h candles" in missing.json()["detail"]
 
 
 # --- portfolios ---------------------------------------------------------------------------
@@ -228,7 +238,7 @@ def test_exhausted_daily_budget_refuses_runs_with_429(
 
 def test_analysis_start_list_get(make_client: Callable[..., TestClient], scripted: Any) -> None:
     client = make_client(runner=scripted(tokens=3))
-    accepted = client.post("/api/analysis/runs", json={"symbol": "ethusdt", "interval": "4h"})
+    accepted = client.post("/api/analysis/runs", json={"symbol": "ETHUSDT", "interval": "4h"})
     assert accepted.status_code == 202
     run_id = accepted.json()["run_id"]
     client.portal.call(client.app.state.run_manager.wait, run_id)  # type: ignore[attr-defined,union-attr]

@@ -43,3 +43,17 @@ def test_bad_row_exits_2_naming_it_and_writes_nothing(env: str, tmp_path: Path) 
     result = CliRunner().invoke(app, ["data", "import-headlines", str(path)])
     assert result.exit_code == 0, result.output
     assert "1 new" in result.output and stored(env) == 1
+
+
+def test_demo_imports_the_shared_headlines_once(env: str, tmp_path: Path) -> None:
+    from cli.headlines import DEMO_HEADLINES, ensure_demo_headlines
+    from core.settings import Settings
+
+    settings = Settings(database_url=env, sentiment_data_dir=tmp_path / "sentiment")
+    assert "none at" in ensure_demo_headlines(settings)[0]
+    path = tmp_path / "sentiment" / DEMO_HEADLINES
+    path.parent.mkdir(parents=True)
+    path.write_text(HEADER + GOOD)
+    assert "1 new" in ensure_demo_headlines(settings)[0]
+    assert "0 new, 1 already stored" in ensure_demo_headlines(settings)[0]
+    assert stored(env) == 1

@@ -50,7 +50,7 @@ def snapshot(
         interval=interval,
         as_of=as_of,
         bars_of_history=500,
-        source="test",
+        source="store",
         open=close * (1 - 0.002 * sign),
         high=close * 1.004,
         low=close * 0.996,
@@ -97,7 +97,7 @@ class StaticSentiment:
             fear_greed=self.fear_greed,
             fear_greed_label="Greed" if self.fear_greed > 50 else "Fear",
             headlines=[Headline(title=t) for t in self.headlines],
-            source="test",
+            source="store",
         )
 
 
@@ -178,7 +178,8 @@ class ScriptedChatModel(BaseChatModel):
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
             await asyncio.sleep(0)
         usage: Any = self._usage()
-        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))
+        last = AIMessageChunk(content="", usage_metadata=usage)
+        yield ChatGenerationChunk(message=last, generation_info={"finish_reason": "stop"})
 
 
 @dataclass

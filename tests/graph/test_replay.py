@@ -17,8 +17,9 @@ from cli.main import app
 from core.settings import Settings, get_settings
 from graph.events import AgentOutput, Decision, ErrorEvent, RunFinished, RunStarted
 from graph.runner import run_analysis
+from persistence.candles import store_candles
 from persistence.db import init_db
-from tools.candle_store import datetime_to_ms, store_candles
+from tools.candle_frame import datetime_to_ms
 from tools.synthetic import generate_candles
 
 FIRST_BAR = datetime(2024, 2, 5, 0, tzinfo=UTC)

@@ -54,7 +54,9 @@ def test_within_limits_is_approved_unchanged() -> None:
 
 def test_position_limit_cuts_size() -> None:
     d = clamp(buy(40), approve(40))
-    assert d.approved and d.size_pct == pytest.approx(10, abs=1e-3)
+    # up to (1 − POSITION_HEADROOM) of the limit, after the fee has lowered the equity
+    assert d.approved and d.size_pct == pytest.approx(10 * 0.999, abs=2e-3)
+    assert d.size_pct <= 10 * 0.999
     assert any("position limit" in r for r in d.reasons)
 
 
@@ -64,7 +66,7 @@ def test_position_limit_counts_existing_position() -> None:
         positions={"BTCUSDT": PositionView(quantity=8, market_value=800, avg_entry_price=100)},
     )
     d = clamp(buy(10), approve(10), held)
-    assert d.size_pct == pytest.approx(2, abs=1e-3)
+    assert d.size_pct == pytest.approx(1.99, abs=2e-3)
 
 
 def test_total_exposure_limit() -> None:
@@ -81,14 +83,17 @@ def test_exposure_full_rejects() -> None:
 
 
 def test_cash_reserve_limit_includes_fees() -> None:
-    # equity 10k, cash 2.5k, reserve 20% = 2k → at most 500/(1.001) of cash may be spent.
+    # equity 10k, cash 2.5k, reserve 20%: after the buy, cash ≥ 20% of the equity that is left
+    # once the fee is paid: 2500 − n·1.001 ≥ 0.2·(10000 − n·0.001) → n ≤ 500 / 1.0008.
     other = {"ETHUSDT": PositionView(quantity=1, market_value=7_500, avg_entry_price=7_500)}
     lax = LIMITS.model_copy(update={"max_total_exposure_pct": 100})
     d = clamp_decision(
         buy(10), approve(10), snapshot(), fresh(cash=2_500.0, positions=other), lax, now=NOW
     )
     assert d.approved
-    assert d.size_pct * 100 * 1.001 <= 500 + 1e-6
+    notional = d.size_pct * 100
+    assert 2_500 - notional * 1.001 >= 0.2 * (10_000 - notional * 0.001) - 1e-9
+    assert notional == pytest.approx(500 / 1.0008, abs=0.01)
     assert any("cash reserve" in r for r in d.reasons)
 
 

@@ -10,11 +10,12 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import Engine, select
 
+from core.risk import OrderSkipped
 from persistence.db import session_scope
 from persistence.ledger import execute_order, load_state, reconcile
 from persistence.models import Trade
 from persistence.portfolios import create_portfolio
-from tools.broker import BrokerConfig, OrderRejected, SimulatedBroker
+from tools.broker import BrokerConfig, SimulatedBroker
 from tools.orders import Fill, OrderRequest
 
 AT = datetime(2024, 3, 1, tzinfo=UTC)
@@ -24,7 +25,14 @@ BROKER = SimulatedBroker(BrokerConfig(fee_rate=D("0.001"), slippage_bps=D(5)))
 
 def hammer(engine: Engine, client_order_ids: list[str]) -> tuple[list[Fill], list[Exception]]:
     portfolio = create_portfolio(
-        engine, "shared", START, risk={"max_position_pct": 100.0, "max_total_exposure_pct": 100.0}
+        engine,
+        "shared",
+        START,
+        risk={
+            "max_position_pct": 100.0,
+            "max_total_exposure_pct": 100.0,
+            "min_cash_reserve_pct": 0.0,
+        },
     )
     barrier = threading.Barrier(len(client_order_ids))
     fills: list[Fill] = []
@@ -46,7 +54,7 @@ def hammer(engine: Engine, client_order_ids: list[str]) -> tuple[list[Fill], lis
             )
             assert fill is not None
             fills.append(fill)
-        except OrderRejected as exc:  # cash exhausted: what is left is below min notional
+        except OrderSkipped as exc:  # cash exhausted: what is left is below one step
             refused.append(exc)
         except BaseException as exc:
             unexpected.append(exc)

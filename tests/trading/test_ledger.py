@@ -17,7 +17,6 @@ from persistence.ledger import (
     LedgerError,
     LedgerExecutor,
     ReconcileError,
-    RiskLimitExceeded,
     apply_bar_exits,
     execute_order,
     load_state,
@@ -39,7 +38,13 @@ from tools.portfolio_math import InsufficientPositionError
 
 AT = datetime(2024, 3, 1, 12, tzinfo=UTC)
 NO_SLIP = SimulatedBroker(BrokerConfig(fee_rate=D("0.001"), slippage_bps=D(0)))
-OPEN_LIMITS = {"max_position_pct": 100.0, "max_total_exposure_pct": 100.0}
+OPEN_LIMITS = {
+    "max_position_pct": 100.0,
+    "max_total_exposure_pct": 100.0,
+    "min_cash_reserve_pct": 0.0,
+    "max_daily_loss_pct": 100.0,
+    "max_drawdown_pct": 100.0,
+}
 
 
 def buy(pct: str = "10", **extra: object) -> OrderRequest:
@@ -52,7 +57,7 @@ def count(engine: Engine, model: type) -> int:
 
 
 def test_buy_writes_trade_cache_and_snapshot(engine: Engine) -> None:
-    p = create_portfolio(engine, "alpha", D(10000))
+    p = create_portfolio(engine, "alpha", D(10000), risk=OPEN_LIMITS)
     fill = execute_order(
         engine, p.id, buy("10"), client_order_id="c1", price=D(100000), at=AT, broker=NO_SLIP
     )
@@ -89,7 +94,7 @@ def test_ledger_executor_uses_the_run_id(engine: Engine) -> None:
 
 
 def test_bar_exits_fill_once_and_reconcile(engine: Engine) -> None:
-    p = create_portfolio(engine, "alpha", D(10000))
+    p = create_portfolio(engine, "alpha", D(10000), risk=OPEN_LIMITS)
     entry = execute_order(
         engine,
         p.id,
@@ -137,7 +142,7 @@ def test_snapshot_on_demand_and_reconcile_detects_tampering(engine: Engine) -> N
 
 
 BAD_ORDERS = [
-    ("above-max-position", buy("50"), D(100000), RiskLimitExceeded, "size_pct_equity"),
+    ("stop-above-entry", buy(stop_loss=D(100001)), D(100000), LedgerError, "stop_loss"),
     (
         "oversell",
         OrderRequest(symbol="BTCUSDT", side="sell", quantity=D("0.1")),
@@ -233,12 +238,15 @@ def test_mark_prices_prefer_the_latest_candle(engine: Engine) -> None:
                     low=1,
                     close=close,
                     volume=1,
-                    source="synthetic",
+                    source="import",
                 )
             )
     marks = mark_prices(engine, ["ETHUSDT", "BTCUSDT"], {"BTCUSDT": D(7)})
     assert (marks["ETHUSDT"].price, marks["ETHUSDT"].source) == (D("2.25"), "candle")
     assert (marks["BTCUSDT"].price, marks["BTCUSDT"].source) == (D(7), "last_fill")
+    # A synthetic portfolio is never marked with the real candles.
+    play = mark_prices(engine, ["ETHUSDT"], {"ETHUSDT": D(3)}, "synthetic")
+    assert (play["ETHUSDT"].price, play["ETHUSDT"].source) == (D(3), "last_fill")
     with pytest.raises(PortfolioError, match="SOLUSDT"):
         mark_prices(engine, ["SOLUSDT"], {})
 
@@ -270,7 +278,9 @@ def test_ledger_fold_equals_the_in_memory_fold(
         except ValueError:
             continue
     expected, fills = simulate(D(10000), orders, broker)
-    assert load_state(engine, p.id).model_dump() == expected.model_dump()
+    state = load_state(engine, p.id)
+    assert state.market == "real"  # the portfolio's market kind; the fold is the same
+    assert state.model_dump(exclude={"market"}) == expected.model_dump(exclude={"market"})
     with session_scope(engine) as session:
         stored = session.scalars(select(Trade).where(Trade.portfolio_id == p.id).order_by(Trade.id))
         assert [(t.side, t.quantity, t.price, t.fee) for t in stored] == [

@@ -38,21 +38,21 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_create_list_show_trades_snapshot(db_file: str) -> None:
     code, out = invoke("create", "alpha", "--cash", "5000", "--max-position-pct", "25")
     assert code == 0, out
-    assert "created portfolio 'alpha'" in out
+    assert "created real portfolio 'alpha'" in out
     code, out = invoke("list")
     assert code == 0 and "default" in out and "alpha" in out
 
     engine = get_engine(db_file)
     alpha = get_portfolio_by_name(engine, "alpha")
     assert alpha.risk.max_position_pct == 25
-    order = OrderRequest(symbol="BTCUSDT", side="buy", size_pct_equity=D(20), stop_loss=D(60000))
+    order = OrderRequest(symbol="BTCUSDT", side="buy", size_pct_equity=D(20), stop_loss=D(62000))
     execute_order(
         engine, alpha.id, order, client_order_id="t", price=D(65000), at=datetime.now(UTC)
     )
 
     code, out = invoke("show", "--name", "alpha")
     assert code == 0, out
-    assert "BTCUSDT" in out and "last fill price" in out and "60,000.00" in out
+    assert "BTCUSDT" in out and "last fill price" in out and "62,000.00" in out
     assert "equity" in out and "return %" in out
     code, out = invoke("trades", "--name", "alpha")
     assert code == 0 and "buy" in out and "signal" in out
@@ -63,8 +63,11 @@ def test_create_list_show_trades_snapshot(db_file: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("create", "x", "--cash", "-5"), "error: starting_cash"),
-        (("create", "x", "--cash", "ten"), "error: cash"),
+        (("create", "x", "--cash", "-5"), "error: --cash"),
+        (("create", "x", "--cash", "ten"), "error: --cash"),
+        (("create", "x", "--cash", "1e30"), "error: --cash"),
+        (("create", "x", "--cash", "NaN"), "error: --cash"),
+        (("create", "x\x00y"), "error: NAME"),
         (("create", "x", "--max-position-pct", "300"), "error: risk.max_position_pct"),
         (("show", "--name", "ghost"), "error: name"),
         (("trades", "--name", "ghost"), "error: name"),

@@ -107,6 +107,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/analysis/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Analysis Run
+         * @description Stop a pending, running or paused run on whichever worker runs it (within a second).
+         */
+        post: operations["cancel_analysis_run_api_analysis_runs__run_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/analysis/runs/{run_id}/events": {
         parameters: {
             query?: never;
@@ -272,6 +292,23 @@ export interface paths {
         get: operations["candles_api_market_candles_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/market/fetch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fetch Candles */
+        post: operations["fetch_candles_api_market_fetch_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -551,11 +588,14 @@ export interface components {
              */
             type: "agent_output";
         };
-        /** AnalysisStart */
+        /**
+         * AnalysisStart
+         * @description Bounds from `core.bounds`; `execute` needs a `portfolio_id` and excludes `as_of`.
+         */
         AnalysisStart: {
             /**
              * As Of
-             * @description replay the desk at the bar containing this UTC time (ISO; no offset means UTC) from stored candles; a replay never trades, so it cannot be combined with execute
+             * @description replay the desk at the bar containing this UTC time (ISO; no offset means UTC; 2009-01-03 … now) from stored candles; a replay never trades, so it cannot be combined with execute
              * @example 2024-04-01T12:00:00Z
              */
             as_of?: string | null;
@@ -575,8 +615,9 @@ export interface components {
              * Interval
              * @default 1h
              * @example 1h
+             * @enum {string}
              */
-            interval: string;
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
             /** Portfolio Id */
             portfolio_id?: number | null;
             /**
@@ -614,8 +655,20 @@ export interface components {
              */
             blind: boolean;
             /**
+             * Clip
+             * @description run on the part of the range real data covers (else such a range is refused)
+             * @default false
+             */
+            clip: boolean;
+            /**
+             * Data Notes
+             * @description what the data loader changed (clipped range, start moved past warm-up)
+             */
+            data_notes?: string[];
+            /**
              * End
              * Format: date-time
+             * @description exclusive end (UTC), after start, at most a day ahead
              */
             end: string;
             /**
@@ -628,22 +681,26 @@ export interface components {
              * Fee Rate
              * @default 0.001
              */
-            fee_rate: number | string;
-            /** Interval */
-            interval: string;
+            fee_rate: number;
+            /**
+             * Interval
+             * @enum {string}
+             */
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
             /**
              * Max Cost Usd
              * @description explicitly raised cost cap; None = settings cap
              */
-            max_cost_usd?: number | string | null;
+            max_cost_usd?: number | null;
             /**
              * Slippage Bps
              * @default 5
              */
-            slippage_bps: number | string;
+            slippage_bps: number;
             /**
              * Start
              * Format: date-time
+             * @description first bar traded (UTC), 2009-01-03 … now
              */
             start: string;
             /**
@@ -653,6 +710,12 @@ export interface components {
             starting_cash: number | string;
             /** Symbol */
             symbol: string;
+            /**
+             * Synthetic
+             * @description ask for synthetic candles (labelled so everywhere)
+             * @default false
+             */
+            synthetic: boolean;
             /**
              * Use Llm Cache
              * @default true
@@ -681,6 +744,11 @@ export interface components {
             };
             /** Equity Curve */
             equity_curve: unknown[];
+            /**
+             * Memorisation Note
+             * @description set when the window starts before a desk model's training cutoff
+             */
+            memorisation_note?: string | null;
             /** Metrics */
             metrics: {
                 [key: string]: unknown;
@@ -780,13 +848,39 @@ export interface components {
         CandlesOut: {
             /** Candles */
             candles: components["schemas"]["CandleRow"][];
+            /**
+             * Derived From
+             * @description the stored interval store-resampled candles were built from
+             */
+            derived_from?: string | null;
+            /**
+             * Generated At
+             * Format: date-time
+             * @description server time of this answer (age = now − close)
+             */
+            generated_at: string;
             /** Indicator Columns */
             indicator_columns: string[];
             /** Interval */
             interval: string;
             /**
+             * Last Bar
+             * @description open time of the newest candle, UTC
+             */
+            last_bar: string | null;
+            /**
+             * Last Bar Close
+             * @description when the newest candle closed, UTC
+             */
+            last_bar_close: string | null;
+            /**
+             * Market
+             * @description real | synthetic: synthetic candles are not market prices
+             */
+            market: string;
+            /**
              * Source
-             * @description binance | store | synthetic: where these candles came from
+             * @description binance | store | store-resampled | synthetic: where these candles came from
              */
             source: string;
             /** Symbol */
@@ -921,6 +1015,54 @@ export interface components {
              */
             errors: components["schemas"]["FieldError"][] | null;
         };
+        /** FetchReport */
+        FetchReport: {
+            /** Interval */
+            interval: string;
+            /**
+             * Rejected
+             * @description candles refused by the OHLC checks
+             */
+            rejected: number;
+            /**
+             * Rows In
+             * @description candles Binance returned
+             */
+            rows_in: number;
+            /**
+             * Rows New
+             * @description candles written (the rest were already stored)
+             */
+            rows_new: number;
+            /** Symbol */
+            symbol: string;
+        };
+        /** FetchRequest */
+        FetchRequest: {
+            /**
+             * End
+             * @description exclusive end, UTC; default now
+             */
+            end?: string | null;
+            /**
+             * Interval
+             * @default 1h
+             * @example 1h
+             * @enum {string}
+             */
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
+            /**
+             * Start
+             * Format: date-time
+             * @description first open time, UTC (2009-01-03 … now)
+             */
+            start: string;
+            /**
+             * Symbol
+             * @example BTCUSDT
+             */
+            symbol: string;
+        };
         /** FieldError */
         FieldError: {
             /** Field */
@@ -961,6 +1103,13 @@ export interface components {
         };
         /** PortfolioCreate */
         PortfolioCreate: {
+            /**
+             * Kind
+             * @description the market its fills come from; a synthetic portfolio trades synthetic candles only, a real one never takes a synthetic fill
+             * @default real
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /**
@@ -989,6 +1138,11 @@ export interface components {
             fees_paid: string;
             /** Id */
             id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /** Positions */
@@ -1020,6 +1174,11 @@ export interface components {
             created_at: string;
             /** Id */
             id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /** Require Approval */
@@ -1110,7 +1269,7 @@ export interface components {
             max_daily_loss_pct: number;
             /**
              * Max Data Age Bars
-             * @description refuse to trade when the latest bar is older than this
+             * @description refuse to trade when the latest bar is older than this many bars
              * @default 2
              */
             max_data_age_bars: number;
@@ -1349,9 +1508,14 @@ export interface components {
             binance_base_url: string;
             /**
              * Chain
-             * @description sources tried in order
+             * @description sources used in order; never falls back to synthetic unless mode is synthetic
              */
             chain: string[];
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
             /** Llm Provider */
             llm_provider: string;
             /**
@@ -1360,9 +1524,12 @@ export interface components {
              */
             mode: string;
             /** Stored */
-            stored: components["schemas"]["StoredSeries"][];
+            stored: components["schemas"]["StoredSeriesStatus"][];
         };
-        /** StoredSeries */
+        /**
+         * StoredSeries
+         * @description One (symbol, interval) held in the store.
+         */
         StoredSeries: {
             /**
              * First
@@ -1376,6 +1543,37 @@ export interface components {
              * Format: date-time
              */
             last: string;
+            /** Rows */
+            rows: number;
+            /** Sources */
+            sources: string[];
+            /** Symbol */
+            symbol: string;
+        };
+        /** StoredSeriesStatus */
+        StoredSeriesStatus: {
+            /**
+             * Age Seconds
+             * @description seconds since the newest stored candle closed
+             */
+            age_seconds: number;
+            /**
+             * First
+             * Format: date-time
+             */
+            first: string;
+            /** Interval */
+            interval: string;
+            /**
+             * Last
+             * Format: date-time
+             */
+            last: string;
+            /**
+             * Market
+             * @description real | synthetic
+             */
+            market: string;
             /** Rows */
             rows: number;
             /** Sources */
@@ -1796,6 +1994,67 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancel_analysis_run_api_analysis_runs__run_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunAccepted"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2240,8 +2499,7 @@ export interface operations {
         parameters: {
             query: {
                 symbol: string;
-                /** @description one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w */
-                interval?: string;
+                interval?: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
                 limit?: number;
                 /** @description only bars that open before this time (UTC if naive): a past window */
                 end?: string | null;
@@ -2263,6 +2521,69 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    fetch_candles_api_market_fetch_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FetchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FetchReport"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,11 +1,11 @@
 "use client";
 
 import { useRouter, useSearchParams } from "next/navigation";
-import { Suspense, useEffect, useState } from "react";
+import { Suspense, useCallback, useEffect, useState } from "react";
 import { BacktestDetail } from "./BacktestDetail";
 import { Card, ErrorBox, Loading, ModelBadge, Stat, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
-import type { BacktestEstimate, BacktestRequest } from "@/lib/api-types";
+import type { BacktestEstimate, BacktestRequest, Interval } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtNum, fmtTime, fmtUsd, toUnixSeconds } from "@/lib/format";
 import { useApi } from "@/lib/hooks";
@@ -20,8 +20,11 @@ export default function BacktestPage() {
 
 function Backtests() {
   const id = useSearchParams().get("id");
-  const runs = useApi(() => api.backtests(), [id]);
+  // The list updates live; the open run's row shows the same live progress as its detail.
+  const runs = useApi(() => api.backtests(), [id], true, 3000);
   const router = useRouter();
+  const [live, setLive] = useState<{ id: string; fraction: number }>();
+  const onProgress = useCallback((fraction: number) => id && setLive({ id, fraction }), [id]);
   return (
     <>
       <div className="page-head">
@@ -32,7 +35,7 @@ function Backtests() {
           </button>
         )}
       </div>
-      {id ? <BacktestDetail id={id} key={id} onFinished={runs.reload} /> : <BacktestForm />}
+      {id ? <BacktestDetail id={id} key={id} onFinished={runs.reload} onProgress={onProgress} /> : <BacktestForm />}
       <Card title="Backtest runs">
         <View state={runs} isEmpty={(r) => r.length === 0} empty="No backtests yet.">
           {(list) => (
@@ -50,7 +53,9 @@ function Backtests() {
                   <td>
                     <StatusBadge status={r.status} />
                   </td>
-                  <td className="num">{fmtNum((r.progress ?? 0) * 100, 0)}%</td>
+                  <td className="num" data-testid="list-progress">
+                    {fmtNum((r.status === "completed" ? 1 : live?.id === r.id ? Math.max(live.fraction, r.progress ?? 0) : (r.progress ?? 0)) * 100, 0)}%
+                  </td>
                   <td>
                     <ModelBadge model={r.model} />
                   </td>
@@ -91,7 +96,7 @@ function BacktestForm() {
 
   const body: BacktestRequest = {
     symbol,
-    interval,
+    interval: interval as Interval,
     start: from ? `${from}T00:00:00Z` : "",
     end: to ? `${to}T00:00:00Z` : "",
     every,

@@ -1,0 +1,162 @@
+"""The bounds of every input, in one place: the API's request models and the CLI's options use
+these types and limits, so a value is refused the same way (naming the field) at either edge,
+before any work starts.
+
+Everything a JSON Schema can say is said in the type (and so in the OpenAPI schema). Rules it
+cannot say raise a `PydanticCustomError` of one of `RUNTIME_RULES`: a time relative to now, or a
+rule between two fields; the API reports them as 422 with that `type`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+DB_INT_MAX = 2**31 - 1
+"""Largest id/count a 32-bit INTEGER column holds (Postgres `integer`)."""
+
+ERA_START = datetime(2009, 1, 3, tzinfo=UTC)
+"""The Bitcoin genesis block: no crypto market, no candles, before it."""
+
+MAX_CASH = Decimal(10) ** 12
+"""Starting cash cap (a trillion): far inside the ledger's NUMERIC(28, 10) money columns."""
+
+MAX_BARS_PER_RUN = 200_000
+"""About 23 years of 1h bars: a backtest longer than that is a mistake, not a backtest."""
+
+MIN_WARMUP_BARS = 200
+"""The indicators (EMA200) need this much history before the first decision."""
+
+MAX_WARMUP_BARS = 5_000
+
+SYMBOL_PATTERN = r"^[A-Z0-9]{1,15}(USDT|USDC|FDUSD|BUSD|USD|EUR|BTC|ETH)$"
+"""A Binance spot symbol, compact and upper case (BTCUSDT), ending in a quote asset the desk
+knows (`tools.sentiment.QUOTE_ASSETS`). The CLI upper-cases and compacts before checking."""
+
+Interval = Literal[
+    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"
+]
+"""The candle intervals (`tools.intervals.INTERVAL_MS`, checked equal by a test)."""
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+"""Run ids (uuid4 from the API; CLI/test ids are word-like)."""
+
+MAX_TEXT = 2_000
+MONEY_QUANTUM = Decimal("1e-10")
+
+OUT_OF_ERA = "out_of_era"
+CROSS_FIELD = "cross_field"
+RUNTIME_RULES = frozenset({OUT_OF_ERA, CROSS_FIELD})
+"""422 error types for rules outside what the OpenAPI schema can express."""
+
+
+def in_era(value: datetime) -> datetime:
+    """Aware UTC (naive means UTC), not before `ERA_START`, not in the future."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value < ERA_START:
+        raise PydanticCustomError(
+            OUT_OF_ERA,
+            "{value} is before {start}: there is no crypto market data that early",
+            {"value": value.isoformat(), "start": ERA_START.date().isoformat()},
+        )
+    if value > datetime.now(UTC):
+        raise PydanticCustomError(
+            OUT_OF_ERA, "{value} is in the future", {"value": value.isoformat()}
+        )
+    return value
+
+
+def cross_field(field: str, message: str) -> PydanticCustomError:
+    """The error for a rule between fields (raise it from a model validator); `field` is the
+    one it names (the API reports it as the error's field)."""
+    return PydanticCustomError(
+        CROSS_FIELD, "{field}: {message}", {"field": field, "message": message}
+    )
+
+
+def until_tomorrow(value: datetime) -> datetime:
+    """An exclusive range end: in the era, at most a day ahead (a range "to today" ends at
+    tomorrow's midnight; the run itself stops at the last closed bar)."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value > datetime.now(UTC) + timedelta(days=1):
+        raise PydanticCustomError(
+            OUT_OF_ERA, "{value} is in the future", {"value": value.isoformat()}
+        )
+    if value <= ERA_START:
+        return in_era(value)
+    return value
+
+
+def _exact(value: Decimal) -> Decimal:
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+STORED = "stored"
+"""Validation context key: the data is our own `model_dump(mode="json")`, read back."""
+
+
+def _amount(ge: int | float, le: int | float, string: str | None = None) -> tuple[object, ...]:
+    """Metadata of a Decimal amount in [ge, le], kept to the ledger's 10 decimal places. It is
+    sent as a JSON number, or — when `string` is given — as a string matching that pattern
+    (exactly what the schema says: the pattern itself keeps strings within the bounds)."""
+
+    def json_number(value: object, info: ValidationInfo) -> object:
+        # Our own stored params (dumped with mode="json": Decimals as strings) are trusted.
+        if isinstance(info.context, dict) and info.context.get(STORED):
+            return value
+        if isinstance(value, str) and (string is None or not re.fullmatch(string, value)):
+            raise ValueError("must be a JSON number" if string is None else f"must match {string}")
+        return value
+
+    number = {"type": "number", "minimum": ge, "maximum": le}
+    schema = (
+        number if string is None else {"anyOf": [number, {"type": "string", "pattern": string}]}
+    )
+    return (
+        BeforeValidator(json_number),
+        Field(ge=Decimal(str(ge)), le=Decimal(str(le))),
+        AfterValidator(_exact),
+        WithJsonSchema(schema),
+    )
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+Symbol = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, max_length=20)]
+PastTime = Annotated[datetime, AfterValidator(in_era)]
+CASH_STRING = r"^[1-9][0-9]{0,11}(\.[0-9]{1,10})?$"
+Cash = Annotated[Decimal, *_amount(1, int(MAX_CASH), CASH_STRING)]
+"""Starting cash: 1 … a trillion, a JSON number or a decimal string such as "10000.50"."""
+Fraction = Annotated[Decimal, *_amount(0, 0.5)]
+"""A rate such as the fee: 0 … 50%."""
+Bps = Annotated[Decimal, *_amount(0, 5_000)]
+"""Basis points: 0 … 5000 (50%)."""
+CostCap = Annotated[Decimal, *_amount(0, 1_000_000)]
+"""A USD cost cap."""
+WarmupBars = Annotated[int, Field(ge=MIN_WARMUP_BARS, le=MAX_WARMUP_BARS)]
+EveryBars = Annotated[int, Field(ge=1, le=MAX_BARS_PER_RUN)]
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]*\S[^\x00]*$"),
+    AfterValidator(_no_nul),
+]
+Text = Annotated[
+    str, StringConstraints(max_length=MAX_TEXT, pattern=r"^[^\x00]*$"), AfterValidator(_no_nul)
+]
