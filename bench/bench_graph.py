@@ -82,8 +82,8 @@ class InstantModelClient:
 
 
 def bare_graph(delay: float = 0.0) -> Any:
-    """Same topology as the desk (prepare → 3 parallel → researcher → trader → risk → gate →
-    execute) with trivial nodes."""
+    """Same topology as the desk (intake → prepare → 3 parallel → researcher → trader → risk →
+    gate → execute → report) with trivial nodes."""
 
     def node(name: str) -> Any:
         async def run(state: _BareState) -> dict[str, Any]:
@@ -94,10 +94,21 @@ def bare_graph(delay: float = 0.0) -> Any:
         return run
 
     b: StateGraph[Any, Any, Any, Any] = StateGraph(_BareState)
-    names = ["prepare", *ANALYSTS, "researcher", "trader", "risk_manager", "risk_gate", "execute"]
+    names = [
+        "intake",
+        "prepare",
+        *ANALYSTS,
+        "researcher",
+        "trader",
+        "risk_manager",
+        "risk_gate",
+        "execute",
+        "report",
+    ]
     for name in names:
         b.add_node(name, node(name))
-    b.add_edge(START, "prepare")
+    b.add_edge(START, "intake")
+    b.add_edge("intake", "prepare")
     for a in ANALYSTS:
         b.add_edge("prepare", a)
     b.add_edge(list(ANALYSTS), "researcher")
@@ -106,7 +117,8 @@ def bare_graph(delay: float = 0.0) -> Any:
         ("trader", "risk_manager"),
         ("risk_manager", "risk_gate"),
         ("risk_gate", "execute"),
-        ("execute", END),
+        ("execute", "report"),
+        ("report", END),
     ]:
         b.add_edge(x, y)
     return b.compile()
@@ -189,7 +201,7 @@ async def _main() -> None:
         f"({rounds} interleaved rounds x {n} decisions; ratios: best round over best round, "
         "median of the per-round ratios in brackets)"
     )
-    print(f"bare 9-node graph, trivial nodes  : {t_bare * 1e3:7.2f} ms/decision")
+    print(f"bare 11-node graph, trivial nodes : {t_bare * 1e3:7.2f} ms/decision")
     print(f"desk, instant model (prebuilt)    : {t_fake * 1e3:7.2f} ms/decision")
     print(
         f"  overhead ratio desk/bare        : {t_fake / t_bare:7.2f}x "

@@ -235,6 +235,15 @@ async def intake_node(state: IntakeInput, runtime: Runtime[Any]) -> dict[str, An
     return {**update, "messages": [AIMessage(content=reply, name=DESK_NAME)]}
 
 
+def route_entry(state: IntakeInput) -> Literal["intake", "prepare"]:
+    """A fresh invocation of structured fields (a backtest bar, an API run on its own thread)
+    has nothing to read or reset: straight to `prepare`, one superstep less per decision.
+    Anything with a conversation, an earlier turn or a failed turn's snapshot on the thread
+    goes through `intake`."""
+    fresh = not state.messages and state.last_turn is None and not state.snapshot_loaded
+    return "prepare" if fresh else "intake"
+
+
 def route_after_intake(state: IntakeInput) -> Literal["prepare", "__end__"]:
     request = state.request
     return "prepare" if request is not None and request.kind == "analyze" else "__end__"

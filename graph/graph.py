@@ -17,7 +17,7 @@ from graph.agents.sentiment import sentiment_node
 from graph.agents.technical import technical_node
 from graph.agents.tokenomics import tokenomics_node
 from graph.agents.trader import trader_node
-from graph.chat import intake_node, report_node, route_after_intake
+from graph.chat import intake_node, report_node, route_after_intake, route_entry
 from graph.context import DeskContext
 from graph.execute import execute_node, risk_gate_node
 from graph.prepare import prepare_node
@@ -51,7 +51,8 @@ def build_graph(context_schema: type[Any] = DeskContext) -> StateGraph[Any, Any,
     builder.add_node("report", report_node)
 
     # Understand the turn: an analysis request goes on; a question is answered right there.
-    builder.add_edge(START, "intake")
+    # (A fresh structured invocation has nothing to understand or reset: straight to prepare.)
+    builder.add_conditional_edges(START, route_entry, ["intake", "prepare"])
     builder.add_conditional_edges("intake", route_after_intake, ["prepare", END])
     # Gather the facts once, before anyone reasons.
     # Fan out: the three analysts run in the same superstep (their reports merge by reducer).

@@ -246,3 +246,28 @@ async def test_a_real_model_extracts_the_request_and_the_parser_is_its_fallback(
     assert "SOLUSDT 1d" in out["messages"][-1].content
     out = await app.ainvoke(_user("analyze ETHUSDT 4h"), config, context=ctx)
     assert market.loads[-1] == ("ETHUSDT", "4h") and client.attempts("intake") == 3
+
+
+class BrokenExecutor:
+    def execute(self, order: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("broker down")
+
+
+async def test_a_fresh_structured_run_skips_intake_and_a_failed_one_is_reset() -> None:
+    """Backtests and API runs (fresh threads) go straight to `prepare`; a structured turn after
+    a turn that failed past `prepare` still starts from a fresh snapshot."""
+    market = PerPairMarket()
+    ctx = desk_context(market_data=market, stream_tokens=False, executor=BrokenExecutor())
+    app = compile_desk(InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "chat-fresh"}}
+    seen: list[str] = []
+    with pytest.raises(RuntimeError, match="broker down"):
+        async for update in app.astream(
+            {"symbol": "BTCUSDT", "interval": "1h"}, config, context=ctx, stream_mode="updates"
+        ):
+            seen.extend(update)
+    assert seen[0] == "prepare" and "intake" not in seen and "risk_gate" in seen
+    ctx.executor = None
+    out = await app.ainvoke({"symbol": "BTCUSDT", "interval": "1h"}, config, context=ctx)
+    assert market.loads == [("BTCUSDT", "1h"), ("BTCUSDT", "1h")]  # reloaded, not reused
+    assert out["snapshot"].close == 102.0 and one_turn(out["calls"])
