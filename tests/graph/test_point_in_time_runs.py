@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 
 from graph.events import AgentOutput, Decision, RunFinished
 from graph.runner import build_context, run_analysis
+from persistence.candles import store_candles
 from persistence.headlines import import_headlines
-from tools.candle_store import datetime_to_ms, store_candles
+from tools.candle_frame import datetime_to_ms
 from tools.headlines import DatedHeadline
 from tools.sentiment import PointInTimeSentimentProvider
 from tools.synthetic import generate_candles
