@@ -278,6 +278,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/market/fetch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fetch Candles */
+        post: operations["fetch_candles_api_market_fetch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/market/source-status": {
         parameters: {
             query?: never;
@@ -526,11 +543,14 @@ export interface components {
              */
             type: "agent_output";
         };
-        /** AnalysisStart */
+        /**
+         * AnalysisStart
+         * @description Bounds from `core.bounds`; `execute` needs a `portfolio_id` and excludes `as_of`.
+         */
         AnalysisStart: {
             /**
              * As Of
-             * @description replay the desk at the bar containing this UTC time (ISO; no offset means UTC) from stored candles; a replay never trades, so it cannot be combined with execute
+             * @description replay the desk at the bar containing this UTC time (ISO; no offset means UTC; 2009-01-03 … now) from stored candles; a replay never trades, so it cannot be combined with execute
              * @example 2024-04-01T12:00:00Z
              */
             as_of?: string | null;
@@ -544,8 +564,9 @@ export interface components {
              * Interval
              * @default 1h
              * @example 1h
+             * @enum {string}
              */
-            interval: string;
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
             /** Portfolio Id */
             portfolio_id?: number | null;
             /**
@@ -579,6 +600,7 @@ export interface components {
             /**
              * End
              * Format: date-time
+             * @description exclusive end (UTC), after start, at most a day ahead
              */
             end: string;
             /**
@@ -592,8 +614,11 @@ export interface components {
              * @default 0.001
              */
             fee_rate: number | string;
-            /** Interval */
-            interval: string;
+            /**
+             * Interval
+             * @enum {string}
+             */
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
             /**
              * Max Cost Usd
              * @description explicitly raised cost cap; None = settings cap
@@ -607,6 +632,7 @@ export interface components {
             /**
              * Start
              * Format: date-time
+             * @description first bar traded (UTC), 2009-01-03 … now
              */
             start: string;
             /**
@@ -874,6 +900,54 @@ export interface components {
              */
             errors: components["schemas"]["FieldError"][] | null;
         };
+        /** FetchReport */
+        FetchReport: {
+            /** Interval */
+            interval: string;
+            /**
+             * Rejected
+             * @description candles refused by the OHLC checks
+             */
+            rejected: number;
+            /**
+             * Rows In
+             * @description candles Binance returned
+             */
+            rows_in: number;
+            /**
+             * Rows New
+             * @description candles written (the rest were already stored)
+             */
+            rows_new: number;
+            /** Symbol */
+            symbol: string;
+        };
+        /** FetchRequest */
+        FetchRequest: {
+            /**
+             * End
+             * @description exclusive end, UTC; default now
+             */
+            end?: string | null;
+            /**
+             * Interval
+             * @default 1h
+             * @example 1h
+             * @enum {string}
+             */
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
+            /**
+             * Start
+             * Format: date-time
+             * @description first open time, UTC (2009-01-03 … now)
+             */
+            start: string;
+            /**
+             * Symbol
+             * @example BTCUSDT
+             */
+            symbol: string;
+        };
         /** FieldError */
         FieldError: {
             /** Field */
@@ -1053,7 +1127,10 @@ export interface components {
             /** Ok */
             ok: boolean;
         };
-        /** RiskLimits */
+        /**
+         * RiskLimits
+         * @description Percentages are JSON numbers (a string is refused); ints may be sent as 5 or 5.0.
+         */
         RiskLimits: {
             /**
              * Max Daily Loss Pct
@@ -1063,7 +1140,7 @@ export interface components {
             max_daily_loss_pct: number;
             /**
              * Max Data Age Bars
-             * @description refuse to trade when the latest bar is older than this
+             * @description refuse to trade when the latest bar is older than this many bars
              * @default 2
              */
             max_data_age_bars: number;
@@ -1483,8 +1560,8 @@ export interface operations {
     agent_logs_api_agents_logs_get: {
         parameters: {
             query?: {
-                run_id?: string | null;
-                agent?: string | null;
+                run_id?: string;
+                agent?: string;
                 limit?: number;
                 offset?: number;
             };
@@ -1550,7 +1627,7 @@ export interface operations {
     list_analysis_runs_api_analysis_runs_get: {
         parameters: {
             query?: {
-                status?: ("pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded") | null;
+                status?: "pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded";
                 limit?: number;
                 offset?: number;
             };
@@ -1752,10 +1829,10 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description resume after this seq */
-                after?: number | null;
+                after?: number;
             };
             header?: {
-                "Last-Event-ID"?: string | null;
+                "Last-Event-ID"?: string;
             };
             path: {
                 run_id: string;
@@ -1861,7 +1938,7 @@ export interface operations {
     list_backtests_api_backtests_get: {
         parameters: {
             query?: {
-                status?: ("pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded") | null;
+                status?: "pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded";
                 limit?: number;
                 offset?: number;
             };
@@ -2083,10 +2160,10 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description resume after this seq */
-                after?: number | null;
+                after?: number;
             };
             header?: {
-                "Last-Event-ID"?: string | null;
+                "Last-Event-ID"?: string;
             };
             path: {
                 run_id: string;
@@ -2188,8 +2265,7 @@ export interface operations {
         parameters: {
             query: {
                 symbol: string;
-                /** @description one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w */
-                interval?: string;
+                interval?: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
                 limit?: number;
             };
             header?: never;
@@ -2209,6 +2285,69 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    fetch_candles_api_market_fetch_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FetchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FetchReport"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

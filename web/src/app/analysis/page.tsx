@@ -7,7 +7,7 @@ import { runExecution } from "@/components/runs";
 import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
 import { Card, Empty, ErrorBox, Loading, ModelBadge, ReplayBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
-import type { ErrorEventData } from "@/lib/api-types";
+import type { ErrorEventData, Interval } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtMoney, fmtNum, fmtTime, fmtUsd } from "@/lib/format";
 import { useApi, useRunEvents } from "@/lib/hooks";
@@ -26,7 +26,7 @@ function Analysis() {
   const runId = useSearchParams().get("run");
   const symbols = useApi(() => api.symbols(), []);
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
-  const [interval, setInterval] = useState(DEFAULT_INTERVAL);
+  const [interval, setInterval] = useState<Interval>(DEFAULT_INTERVAL as Interval);
   const [execute, setExecute] = useState(true);
   // "YYYY-MM-DDTHH:MM" from the datetime-local input, read as UTC (the API takes a naive time
   // as UTC); empty = a live analysis. A replay never trades, so it switches execution off.
@@ -76,7 +76,7 @@ function Analysis() {
           </label>
           <label className="field">
             Interval
-            <select value={interval} onChange={(e) => setInterval(e.target.value)} aria-label="Interval">
+            <select value={interval} onChange={(e) => setInterval(e.target.value as Interval)} aria-label="Interval">
               {INTERVALS.map((i) => (
                 <option key={i}>{i}</option>
               ))}

@@ -5,7 +5,7 @@ import { Suspense, useEffect, useState } from "react";
 import { BacktestDetail } from "./BacktestDetail";
 import { Card, ErrorBox, Loading, ModelBadge, Stat, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
-import type { BacktestEstimate, BacktestRequest } from "@/lib/api-types";
+import type { BacktestEstimate, BacktestRequest, Interval } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtNum, fmtTime, fmtUsd, toUnixSeconds } from "@/lib/format";
 import { useApi } from "@/lib/hooks";
@@ -70,7 +70,7 @@ function BacktestForm() {
   const router = useRouter();
   const symbols = useApi(() => api.symbols(), []);
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
-  const [interval, setInterval] = useState(DEFAULT_INTERVAL);
+  const [interval, setInterval] = useState<Interval>(DEFAULT_INTERVAL as Interval);
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
   const [every, setEvery] = useState(4);
@@ -139,7 +139,7 @@ function BacktestForm() {
         </label>
         <label className="field">
           Interval
-          <select value={interval} onChange={(e) => setInterval(e.target.value)} aria-label="Interval">
+          <select value={interval} onChange={(e) => setInterval(e.target.value as Interval)} aria-label="Interval">
             {INTERVALS.map((i) => (
               <option key={i}>{i}</option>
             ))}
