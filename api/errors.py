@@ -145,13 +145,21 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _plain(message: str) -> str:
+    """Pydantic prefixes a validator's own message with its error class ("Value error, ...")."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
 async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         FieldError(
             # A rule between fields (core.bounds.cross_field) names its field in the context.
             field=str((e.get("ctx") or {}).get("field") or _field_name(e.get("loc", ()))),
-            message=str((e.get("ctx") or {}).get("message") or e.get("msg", "")),
+            message=_plain(str((e.get("ctx") or {}).get("message") or e.get("msg", ""))),
             type=e["type"],
         )
         for e in exc.errors()

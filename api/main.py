@@ -3,7 +3,8 @@
 
 The lifespan owns everything with a lifetime: the database engine (migrated at startup), the
 checkpointer (created inside the running event loop, as the async Postgres saver requires),
-the RunManager whose background tasks outlive any HTTP connection, and the rate limiter.
+the run queue (`firm.jobs`), the LISTEN connection that wakes SSE relays (Postgres), the
+embedded worker (unless API_EMBEDDED_WORKER=false) and the RunManager routes talk to.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ from api.errors import (
     check_operation,
     install_error_handlers,
 )
+from api.metrics import install_metrics, queue_depth_reporting
 from api.routes import agents, analysis, backtest, health, market, market_fetch, portfolio
 from api.run_manager import RunManager
-from api.runners import GraphAnalysisRunner
 from api.security import BodySizeLimitMiddleware, TokenBucketLimiter, install_cors
 from core.settings import Settings, get_settings
-from graph.checkpoint import open_checkpointer
+from firm.hub import RunHub, listening
+from firm.jobs import JobRuntime, open_queue
+from firm.runners import GraphAnalysisRunner
+from firm.worker import worker_running
+from graph.checkpoint import open_checkpointer, postgres_conninfo, uses_postgres
 from graph.events import run_event_adapter
 
 logger = logging.getLogger("api")
@@ -47,24 +52,43 @@ def _lifespan_for(settings: Settings) -> Any:
 
         from persistence.db import init_db
 
+        postgres = uses_postgres(settings.database_url)
+        if not postgres and not settings.api_embedded_worker:
+            raise RuntimeError(
+                "API_EMBEDDED_WORKER=false needs Postgres: with SQLite the API's own worker "
+                "is the only one (runs would never start)"
+            )
         engine = await asyncio.to_thread(init_db, settings.database_url)
         async with AsyncExitStack() as stack:
             app.state.engine = engine
             app.state.checkpointer = await stack.enter_async_context(
                 open_checkpointer(settings.database_url)
             )
-            if app.state.analysis_runner is None:
-                # Import the desk now, not on the first request (LangChain imports take
-                # seconds and would count against the first run's time to first event).
-                await asyncio.to_thread(importlib.import_module, "graph.runner")
-                app.state.analysis_runner = GraphAnalysisRunner(
-                    engine, settings, app.state.checkpointer
+            hub = RunHub()
+            queue = await stack.enter_async_context(open_queue(settings, engine, hub))
+            conninfo = postgres_conninfo(settings.database_url) if postgres else None
+            await stack.enter_async_context(listening(conninfo, hub))
+            if settings.api_embedded_worker:
+                if app.state.analysis_runner is None:
+                    # Import the desk now, not on the first request (LangChain imports take
+                    # seconds and would count against the first run's time to first event).
+                    await asyncio.to_thread(importlib.import_module, "graph.runner")
+                    app.state.analysis_runner = GraphAnalysisRunner(
+                        engine, settings, app.state.checkpointer
+                    )
+                runtime = JobRuntime(
+                    engine=engine,
+                    settings=settings,
+                    analysis_runner=app.state.analysis_runner,
+                    hub=hub,
+                    backtest_decider=app.state.backtest_decider,
                 )
-            manager = RunManager(engine)
-            app.state.run_manager = manager
-            stack.push_async_callback(manager.shutdown)
-            # Runs first: backtest threads see their cancel flag and stop within a bar.
-            stack.callback(lambda: [f.set() for f in app.state.backtest_cancel_flags.values()])
+                # An in-process queue starts empty: runs of a previous process are recovered.
+                await stack.enter_async_context(
+                    worker_running(queue, runtime, settings, recover_all=not postgres)
+                )
+            app.state.run_manager = RunManager(engine, queue, hub)
+            await stack.enter_async_context(queue_depth_reporting(engine))
             yield
 
     return lifespan
@@ -147,11 +171,12 @@ def create_app(settings: Settings | None = None, *, serve_web: bool = True) -> F
     )
     app.state.settings = settings
     app.state.analysis_runner = None  # set in the lifespan unless a test installed one
-    app.state.backtest_cancel_flags = {}
+    app.state.backtest_decider = None  # tests: a DeciderFactory for the embedded worker
     app.state.run_start_limiter = TokenBucketLimiter(settings.api_rate_limit_per_minute)
     install_error_handlers(app)
     install_cors(app, settings)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    install_metrics(app)  # /metrics: outside /api and the API key (scraped inside the VPC)
 
     for module in (health, market, market_fetch, portfolio, analysis, backtest, agents):
         app.include_router(module.router, prefix="/api")
@@ -168,6 +193,18 @@ def create_app(settings: Settings | None = None, *, serve_web: bool = True) -> F
 
 app = create_app()
 
-# For the LangGraph Agent Server (`langgraph.json` → `http.app`): the API without the UI, whose
-# catch-all mount at `/` would shadow the server's own routes (/threads, /runs, /ok, ...).
-agent_server_app = create_app(serve_web=False)
+
+def create_agent_server_app(settings: Settings | None = None) -> FastAPI:
+    """For the LangGraph Agent Server (`langgraph.json` → `http.app`): the API without the UI,
+    whose catch-all mount at `/` would shadow the server's own routes (/threads, /runs, /ok).
+    The server wraps ALL its routes in this app's middleware: CORS here applies to `/api/`
+    only (the server's routes take `http.cors` from langgraph.json), and the resume guard
+    refuses `command.resume` on a thread with nothing pending."""
+    from api.agent_server import ResumeGuard
+
+    server_app = create_app(settings, serve_web=False)
+    server_app.add_middleware(ResumeGuard)
+    return server_app
+
+
+agent_server_app = create_agent_server_app()

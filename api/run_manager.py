@@ -1,269 +1,168 @@
-"""Background runs, independent of any HTTP connection, with persisted and fanned-out events.
+"""The API's handle on runs: enqueue, answer and cancel them as jobs (`firm.jobs`), and relay
+their persisted events to SSE clients. Nothing here lives only in this process: any replica
+can start, stream, approve, reject or cancel any run.
 
-Every event gets the run's next sequence number and is written to `run_events` BEFORE it is
-published to live subscribers, so a subscriber can always fill a gap from the database.
-Token events are numerous: they are written in batches (a batch is flushed when a non-token
-event arrives, when it reaches `max_batch`, or `flush_interval` after its first token), which
-keeps one insert per batch instead of one per token while keeping the order.
-
-A subscriber registers for live events first, then reads the persisted ones after its
-`Last-Event-ID`, then relays live ones, dropping any seq it has already sent: nothing is
-missed in the window between the read and the live relay, and nothing is sent twice.
+A relay registers for wake-ups first (`firm.hub`: a recorder in this process, or Postgres
+NOTIFY from any process), then reads `run_events` after its resume point, relays, and waits
+for the next wake-up (or `poll_seconds`, in case a notification was lost). It ends after a
+`run_finished` event once the run is no longer pending/running — a paused run's stream ends
+at its pause; an approved run (status running again) keeps streaming the resumed events.
+Since a run's terminal event and final status are committed together, a relay never ends
+early nor misses the last events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select
 
-from graph.events import ErrorEvent, RunFinished
-from persistence.events import StoredEvent, append_events, last_seq, read_events
+from firm.hub import RunHub
+from firm.jobs import RunQueue
+from firm.runs import ACTIVE, claim_for_answer, run_status
+from persistence.events import StoredEvent, read_events
 from persistence.models import Run
 
-logger = logging.getLogger("api.runs")
-
 TERMINAL_EVENT = "run_finished"
-ACTIVE_STATUSES = ("pending", "running")
-
-
-class RunEventLike(Protocol):
-    """What a run yields: a `graph.events` model (has a `type` and dumps to JSON)."""
-
-    @property
-    def type(self) -> str: ...
-
-    def model_dump(self, *, mode: str = ...) -> dict[str, Any]: ...
-
-
-EventSourceFactory = Callable[[], AsyncIterator[Any]]
-
-
-class _End:
-    """Sentinel: the run's event source is exhausted."""
 
 
 @dataclass
-class _Failure:
-    error: BaseException
+class _Tail:
+    """The events of one run read so far in this process, shared by its relays."""
 
-
-_END = _End()
-
-
-@dataclass
-class LiveRun:
-    run_id: str
-    kind: str
-    next_seq: int
+    events: list[StoredEvent] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    finished: bool = False
+    error: BaseException | None = None
+    users: int = 0
     task: asyncio.Task[None] | None = None
-    subscribers: set[asyncio.Queue[StoredEvent | _End]] = field(default_factory=set)
-    finished_event_seen: bool = False
-    pending: list[StoredEvent] = field(default_factory=list)
-    """Stamped events not yet written (a token batch in the making)."""
 
 
 class RunManager:
-    """Owns the asyncio tasks of runs started through the API (created in the app lifespan)."""
+    """Created in the app lifespan around the process's run queue and wake-up hub."""
 
     def __init__(
-        self, engine: Engine, *, flush_interval: float = 0.05, max_batch: int = 500
+        self, engine: Engine, queue: RunQueue, hub: RunHub, *, poll_seconds: float = 2.0
     ) -> None:
         self.engine = engine
-        self.flush_interval = flush_interval
-        self.max_batch = max_batch
-        self._live: dict[str, LiveRun] = {}
+        self.queue = queue
+        self.hub = hub
+        self.poll_seconds = poll_seconds
+        self._tails: dict[str, _Tail] = {}
 
-    # --- starting and stopping ---------------------------------------------------------
+    # --- starting, answering and stopping -----------------------------------------------
 
-    def is_active(self, run_id: str) -> bool:
-        return run_id in self._live
+    async def start(self, run_id: str, kind: str) -> None:
+        """Enqueue the job of a new run (its row exists, status pending)."""
+        await self.queue.enqueue(run_id, kind)
 
-    @property
-    def active_count(self) -> int:
-        return len(self._live)
-
-    async def start(self, run_id: str, kind: str, source: EventSourceFactory) -> None:
-        """Run `source()` in the background; sequence numbers continue after persisted ones
-        (a resumed run — approval after a pause — keeps one ordered stream)."""
-        if run_id in self._live:
-            raise RuntimeError(f"run {run_id} is already active")
-        first_seq = await asyncio.to_thread(last_seq, self.engine, run_id) + 1
-        live = LiveRun(run_id=run_id, kind=kind, next_seq=first_seq)
-        self._live[run_id] = live
-        live.task = asyncio.create_task(self._drive(live, source), name=f"run:{run_id}")
-
-    async def cancel(self, run_id: str) -> bool:
-        """Cancel an active run's task; True when there was one."""
-        live = self._live.get(run_id)
-        if live is None or live.task is None:
+    async def answer(self, run_id: str, *, approved: bool, note: str) -> bool:
+        """Resume a paused analysis with a human's answer; False when it was not paused
+        (exactly one of concurrent approvals/rejections, on any replicas, wins)."""
+        if not await asyncio.to_thread(claim_for_answer, self.engine, run_id):
             return False
-        live.task.cancel()
-        await asyncio.gather(live.task, return_exceptions=True)
+        self.hub.wake(run_id)
+        await self.queue.enqueue(run_id, "analysis", answer={"approved": approved, "note": note})
         return True
 
-    async def wait(self, run_id: str) -> None:
-        """Wait until a run's background task has ended (tests, benchmarks, shutdown)."""
-        live = self._live.get(run_id)
-        if live is not None and live.task is not None:
-            await asyncio.gather(live.task, return_exceptions=True)
+    async def cancel(self, run_id: str) -> bool:
+        """Cancel a run on whatever worker; False when it had already finished."""
+        job_id = await asyncio.to_thread(self._job_id, run_id)
+        return await self.queue.cancel(run_id, job_id)
 
-    async def shutdown(self) -> None:
-        tasks = [live.task for live in self._live.values() if live.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    def _job_id(self, run_id: str) -> int | None:
+        with self.engine.connect() as conn:
+            job_id: int | None = conn.execute(select(Run.job_id).where(Run.id == run_id)).scalar()
+        return job_id
 
-    # --- subscribing -------------------------------------------------------------------
+    async def wait(self, run_id: str, within: float = 120.0) -> str | None:
+        """Until the run is no longer pending/running (tests, benchmarks); its status."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            waiter = self.hub.register(run_id)
+            try:
+                status = await asyncio.to_thread(run_status, self.engine, run_id)
+                if status not in ACTIVE or loop.time() > deadline:
+                    return status
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter.wait(), min(self.poll_seconds, 0.5))
+            finally:
+                self.hub.unregister(run_id, waiter)
+
+    # --- relaying -----------------------------------------------------------------------
 
     async def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[StoredEvent]:
-        """Persisted events after `after_seq`, then live ones until the run's task ends."""
-        live = self._live.get(run_id)
-        queue: asyncio.Queue[StoredEvent | _End] | None = None
-        if live is not None:
-            # Register before reading the database: see the module docstring.
-            queue = asyncio.Queue()
-            live.subscribers.add(queue)
+        """Persisted events after `after_seq`, then new ones as they are committed, until
+        the run has finished (see the module docstring). All relays of one run in this
+        process share one reader (`_Tail`): one query per wake-up, not one per client."""
+        tail = self._tails.get(run_id)
+        if tail is None or tail.finished:
+            tail = self._tails[run_id] = _Tail()
+            tail.task = asyncio.create_task(self._follow(run_id, tail), name=f"tail:{run_id}")
+        tail.users += 1
+        position = after_seq  # events[k] has seq k + 1: the tail reads every run from seq 1
         try:
-            sent = after_seq
-            for event in await asyncio.to_thread(
-                read_events, self.engine, run_id, after_seq=after_seq
-            ):
-                yield event
-                sent = event.seq
-            if queue is None:
-                return
             while True:
-                item = await queue.get()
-                if isinstance(item, _End):
+                while position < len(tail.events):
+                    yield tail.events[position]
+                    position += 1
+                if tail.error is not None:
+                    raise tail.error
+                if tail.finished:
                     return
-                if item.seq <= sent:
-                    continue
-                yield item
-                sent = item.seq
+                async with tail.changed:
+                    await tail.changed.wait_for(
+                        lambda at=position: len(tail.events) > at or tail.finished  # type: ignore[misc]
+                    )
         finally:
-            if live is not None and queue is not None:
-                live.subscribers.discard(queue)
+            tail.users -= 1
+            if tail.users == 0:
+                if self._tails.get(run_id) is tail:
+                    del self._tails[run_id]
+                if tail.task is not None:
+                    tail.task.cancel()
 
-    # --- the background task -----------------------------------------------------------
-
-    async def _drive(self, live: LiveRun, source: EventSourceFactory) -> None:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(source, queue))
+    async def _follow(self, run_id: str, tail: _Tail) -> None:
+        last_type: str | None = None
         try:
-            await self._write_loop(live, queue)
+            while True:
+                waiter = self.hub.register(run_id)
+                try:
+                    after = len(tail.events)
+                    events = await asyncio.to_thread(
+                        read_events, self.engine, run_id, after_seq=after
+                    )
+                    if events:
+                        tail.events.extend(events)
+                        last_type = events[-1].type
+                    finished = False
+                    if last_type == TERMINAL_EVENT:
+                        status = await asyncio.to_thread(run_status, self.engine, run_id)
+                        finished = status not in ACTIVE
+                    async with tail.changed:
+                        tail.finished = finished
+                        tail.changed.notify_all()
+                    if finished:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(waiter.wait(), self.poll_seconds)
+                finally:
+                    self.hub.unregister(run_id, waiter)
         except asyncio.CancelledError:
-            producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
-            await asyncio.shield(self._close_interrupted(live, "cancelled"))
             raise
-        except Exception as exc:  # a store failure must end the run visibly, not silently
-            logger.exception("run %s: event pipeline failed", live.run_id)
-            producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
-            await asyncio.to_thread(self._mark_failed, live.run_id, f"event store: {exc}")
-        finally:
-            self._live.pop(live.run_id, None)
-            for subscriber in list(live.subscribers):
-                subscriber.put_nowait(_END)
+        except Exception as exc:  # the relays end with the error instead of hanging
+            async with tail.changed:
+                tail.error, tail.finished = exc, True
+                tail.changed.notify_all()
 
-    @staticmethod
-    async def _produce(source: EventSourceFactory, queue: asyncio.Queue[Any]) -> None:
-        stream = source()
-        try:
-            async for event in stream:
-                await queue.put(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.exception("run event source failed")
-            await queue.put(_Failure(exc))
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            await queue.put(_END)
+    @property
+    def relays(self) -> int:
+        return self.hub.waiting
 
-    async def _write_loop(self, live: LiveRun, queue: asyncio.Queue[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        deadline: float | None = None
-        while True:
-            timeout = None if deadline is None else max(0.0, deadline - loop.time())
-            try:
-                item = await asyncio.wait_for(queue.get(), timeout)
-            except TimeoutError:
-                await self._flush(live)
-                deadline = None
-                continue
-            if isinstance(item, _End):
-                break
-            if isinstance(item, _Failure):
-                events = self._failure_events(live, item.error)
-                await asyncio.to_thread(self._mark_failed, live.run_id, str(item.error))
-            else:
-                events = [item]
-            for event in events:
-                live.pending.append(self._stamp(live, event))
-            if any(e.type != "token" for e in events) or len(live.pending) >= self.max_batch:
-                await self._flush(live)
-                deadline = None
-            elif deadline is None:
-                deadline = loop.time() + self.flush_interval
-        await self._flush(live)
-
-    def _stamp(self, live: LiveRun, event: RunEventLike) -> StoredEvent:
-        stored = StoredEvent(
-            run_id=live.run_id,
-            seq=live.next_seq,
-            type=event.type,
-            data=event.model_dump(mode="json"),
-        )
-        live.next_seq += 1
-        if event.type == TERMINAL_EVENT:
-            live.finished_event_seen = True
-        return stored
-
-    async def _flush(self, live: LiveRun) -> None:
-        batch, live.pending = live.pending, []
-        if not batch:
-            return
-        await asyncio.to_thread(append_events, self.engine, batch)
-        for event in batch:
-            for subscriber in live.subscribers:
-                subscriber.put_nowait(event)
-
-    def _failure_events(self, live: LiveRun, error: BaseException) -> list[RunEventLike]:
-        if live.finished_event_seen:
-            return []  # the run reported its own failure before raising
-        message = f"run failed: {type(error).__name__}: {error}"
-        return [
-            ErrorEvent(run_id=live.run_id, message=message),
-            RunFinished(run_id=live.run_id, status="failed"),
-        ]
-
-    async def _close_interrupted(self, live: LiveRun, status: str) -> None:
-        """A cancelled task (cancel route or shutdown) still ends its stream properly."""
-        if not live.finished_event_seen:
-            finished = RunFinished(run_id=live.run_id, status="cancelled")
-            live.pending.append(self._stamp(live, finished))
-        try:
-            await self._flush(live)
-            await asyncio.to_thread(self._mark_status, live.run_id, status, None)
-        except Exception:
-            logger.exception("run %s: could not record cancellation", live.run_id)
-
-    def _mark_failed(self, run_id: str, error: str) -> None:
-        self._mark_status(run_id, "failed", error)
-
-    def _mark_status(self, run_id: str, status: str, error: str | None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(Run)
-                .where(Run.id == run_id, Run.status.in_(ACTIVE_STATUSES))
-                .values(status=status, error=error, finished_at=datetime.now(UTC))
-            )
+    def stats(self) -> dict[str, Any]:
+        return {"relays_waiting": self.hub.waiting}

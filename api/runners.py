@@ -1,20 +1,19 @@
-"""The seam between the API and whatever executes a run.
+"""The request that starts an analysis run, and the seam to whatever executes it.
 
-Routes talk to `AnalysisRunner`; the app's default is `GraphAnalysisRunner` (graph/runner.py,
-the LangGraph desk with the rules engine offline). Tests may install another implementation
-on `app.state.analysis_runner` — the event pipeline around it is the same.
+Runs execute as jobs (`firm.jobs`); the runner a worker uses is `firm.runners.AnalysisRunner`
+(default `GraphAnalysisRunner`, the LangGraph desk). Tests may install another implementation
+on `app.state.analysis_runner` before the lifespan starts: the app's embedded worker uses it,
+with the same queue, recorder and relays around it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
-
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import Engine
 
 from core.bounds import BodyId, Interval, PastTime, Symbol, cross_field
-from core.settings import Settings
+from firm.runners import AnalysisRunner, GraphAnalysisRunner
+
+__all__ = ["AnalysisRunner", "AnalysisStart", "GraphAnalysisRunner"]
 
 
 class AnalysisStart(BaseModel):
@@ -33,57 +32,19 @@ class AnalysisStart(BaseModel):
         "combined with execute",
         examples=["2024-04-01T12:00:00Z"],
     )
+    blind: bool = Field(
+        default=False,
+        strict=True,
+        description="the desk sees an anonymous ticker, rebased prices and relative times; "
+        "a blind run never trades, so it cannot be combined with execute",
+    )
 
     @model_validator(mode="after")
     def _execute_rules(self) -> AnalysisStart:
         if self.execute and self.as_of is not None:
             raise cross_field("as_of", "a replay of a past bar cannot execute a trade")
+        if self.execute and self.blind:
+            raise cross_field("blind", "a blind run sees rebased prices and cannot execute")
         if self.execute and self.portfolio_id is None:
             raise cross_field("portfolio_id", "required to execute a decision")
         return self
-
-
-class AnalysisRunner(Protocol):
-    def start(self, run_id: str, request: AnalysisStart) -> AsyncIterator[Any]:
-        """Events of a new run (the runs row exists, status pending)."""
-        ...
-
-    def resume(self, run_id: str, *, approved: bool, note: str) -> AsyncIterator[Any]:
-        """Events of a paused run resumed with the human's answer."""
-        ...
-
-
-class GraphAnalysisRunner:
-    """Runs the desk through `graph.runner` with the app's engine, settings and checkpointer."""
-
-    def __init__(self, engine: Engine, settings: Settings, checkpointer: Any) -> None:
-        self.engine = engine
-        self.settings = settings
-        self.checkpointer = checkpointer
-
-    def start(self, run_id: str, request: AnalysisStart) -> AsyncIterator[Any]:
-        from graph.runner import run_analysis
-
-        return run_analysis(  # type: ignore[no-any-return]
-            request.symbol,
-            request.interval,
-            run_id=run_id,
-            portfolio_id=request.portfolio_id,
-            execute=request.execute,
-            as_of=request.as_of,
-            engine=self.engine,
-            settings=self.settings,
-            checkpointer=self.checkpointer,
-        )
-
-    def resume(self, run_id: str, *, approved: bool, note: str) -> AsyncIterator[Any]:
-        from graph.runner import resume_run
-
-        return resume_run(  # type: ignore[no-any-return]
-            run_id,
-            approved=approved,
-            note=note,
-            engine=self.engine,
-            settings=self.settings,
-            checkpointer=self.checkpointer,
-        )

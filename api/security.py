@@ -6,6 +6,7 @@ import math
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,6 +20,23 @@ class CorsConfigError(ValueError):
     """Raised at startup: browsers reject `*` with credentials, and it would be unsafe."""
 
 
+class ApiPathsOnly:
+    """Applies the `inner` middleware to requests under `/api/` only. The Agent Server mounts this
+    app's middleware around ALL its routes (`langgraph.json` → `http.app`); its own routes
+    (/threads, /runs, ...) get CORS from `langgraph.json` → `http.cors` instead."""
+
+    def __init__(self, app: ASGIApp, /, *, inner: type, **options: Any) -> None:
+        self.app = app
+        self.wrapped = inner(app, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == "/api" or path.startswith("/api/"):
+            await self.wrapped(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def install_cors(app: FastAPI, settings: Settings) -> None:
     origins = settings.cors_origins
     if "*" in origins and settings.cors_allow_credentials:
@@ -29,7 +47,8 @@ def install_cors(app: FastAPI, settings: Settings) -> None:
     if not origins:
         return
     app.add_middleware(
-        CORSMiddleware,
+        ApiPathsOnly,
+        inner=CORSMiddleware,
         allow_origins=origins,
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=["GET", "POST", "OPTIONS"],

@@ -15,7 +15,7 @@ from bench import REAL_BTC_1H
 
 
 def bare_graph_rate(n: int = 1000) -> float:
-    """Invocations/s of bench_graph's bare graph (the desk's 9-node topology, trivial nodes):
+    """Invocations/s of bench_graph's bare graph (the desk's 11-node topology, trivial nodes):
     the framework floor."""
     from bench.bench_graph import bare_graph
 

@@ -22,9 +22,12 @@ from langgraph.graph import END, START, StateGraph
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "graph"))
 
 from graph_fakes import FAKE_MODEL, FakeModelClient, desk_context, rules_text_reply, state_in
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from graph.graph import graph
-from graph.models import ModelReply, Prompt, TokenCallback, Usage
+from graph.models import Prompt
 
 ANALYSTS = ("technical", "sentiment", "tokenomics")
 DELAY = 0.2
@@ -34,39 +37,53 @@ class _BareState(TypedDict, total=False):
     seen: Annotated[list[str], operator.add]
 
 
+class InstantChatModel(BaseChatModel):
+    """A LangChain chat model that answers at once with a reply built before the run."""
+
+    replies: dict[str, AIMessage]
+
+    @property
+    def _llm_type(self) -> str:
+        return "instant"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.replies[kw["agent"]])])
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.replies[kw["agent"]])])
+
+
 class InstantModelClient:
     """A metered model that answers at once with a reply built before the run: the desk still
-    does all its own per-call work (budget check, cost, parse and validate the text, log), but
-    nothing is charged for the model itself, as the bare graph's trivial nodes cost nothing.
-    (`FakeModelClient` also traces every call and builds a new reply each time.)"""
+    does all its own per-call work (budget reservation, the LangChain chat-model call, cost,
+    parse and validate the text, log), but nothing is charged for the model itself, as the
+    bare graph's trivial nodes cost nothing. (`FakeModelClient` also traces every call and
+    builds a new reply each time.)"""
 
     metered = True
+    provider = "instant"
 
     def __init__(self, texts: dict[str, str]) -> None:
-        usage = Usage(prompt_tokens=100, completion_tokens=50)
-        self.replies = {
-            a: ModelReply(text=t, usage=usage, model=FAKE_MODEL) for a, t in texts.items()
-        }
+        usage: Any = {"input_tokens": 100, "output_tokens": 50, "total_tokens": 150}
+        self.chat = InstantChatModel(
+            replies={a: AIMessage(content=t, usage_metadata=usage) for a, t in texts.items()}
+        )
+        self._bound = {a: self.chat.bind(agent=a) for a in texts}
 
     def model_for(self, agent: str) -> str:
         return FAKE_MODEL
 
-    async def generate(
-        self,
-        agent: str,
-        prompt: Prompt,
-        schema: type[Any],
-        on_token: TokenCallback | None = None,
-    ) -> ModelReply:
-        reply = self.replies[agent]
-        if on_token is not None:
-            on_token(reply.text)
-        return reply
+    def chat_model(self, agent: str, prompt: Prompt, schema: type[Any]) -> Any:
+        return self._bound[agent]
 
 
 def bare_graph(delay: float = 0.0) -> Any:
-    """Same topology as the desk (prepare → 3 parallel → researcher → trader → risk → gate →
-    execute) with trivial nodes."""
+    """Same topology as the desk (intake → prepare → 3 parallel → researcher → trader → risk →
+    gate → execute → report) with trivial nodes."""
 
     def node(name: str) -> Any:
         async def run(state: _BareState) -> dict[str, Any]:
@@ -77,10 +94,21 @@ def bare_graph(delay: float = 0.0) -> Any:
         return run
 
     b: StateGraph[Any, Any, Any, Any] = StateGraph(_BareState)
-    names = ["prepare", *ANALYSTS, "researcher", "trader", "risk_manager", "risk_gate", "execute"]
+    names = [
+        "intake",
+        "prepare",
+        *ANALYSTS,
+        "researcher",
+        "trader",
+        "risk_manager",
+        "risk_gate",
+        "execute",
+        "report",
+    ]
     for name in names:
         b.add_node(name, node(name))
-    b.add_edge(START, "prepare")
+    b.add_edge(START, "intake")
+    b.add_edge("intake", "prepare")
     for a in ANALYSTS:
         b.add_edge("prepare", a)
     b.add_edge(list(ANALYSTS), "researcher")
@@ -89,7 +117,8 @@ def bare_graph(delay: float = 0.0) -> Any:
         ("trader", "risk_manager"),
         ("risk_manager", "risk_gate"),
         ("risk_gate", "execute"),
-        ("execute", END),
+        ("execute", "report"),
+        ("report", END),
     ]:
         b.add_edge(x, y)
     return b.compile()
@@ -134,7 +163,9 @@ def _bench_context(client: Any, run_id: str) -> Any:
 
 
 async def _main() -> None:
-    rounds, n = 15, 100
+    import os
+
+    rounds, n = int(os.environ.get("BENCH_ROUNDS", "15")), int(os.environ.get("BENCH_N", "100"))
     bare = bare_graph()
     inp = state_in()
     scripted = _bench_context(FakeModelClient(), "bench-scripted")
@@ -170,7 +201,7 @@ async def _main() -> None:
         f"({rounds} interleaved rounds x {n} decisions; ratios: best round over best round, "
         "median of the per-round ratios in brackets)"
     )
-    print(f"bare 9-node graph, trivial nodes  : {t_bare * 1e3:7.2f} ms/decision")
+    print(f"bare 11-node graph, trivial nodes : {t_bare * 1e3:7.2f} ms/decision")
     print(f"desk, instant model (prebuilt)    : {t_fake * 1e3:7.2f} ms/decision")
     print(
         f"  overhead ratio desk/bare        : {t_fake / t_bare:7.2f}x "

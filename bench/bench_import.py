@@ -19,20 +19,22 @@ PG_ADMIN_DSN = os.environ.get("CRYPTOFIRM_TEST_PG", "postgresql://postgres@127.0
 
 
 def _measure(url: str, label: str) -> tuple[float, float]:
+    from persistence.candles import SqlCandleStore
     from persistence.db import make_engine, upgrade
     from tools.importers import import_file, read_candle_file
 
     upgrade(url)
     engine = make_engine(url)
+    store = SqlCandleStore(engine)
     try:
         started = time.perf_counter()
         parsed = read_candle_file(REAL_BTC_1H)
         parse_s = time.perf_counter() - started
         started = time.perf_counter()
-        first = import_file(engine, REAL_BTC_1H)
+        first = import_file(store, REAL_BTC_1H)
         first_s = time.perf_counter() - started
         started = time.perf_counter()
-        second = import_file(engine, REAL_BTC_1H)
+        second = import_file(store, REAL_BTC_1H)
         second_s = time.perf_counter() - started
     finally:
         engine.dispose()

@@ -80,6 +80,9 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
         printer.flush(event.node)
         out = event.output
         flag = " [bold red]FALLBACK[/bold red]" if event.fallback else ""
+        flag += " [cyan]CACHED[/cyan]" if event.cached else ""
+        flag += " [yellow]REPAIRED[/yellow]" if event.repaired else ""
+        flag += " [dim](tokens estimated: stream cut)[/dim]" if event.estimated_tokens else ""
         if "signal" in out:
             summary = f"{out['signal']} score {out['score']:+.2f} conf {out['confidence']:.2f}"
             summary += f" (source: {out.get('source') or '?'})"
@@ -95,8 +98,10 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
             f"  ({event.model}, {event.prompt_tokens}+{event.completion_tokens} tok, "
             f"${event.cost_usd:.4f}){flag}"
         )
+        if event.fallback and event.error:
+            console.print(f"[red]  reason: {escape(event.error)}[/red]")
         if out.get("source") == "synthetic":
-            console.print("[bold yellow]  data: SYNTHETIC candles (no real candles stored)[/]")
+            console.print("[bold yellow]  data: SYNTHETIC candles (not market prices)[/]")
     elif isinstance(event, Decision):
         verdict = "APPROVED" if event.approved else "REJECTED"
         if event.awaiting_approval:
@@ -117,6 +122,8 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
         console.print(f"[bold red]BUDGET[/] {escape(event.reason or '')}")
     elif isinstance(event, ErrorEvent) and event.severity == "warning":
         console.print(f"[bold yellow]WARNING[/] {escape(event.message)}")
+        if event.code == "stale_data":
+            console.print("Fetch fresh candles (cryptofirm data fetch) or replay with --as-of.")
     elif isinstance(event, ErrorEvent):
         console.print(f"[bold red]error[/] {escape(event.node or '')} {escape(event.message)}")
     elif isinstance(event, RunFinished):
@@ -124,6 +131,8 @@ def render(event: Any, printer: StreamPrinter, console: Console) -> None:
             f"[bold]{event.status}[/bold]  cost ${event.cost_usd:.4f}  tokens "
             f"{event.prompt_tokens} prompt + {event.completion_tokens} completion"
         )
+        if event.reason:
+            console.print(f"[bold]reason:[/bold] {escape(event.reason)}")
 
 
 async def stream_to_console(events: Any, console: Console) -> str:
@@ -141,24 +150,51 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def resolve_portfolio(engine: Any, name: str | None, *, create_default: bool) -> int | None:
+def model_settings() -> Any:
+    """The settings, checked for the model configuration before any work starts: a bad value
+    or a model setup that cannot work (unknown provider, missing price, key or base URL) is
+    one line naming the setting and exit 2, never a traceback."""
+    from pydantic import ValidationError
+
+    from core.settings import get_settings
+    from graph.context import client_from_settings
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]).upper()
+        raise fail(f"{field}: {first['msg']}") from None
+    try:
+        client_from_settings(settings)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return settings
+
+
+def resolve_portfolio(
+    engine: Any, name: str | None, *, create_default: bool, settings: Any = None
+) -> int | None:
+    """The named portfolio, or (when executing) the default one of the data's market kind:
+    `<default>-synthetic` with synthetic data, so a synthetic fill never lands in a real one."""
     from core.settings import get_settings
     from persistence.portfolios import (
         UnknownPortfolioError,
-        create_portfolio,
+        ensure_default_portfolio,
         get_portfolio_by_name,
     )
 
-    settings = get_settings()
+    settings = settings or get_settings()
     if name is None and not create_default:
         return None
-    name = name or settings.default_portfolio_name
+    if name is None:
+        return ensure_default_portfolio(engine, settings).id
+    if name == settings.default_portfolio_name:
+        return ensure_default_portfolio(engine, settings, kind="real").id
     try:
         return get_portfolio_by_name(engine, name).id
     except UnknownPortfolioError:
-        if name != settings.default_portfolio_name:
-            raise fail(f"--portfolio: no portfolio named {name!r}") from None
-        return create_portfolio(engine, name, settings.default_starting_cash).id
+        raise fail(f"--portfolio: no portfolio named {name!r}") from None
 
 
 def analyze(
@@ -172,9 +208,23 @@ def analyze(
         help="replay the desk at the bar containing this UTC time (e.g. 2024-04-01T12:00) "
         "from stored candles; cannot be combined with --execute",
     ),
+    blind: bool = typer.Option(
+        False,
+        "--blind",
+        help="the desk sees an anonymous ticker, prices rebased (first of the last 12 closes = "
+        "100) and relative times; cannot be combined with --execute",
+    ),
+    synthetic: bool = typer.Option(
+        False,
+        "--synthetic",
+        help="analyse synthetic candles (labelled SYNTHETIC; trades only a synthetic portfolio)",
+    ),
 ) -> None:
-    """Run the six-agent desk once on SYMBOL and stream its reasoning."""
-    from core.settings import get_settings
+    """Run the six-agent desk once on SYMBOL and stream its reasoning.
+
+    Candles come from the store (4h/1d built from finer stored candles when needed); with
+    none stored the run fails naming what to fetch — synthetic candles only with --synthetic."""
+    from core.settings import DataSourceMode
     from graph.runner import run_analysis
     from persistence.db import init_db
 
@@ -183,10 +233,14 @@ def analyze(
     replay_at = validate.parse_time(as_of, "--as-of") if as_of is not None else None
     if replay_at is not None and execute:
         raise fail("--as-of: a replay of a past bar cannot --execute")
+    if blind and execute:
+        raise fail("--blind: a blind run sees rebased prices and cannot --execute")
     started = time.perf_counter()
-    settings = get_settings()
+    settings = model_settings()
+    if synthetic:
+        settings = settings.model_copy(update={"data_source": DataSourceMode.synthetic})
     engine = init_db(settings.database_url)
-    portfolio_id = resolve_portfolio(engine, portfolio, create_default=execute)
+    portfolio_id = resolve_portfolio(engine, portfolio, create_default=execute, settings=settings)
     console = Console(highlight=False)
     events = run_analysis(
         symbol,
@@ -196,8 +250,16 @@ def analyze(
         engine=engine,
         settings=settings,
         as_of=replay_at,
+        blind=blind,
     )
+    if blind:
+        console.print(
+            f"[bold cyan]BLIND[/] the desk sees {symbol} as ASSET, prices rebased (first of the "
+            "last 12 closes = 100) and times relative to the decision (shown as 2000-01-01)"
+        )
     status = asyncio.run(stream_to_console(events, console))
     console.print(f"[dim]wall time {time.perf_counter() - started:.2f}s[/dim]")
-    if status not in ("completed", "paused"):
+    # degraded: a decision was made with some agents on their fallback (the warning above says
+    # which); exit 0. failed, budget_exceeded, cancelled: no decision, exit 1.
+    if status not in ("completed", "degraded", "paused"):
         raise typer.Exit(code=1)

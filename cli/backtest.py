@@ -41,8 +41,22 @@ def backtest(
     every: int = typer.Option(1, "--every", help="decide every N bars"),
     export: Path | None = typer.Option(None, "--export", help="write trades/equity/metrics here"),
     max_cost: float | None = typer.Option(None, "--max-cost", help="raise the USD cost cap"),
+    blind: bool = typer.Option(
+        False,
+        "--blind",
+        help="the desk sees an anonymous ticker, rebased prices and relative times "
+        "(fills stay real); compare with a normal run to spot memorisation",
+    ),
+    clip: bool = typer.Option(
+        False, "--clip", help="run on the part of the range real data covers (and say so)"
+    ),
+    synthetic: bool = typer.Option(
+        False, "--synthetic", help="use synthetic candles (labelled SYNTHETIC everywhere)"
+    ),
 ) -> None:
-    """Backtest the desk over a date range; prints metrics against the baselines."""
+    """Backtest the desk over a date range; prints metrics against the baselines.
+
+    A range real data does not fully cover exits 2 naming the missing part, unless --clip."""
     from core.settings import get_settings
     from graph.backtest.data import load_backtest_data
     from graph.backtest.engine import NotEnoughHistoryError
@@ -71,22 +85,32 @@ def backtest(
             fee_rate=settings.fee_rate,
             slippage_bps=settings.slippage_bps,
             max_cost_usd=Decimal(str(max_cost)) if max_cost is not None else None,
+            blind=blind,
+            clip=clip,
+            synthetic=synthetic,
         )
     except ValidationError as exc:
         validate.fail(validate.first_error(exc, OPTION_NAMES))
     db = init_db(settings.database_url)
     try:
         estimate = estimate_cost(params, settings)
-        run_id = create_backtest_run(db, params, settings=settings)
         data = load_backtest_data(params, engine=db, settings=settings)
+        params = data.params  # the range served: clipped or start moved only with a note
+        run_id = create_backtest_run(db, params, settings=settings)
     except (CostLimitError, UnknownPriceError, NotEnoughHistoryError, ValueError) as exc:
         validate.fail(str(exc))
     err.print(
-        f"{params.symbol} {params.interval} {start:%Y-%m-%d} → {end:%Y-%m-%d}, every {every} "
+        f"{params.symbol} {params.interval} {params.start:%Y-%m-%d %H:%M} → "
+        f"{params.end:%Y-%m-%d %H:%M}, every {every} "
         f"bar(s): {estimate.decision_points} decisions, est. ${estimate.usd} "
-        f"(cap ${estimate.cap_usd}); data: {data.source}; run {run_id}",
+        f"(cap ${estimate.cap_usd}); data: {data.source}; run {run_id}"
+        + ("; BLIND (anonymous ticker, rebased prices, relative times)" if blind else ""),
         highlight=False,
     )
+    if data.source == "synthetic":
+        err.print("warning: candles are SYNTHETIC, not market prices", style="yellow")
+    for note in params.data_notes:
+        err.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     with Progress(
         TextColumn("backtest"),
         BarColumn(),
@@ -110,14 +134,16 @@ def backtest(
     for column in ("return", "CAGR", "Sharpe", "Sortino", "max DD", "trades", "win rate"):
         table.add_column(column, justify="right")
     rows = [("desk", report.metrics)] + [(n, b.metrics) for n, b in report.baselines.items()]
+    same = {n for n, b in report.baselines.items() if b.same_as_desk}
     for name, m in rows:
         if m is None:
             table.add_row(name, *["—"] * 7)
             continue
+        label = f"{name} (= desk)" if name in same else name
         table.add_row(
-            name,
+            label,
             _pct(m.total_return),
-            _pct(m.cagr),
+            _pct(m.cagr) if m.annualised else "n/a (<1y)",
             _num(m.sharpe),
             _num(m.sortino),
             _pct(-m.max_drawdown),
@@ -125,6 +151,9 @@ def backtest(
             _pct(m.win_rate),
         )
     console.print(table)
+    for name, b in report.baselines.items():
+        if b.note:
+            console.print(f"{name}: {b.note}", highlight=False)
     s = report.decision_spread
     console.print(
         f"decisions: buy {s.buy} · sell {s.sell} · hold {s.hold}; LLM calls "
@@ -133,6 +162,12 @@ def backtest(
     )
     for warning in report.warnings:
         console.print(f"warning: {warning}", style="yellow", highlight=False)
+    console.print(
+        "inputs: candles, sentiment (Fear & Greed history + dated headlines) and tokenomics "
+        "as public at each decision; per-decision sources and as_of in --export decisions.csv",
+        style="dim",
+        highlight=False,
+    )
     if export is not None:
         for path in export_report(report, export):
             console.print(f"wrote {path}", highlight=False)

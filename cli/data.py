@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from sqlalchemy import Engine
 
-    from tools.candle_store import Gap, StoreReport
+    from tools.candle_frame import Gap
+    from tools.candle_store import StoreReport
 
 # pandas, SQLAlchemy and python-binance are imported inside the commands: `cryptofirm --help`
 # and every other sub-command must not pay seconds for them.
@@ -103,10 +104,22 @@ def _print_report(report: StoreReport, what: str) -> None:
         f"{report.forming_dropped} still-forming dropped"
     )
     for example in report.rejected_examples:
-        when = datetime.fromtimestamp(example.open_time / 1000, tz=UTC).isoformat()
-        console.print(f"  rejected {when}: {example.reason} {example.values}")
+        console.print(f"  rejected {example.describe()}", highlight=False, markup=False)
     missing = sum(g.missing for g in report.gaps)
     console.print(f"  {len(report.gaps)} gaps ({missing} missing candles) in this data")
+    if report.conflicts:
+        kept = report.conflicts - report.replaced
+        console.print(
+            f"  {report.conflicts} stored candles differ from this data: "
+            f"{report.replaced} replaced, {kept} kept"
+            + (" (--replace overwrites them)" if kept and what == "import" else "")
+        )
+        for conflict in report.conflict_examples:
+            when = datetime.fromtimestamp(conflict.open_time / 1000, tz=UTC).strftime(TIME_FORMAT)
+            console.print(
+                f"    {when}: stored ({conflict.stored_source}) {conflict.stored} "
+                f"vs {conflict.incoming}"
+            )
 
 
 @app.command("fetch")
@@ -116,9 +129,11 @@ def fetch(
     start: Annotated[str, typer.Option("--from", help="first open time, UTC date")] = "",
     end: Annotated[str, typer.Option("--to", help="end (exclusive), UTC; default now")] = "",
 ) -> None:
-    """Fetch klines from Binance into the store (idempotent: re-fetching adds nothing)."""
+    """Fetch klines from Binance into the store (idempotent: re-fetching adds nothing; a
+    stored candle Binance now reports differently — fetched while forming — is corrected)."""
+    from persistence.candles import store_candles
     from tools.binance import BinanceError, BinanceKlinesClient
-    from tools.candle_store import datetime_to_ms, now_ms, store_candles
+    from tools.candle_frame import datetime_to_ms, now_ms
     from tools.intervals import interval_ms
 
     symbol, interval = _checked(symbol, interval)
@@ -145,7 +160,12 @@ def fetch(
         _fail(str(exc), EXIT_UNAVAILABLE)
     finally:
         client.close()
-    report = store_candles(engine, symbol, interval, frame, source="binance")
+    try:
+        report = store_candles(
+            engine, symbol, interval, frame, source="binance", overwrite="same_source"
+        )
+    except ValueError as exc:  # e.g. a synthetic series stored under this key
+        _fail(str(exc))
     _print_report(report, "fetch")
 
 
@@ -154,26 +174,28 @@ def import_(
     path: Path,
     symbol: Annotated[str | None, typer.Option(help="override the symbol from the name")] = None,
     interval: Annotated[str | None, typer.Option(help="override the interval")] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="import the good rows, report the bad ones")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="overwrite stored candles whose values differ")
+    ] = False,
 ) -> None:
-    """Import a candle file (Binance kline CSV/zip, freqtrade feather/json, CSV with header)."""
-    from tools.candle_store import store_candles
-    from tools.importers import ImportFormatError, read_candle_file
+    """Import a candle file (Binance kline CSV/zip, freqtrade feather/json, CSV with header).
+
+    All or nothing: a bad row (named by line, field and value) imports nothing, exit 2."""
+    from persistence.candles import SqlCandleStore
+    from tools.importers import ImportFormatError, read_candle_file, store_file
 
     engine = _engine()
     try:
         candles = read_candle_file(path, symbol=symbol, interval=interval)
+        with _progress() as progress:
+            task = progress.add_task(f"import {path.name}", total=None)
+            report = store_file(SqlCandleStore(engine), candles, skip_bad=skip_bad, replace=replace)
+            progress.update(task, total=report.rows_in, completed=report.rows_in)
     except (FileNotFoundError, ImportFormatError, ValueError) as exc:
         _fail(str(exc))
-    with _progress() as progress:
-        task = progress.add_task(f"import {path.name}", total=len(candles.frame))
-        report = store_candles(
-            engine,
-            candles.symbol,
-            candles.interval,
-            candles.frame,
-            source="import",
-            on_batch=lambda n: progress.advance(task, n),
-        )
     _print_report(report, "import")
 
 
@@ -182,7 +204,7 @@ def list_() -> None:
     """Every stored (symbol, interval) with its row count, range and sources."""
     from rich.table import Table
 
-    from tools.candle_store import list_series
+    from persistence.candles import list_series
 
     series = list_series(_engine())
     if not series:
@@ -204,7 +226,7 @@ def list_() -> None:
 @app.command("gaps")
 def gaps(symbol: str, interval: str) -> None:
     """Report missing candles between the first and last stored bar (never filled)."""
-    from tools.candle_store import store_gaps
+    from persistence.candles import store_gaps
 
     symbol, interval = _checked(symbol, interval)
     _print_gaps(store_gaps(_engine(), symbol, interval), symbol, interval)

@@ -12,9 +12,11 @@ import typer
 from cli import analyze as analyze_cli
 from cli import backtest as backtest_cli
 from cli import data as data_cli
+from cli import headlines as headlines_cli
 from cli import portfolio as portfolio_cli
 from cli import runs as runs_cli
 from cli import serve as serve_cli
+from cli import worker as worker_cli
 
 
 def _is_cli_process() -> bool:
@@ -34,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+data_cli.app.command("import-headlines")(headlines_cli.import_headlines)
 app.add_typer(data_cli.app, name="data", help="Market data: fetch, import, list, gaps.")
 app.command("backtest")(backtest_cli.backtest)
 app.add_typer(
@@ -44,6 +47,7 @@ app.command("analyze")(analyze_cli.analyze)
 app.add_typer(runs_cli.app, name="runs", help="Runs: approve or reject a paused run.")
 app.command("serve")(serve_cli.serve)
 app.command("demo")(serve_cli.demo)
+app.command("worker")(worker_cli.worker)
 
 
 @app.command("migrate")

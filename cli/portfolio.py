@@ -123,8 +123,12 @@ def create(
     max_position_pct: Annotated[
         float | None, typer.Option(help="largest single position, % of equity")
     ] = None,
+    synthetic: Annotated[
+        bool, typer.Option("--synthetic", help="a synthetic-market portfolio (synthetic candles)")
+    ] = False,
 ) -> None:
-    """Create a portfolio with its own starting cash and risk limits."""
+    """Create a portfolio with its own starting cash and risk limits (real market unless
+    --synthetic: a portfolio never mixes synthetic and real fills)."""
     from core.bounds import Cash, Name
     from persistence.portfolios import create_portfolio
 
@@ -138,11 +142,19 @@ def create(
     engine = _engine()
     try:
         created = create_portfolio(
-            engine, name, starting_cash, require_approval=require_approval, risk=risk
+            engine,
+            name,
+            starting_cash,
+            require_approval=require_approval,
+            risk=risk,
+            kind="synthetic" if synthetic else "real",
         )
     except ValueError as exc:
         _fail(str(exc))
-    typer.echo(f"created portfolio {created.name!r} (id {created.id}) with {created.starting_cash}")
+    typer.echo(
+        f"created {created.kind} portfolio {created.name!r} (id {created.id}) "
+        f"with {created.starting_cash}"
+    )
 
 
 @app.command("list")

@@ -49,14 +49,41 @@ def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
     from api.main import create_app
+    from core.logging import configure_from_settings
 
-    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))  # type: ignore[arg-type]
+    # uvicorn's own loggers go through the root handler too (one format, LOG_FORMAT).
+    configure_from_settings(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        **uvicorn_options(settings),  # type: ignore[arg-type]
+    )
 
 
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+WorkerOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--worker/--no-worker",
+        help="also execute runs in this process (default API_EMBEDDED_WORKER; "
+        "--no-worker needs Postgres and `cryptofirm worker` processes)",
+    ),
+]
+
+
+def serve(
+    host: HostOption = "127.0.0.1", port: PortOption = 8000, worker: WorkerOption = None
+) -> None:
     """Serve the REST API (and the web UI when web/out exists)."""
+    from graph.checkpoint import uses_postgres
+
     _check_port_free(host, port)
     settings = get_settings()
+    if worker is not None:
+        settings = settings.model_copy(update={"api_embedded_worker": worker})
+    if not settings.api_embedded_worker and not uses_postgres(settings.database_url):
+        _fail("--no-worker: with SQLite the API's own worker is the only one (use Postgres)")
     typer.echo(f"cryptofirm API on http://{host}:{port}/api (docs: http://{host}:{port}/docs)")
     _run_uvicorn(host, port, settings)
 
@@ -64,8 +91,9 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 def ensure_demo_data(settings: Settings) -> list[str]:
     """Fill an empty candle store: the real BTC/ETH 1h files when present, else synthetic
     candles (stored with source=synthetic, so every screen labels them). Returns what it did."""
+    from persistence.candles import SqlCandleStore, list_series, store_candles
     from persistence.db import init_db
-    from tools.candle_store import list_series, now_ms, store_candles
+    from tools.candle_frame import now_ms
     from tools.importers import import_file
     from tools.intervals import interval_ms
     from tools.synthetic import SYNTHETIC_SOURCE, generate_candles
@@ -77,7 +105,7 @@ def ensure_demo_data(settings: Settings) -> list[str]:
     real_dir = settings.real_data_dir
     real = [real_dir / name for name in DEMO_FILES if (real_dir / name).is_file()]
     for path in real:
-        report = import_file(engine, path)
+        report = import_file(SqlCandleStore(engine), path)
         done.append(f"imported {path.name}: {report.rows_new} real Binance candles")
     if real:
         return done
@@ -95,6 +123,7 @@ def ensure_demo_data(settings: Settings) -> list[str]:
 def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Migrate, make sure there is market data and a default portfolio, then serve the API
     and the web UI; prints the URL to open."""
+    from persistence.candles import list_series
     from persistence.db import init_db
     from persistence.portfolios import ensure_default_portfolio
 
@@ -102,8 +131,19 @@ def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     settings = get_settings()
     for line in ensure_demo_data(settings):
         typer.echo(line)
-    portfolio = ensure_default_portfolio(init_db(settings.database_url), settings)
-    typer.echo(f"portfolio {portfolio.name!r} (id {portfolio.id}): {portfolio.starting_cash} USDT")
+    from cli.headlines import ensure_demo_headlines
+
+    for line in ensure_demo_headlines(settings):
+        typer.echo(line)
+    # With only invented demo candles the demo trades a synthetic portfolio (never a real one).
+    engine = init_db(settings.database_url)
+    stored = list_series(engine)
+    synthetic = bool(stored) and all(s.sources == ["synthetic"] for s in stored)
+    portfolio = ensure_default_portfolio(engine, settings, kind="synthetic" if synthetic else None)
+    typer.echo(
+        f"{portfolio.kind} portfolio {portfolio.name!r} (id {portfolio.id}): "
+        f"{portfolio.starting_cash} USDT"
+    )
     if not settings.web_out_dir.is_dir():
         typer.echo(f"note: no web UI build at {settings.web_out_dir} (cd web && npm run build)")
     typer.echo(f"\n  open http://{host}:{port}/\n")

@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 DB_INT_MAX = 2**31 - 1
@@ -164,6 +170,7 @@ EveryBars = Annotated[int, Field(ge=1, le=MAX_BARS_PER_RUN), JSON_NUMBER]
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"),
+    AfterValidator(_no_nul),
 ]
 Text = Annotated[
     str, StringConstraints(max_length=MAX_TEXT, pattern=r"^[^\x00]*$"), AfterValidator(_no_nul)

@@ -5,11 +5,12 @@ Every knob is documented in `.env.example`; nothing else reads `os.environ` dire
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,18 +37,34 @@ class LLMProvider(StrEnum):
 
 
 class ModelPrice(BaseModel):
-    """USD per one million tokens."""
+    """One model entry: USD per one million tokens, plus what else the desk must know of it."""
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
+    context_tokens: int | None = Field(default=None, description="context window (tokens)")
+    training_cutoff: date | None = Field(
+        default=None,
+        description="last day the model's training data may cover; a backtest before it "
+        "measures memory, not skill (None: unknown, or no training data as for rules)",
+    )
+
+
+def _entry(inp: str, out: str, context: int, cutoff: date) -> ModelPrice:
+    return ModelPrice(
+        input_per_mtok=Decimal(inp),
+        output_per_mtok=Decimal(out),
+        context_tokens=context,
+        training_cutoff=cutoff,
+    )
 
 
 DEFAULT_PRICES: dict[str, ModelPrice] = {
     "rules": ModelPrice(input_per_mtok=Decimal(0), output_per_mtok=Decimal(0)),
-    "gpt-4o-mini": ModelPrice(input_per_mtok=Decimal("0.15"), output_per_mtok=Decimal("0.60")),
-    "gpt-4o": ModelPrice(input_per_mtok=Decimal("2.50"), output_per_mtok=Decimal("10.00")),
-    "gpt-4.1-mini": ModelPrice(input_per_mtok=Decimal("0.40"), output_per_mtok=Decimal("1.60")),
-    "gpt-4.1": ModelPrice(input_per_mtok=Decimal("2.00"), output_per_mtok=Decimal("8.00")),
+    # Cutoffs: the last day of the month the provider names (the conservative end).
+    "gpt-4o-mini": _entry("0.15", "0.60", 128_000, date(2023, 10, 31)),
+    "gpt-4o": _entry("2.50", "10.00", 128_000, date(2023, 10, 31)),
+    "gpt-4.1-mini": _entry("0.40", "1.60", 1_047_576, date(2024, 6, 30)),
+    "gpt-4.1": _entry("2.00", "8.00", 1_047_576, date(2024, 6, 30)),
 }
 
 
@@ -79,6 +96,27 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.2
     llm_timeout_s: float = 60.0
     llm_prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    llm_structured_output: Literal["json_schema", "tool_calling", "prompt"] = Field(
+        default="json_schema",
+        description="how the provider is asked for the answer's shape: response_format "
+        "json_schema, a forced tool call, or (a provider with neither) the prompt",
+    )
+    llm_max_retries: int = Field(default=1, ge=0, le=5, description="client retries per call")
+    llm_seed: int | None = Field(default=None, description="sampling seed, where supported")
+    llm_frequency_penalty: float | None = Field(
+        default=None, ge=-2, le=2, description="OpenAI frequency_penalty (small models loop)"
+    )
+    llm_breaker_failures: int = Field(
+        default=3,
+        ge=1,
+        description="consecutive transport failures after which the provider is not called "
+        "again in the run (or backtest)",
+    )
+    llm_replay: bool = Field(
+        default=False,
+        description="answer only from recorded model responses (llm_cache); a response "
+        "missing from the recording fails the run instead of calling the model",
+    )
 
     # --- budgets (checked before every call) ------------------------------------------
     budget_run_usd: Decimal = Decimal("0.50")
@@ -116,6 +154,26 @@ class Settings(BaseSettings):
         "trusts; empty trusts none, so a client cannot pick its rate-limit identity",
     )
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="SSE heartbeat interval")
+    api_embedded_worker: bool = Field(
+        default=True,
+        description="the API process also runs a worker (always needed with SQLite; with "
+        "Postgres, API replicas may leave runs to `cryptofirm worker` processes)",
+    )
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=64, description="runs one worker process executes at a time"
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="how often a worker says it is alive"
+    )
+    worker_stalled_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="a worker silent this long is dead: its runs resume"
+    )
+    worker_sweep_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="how often a worker looks for stalled/orphaned runs"
+    )
+    max_run_recoveries: int = Field(
+        default=5, ge=0, le=100, description="resumes after dead workers before a run fails"
+    )
     web_out_dir: Path = Field(
         default=PROJECT_ROOT / "web" / "out", description="Next.js static export served at /"
     )
@@ -125,7 +183,24 @@ class Settings(BaseSettings):
         "them, tests and benchmarks read them",
     )
 
+    sentiment_data_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "data" / "sentiment",
+        description="point-in-time sentiment history (Fear & Greed daily CSV, headline files; "
+        "never copied into the repo): backtests and replays read it",
+    )
+    worker_metrics_port: int = Field(
+        default=9100,
+        ge=1,
+        le=65535,
+        description="port of /metrics in a process without an HTTP app (`cryptofirm worker`)",
+    )
+
     log_level: str = "INFO"
+    log_format: Literal["plain", "json"] = Field(
+        default="plain",
+        description="plain: human lines (make demo); json: one JSON object per line with "
+        "run_id / session_id / agent / job_id where they apply (containers, CloudWatch)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,21 +1,27 @@
-"""Per-run and per-day budgets in tokens and USD, checked BEFORE every metered model call.
+"""Per-run and per-day budgets in tokens and USD, RESERVED before every metered model call.
 
-The estimate for a call is `len(prompt) / 4` prompt tokens (the usual ~4 characters per token
-for English and JSON; deliberately simple, it only has to be conservative together with the
-next term) plus `llm_max_output_tokens` completion tokens, priced with `settings.llm_prices`.
-The day's spend is read once from `agent_logs` (since UTC midnight) and kept up to date in
-memory. Rules-engine calls are free and unmetered, so they are never checked.
+The estimate of a call is an upper bound: its prompt tokens counted with the model's own
+tokenizer (OpenAI models) or bounded by the prompt's UTF-8 bytes (any other model; see
+`graph.tokens`), plus `llm_max_output_tokens` completion tokens, priced with
+`settings.llm_prices`. `reserve` adds the estimate to the spend before the call starts and
+refuses the call if the spend plus the reservation would break a limit; `settle` replaces the
+reservation with what the call really used. Calls running in parallel (the three analysts)
+therefore can never overshoot together. The day's spend is read once from `agent_logs` (since
+UTC midnight) and kept up to date in memory. Rules-engine calls are free and never reserved.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from core.settings import Settings
 from graph.costs import cost_usd
+from graph.tokens import prompt_token_bound
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -45,8 +51,12 @@ class BudgetExceededError(RuntimeError):
         self.limit_tokens = limit_tokens
 
 
-def estimate_prompt_tokens(prompt_text: str) -> int:
-    return len(prompt_text) // 4 + 1
+@dataclass(frozen=True)
+class Reservation:
+    """What `reserve` set aside for one call; `settle` it exactly once."""
+
+    tokens: int
+    usd: Decimal
 
 
 class BudgetGuard:
@@ -91,34 +101,40 @@ class BudgetGuard:
         self.day_usd = Decimal(str(usd))
         self.day_tokens = int(tokens)
 
-    def check(self, model: str, prompt_text: str) -> None:
-        """Raise `BudgetExceededError` if this call could break a budget."""
-        est_prompt = estimate_prompt_tokens(prompt_text)
+    def estimate(self, model: str, prompt_texts: Sequence[str]) -> Reservation:
+        """Upper bound of one call's tokens and cost (see the module docstring)."""
+        est_prompt = prompt_token_bound(model, prompt_texts)
         est_out = self.settings.llm_max_output_tokens
-        est_tokens = est_prompt + est_out
-        est_usd = cost_usd(self.settings, model, est_prompt, est_out)
+        usd = cost_usd(self.settings, model, est_prompt, est_out)
+        return Reservation(est_prompt + est_out, usd)
+
+    def reserve(self, model: str, prompt_texts: Sequence[str]) -> Reservation:
+        """Set the call's estimate aside, or raise `BudgetExceededError` if spend + reservations
+        + this estimate would break a budget."""
+        est = self.estimate(model, prompt_texts)
         with self._lock:
             self._load_day()
             if (
-                self.run_usd + est_usd > self.run_limit_usd
-                or self.run_tokens + est_tokens > self.run_limit_tokens
+                self.run_usd + est.usd > self.run_limit_usd
+                or self.run_tokens + est.tokens > self.run_limit_tokens
             ):
                 scope: Literal["run", "day"] = "run"
                 spent_usd, limit_usd = self.run_usd, self.run_limit_usd
                 spent_tok, limit_tok = self.run_tokens, self.run_limit_tokens
             elif (
-                self.day_usd + est_usd > self.day_limit_usd
-                or self.day_tokens + est_tokens > self.day_limit_tokens
+                self.day_usd + est.usd > self.day_limit_usd
+                or self.day_tokens + est.tokens > self.day_limit_tokens
             ):
                 scope = "day"
                 spent_usd, limit_usd = self.day_usd, self.day_limit_usd
                 spent_tok, limit_tok = self.day_tokens, self.day_limit_tokens
             else:
-                return
+                self._apply(est.tokens, est.usd)
+                return est
         reason = (
             f"{scope} budget would be exceeded by the next {model} call: "
-            f"spent ${spent_usd:.4f} + est. ${est_usd:.4f} vs limit ${limit_usd}, "
-            f"{spent_tok} + est. {est_tokens} tokens vs limit {limit_tok}"
+            f"spent and reserved ${spent_usd:.4f} + est. ${est.usd:.4f} vs limit ${limit_usd}, "
+            f"{spent_tok} + est. {est.tokens} tokens vs limit {limit_tok}"
         )
         raise BudgetExceededError(
             scope,
@@ -129,10 +145,13 @@ class BudgetGuard:
             limit_tokens=limit_tok,
         )
 
-    def add(self, tokens: int, usd: Decimal) -> None:
+    def settle(self, reservation: Reservation, tokens: int, usd: Decimal) -> None:
+        """Replace a reservation with the call's real use."""
         with self._lock:
-            self._load_day()
-            self.run_tokens += tokens
-            self.run_usd += usd
-            self.day_tokens += tokens
-            self.day_usd += usd
+            self._apply(tokens - reservation.tokens, usd - reservation.usd)
+
+    def _apply(self, tokens: int, usd: Decimal) -> None:
+        self.run_tokens += tokens
+        self.run_usd += usd
+        self.day_tokens += tokens
+        self.day_usd += usd

@@ -7,16 +7,28 @@ Rows are buffered in memory and written in one batch (`flush`) at the end of a r
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from core.settings import Settings
+from core.metrics import observe_llm_call
+from core.settings import ModelPrice, Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 MTOK = Decimal(1_000_000)
+
+
+def model_entry(settings: Settings, model: str) -> ModelPrice | None:
+    """The model's entry in `settings.llm_prices`: price, context length, training cutoff."""
+    return settings.llm_prices.get(model)
+
+
+def training_cutoff(settings: Settings, model: str) -> date | None:
+    """The model's knowledge cutoff when known (the memorisation guard of backtests)."""
+    entry = model_entry(settings, model)
+    return entry.training_cutoff if entry is not None else None
 
 
 def cost_usd(settings: Settings, model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
@@ -28,11 +40,42 @@ def cost_usd(settings: Settings, model: str, prompt_tokens: int, completion_toke
     return (price.input_per_mtok * prompt_tokens + price.output_per_mtok * completion_tokens) / MTOK
 
 
+def memorisation_note(settings: Settings, start: datetime, end: datetime) -> str | None:
+    """A warning when a backtest window starts before a desk model's training cutoff (its
+    result may measure memory, not skill). None for the rules engine, which has no training
+    data. A metered model without a known cutoff is said to be unknown, not assumed safe."""
+    if settings.offline_models:
+        return None
+    notes: list[str] = []
+    for model in sorted({settings.llm_model_cheap, settings.llm_model_strong}):
+        price = settings.llm_prices.get(model)
+        cutoff = price.training_cutoff if price is not None else None
+        if cutoff is None:
+            notes.append(f"{model}'s training cutoff is unknown")
+        elif start.date() <= cutoff:
+            where = "lies before" if end.date() <= cutoff else "starts before"
+            notes.append(f"the window {where} {model}'s training cutoff {cutoff}")
+    if not notes:
+        return None
+    return (
+        f"{MEMORISATION_PREFIX} {'; '.join(notes)} ({start:%Y-%m-%d} → {end:%Y-%m-%d}): the "
+        "model may have seen this period, so the result can measure memory, not skill "
+        "(compare with a --blind run)"
+    )
+
+
+MEMORISATION_PREFIX = "memorisation:"
+
+
 class CostLog:
     """Buffer of AgentLog rows plus per-run totals."""
 
-    def __init__(self, engine: Engine | None, *, batch_size: int = 500) -> None:
+    def __init__(
+        self, engine: Engine | None, *, batch_size: int = 500, provider: str = "unknown"
+    ) -> None:
         self.engine = engine
+        self.provider = provider
+        """Provider label of this log's calls in the metrics (`settings.llm_provider`)."""
         self.batch_size = batch_size
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -77,6 +120,17 @@ class CostLog:
             self.total_completion_tokens += completion_tokens
             self.total_cost_usd += cost
             full = len(self._rows) >= self.batch_size
+        observe_llm_call(
+            agent=agent,
+            model=model,
+            provider=self.provider,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=cost,
+            latency_ms=latency_ms,
+            ok=ok,
+            cached=cached,
+        )
         if full:
             self.flush()
 

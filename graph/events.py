@@ -63,6 +63,16 @@ class AgentOutput(_Event):
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     fallback: bool = False
+    """No valid answer: the agent's safe fallback output was used; `error` says why."""
+    cached: bool = False
+    """Answered from recorded responses (answer cache / replay): no model call."""
+    repaired: bool = False
+    """The first answer was invalid and a repair attempt fixed it."""
+    error: str | None = None
+    attempts: int = 0
+    """Model calls made for this output (repairs and failed calls included)."""
+    estimated_tokens: bool = False
+    """A call broke off before the provider's usage: its tokens are a tokenizer count."""
 
 
 class Decision(_Event):
@@ -74,6 +84,8 @@ class Decision(_Event):
     take_profit: float | None = None
     approved: bool
     reasons: list[str] = Field(default_factory=list)
+    clamped: bool = False
+    """The risk clamp changed what the trader asked for (size cut, or refused)."""
     awaiting_approval: bool = False
 
 
@@ -114,11 +126,17 @@ class ErrorEvent(_Event):
     node: str | None = None
     severity: Literal["error", "warning"] = "error"
     """`warning`: the run goes on but the user must know (e.g. stale data: no trade possible)."""
+    code: str | None = None
+    """What kind of problem (`stale_data`, `no_replay_data`) when it is a known one: `message`
+    is then plain words for a trader, and each client adds its own advice (a CLI flag, a button)."""
 
 
 class RunFinished(_Event):
     type: Literal["run_finished"] = "run_finished"
-    status: Literal["completed", "failed", "cancelled", "budget_exceeded", "paused"]
+    status: Literal["completed", "degraded", "failed", "cancelled", "budget_exceeded", "paused"]
+    """`degraded`: a decision was made but some agents fell back; `failed`: it could not be
+    made (a decider or every analyst fell back, or the run broke): see `reason`."""
+    reason: str | None = None
     cost_usd: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0

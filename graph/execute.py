@@ -13,9 +13,13 @@ from langgraph.types import interrupt
 
 from core.risk import OrderSkipped
 from graph.agents.base import desk_context, run_id_of
+from graph.approval import approval_request, read_approval
+from graph.context import DeskContext
+from graph.prepare import turn_clock
 from graph.risk_gate import clamp_decision
 from graph.schemas import ExecutionResult, FinalDecision
 from graph.state import ExecuteInput, RiskGateInput
+from tools.blind import BLIND_NOW
 from tools.orders import OrderRequest
 
 
@@ -28,7 +32,8 @@ async def risk_gate_node(state: RiskGateInput, runtime: Runtime[Any]) -> dict[st
         state.snapshot,
         state.portfolio,
         ctx.risk_limits,
-        now=ctx.now,
+        # blind: times are relative to the decision; a replayed turn: that bar's close
+        now=BLIND_NOW if ctx.blind else turn_clock(state, ctx),
         fee_rate=float(ctx.settings.fee_rate),
         slippage_bps=float(ctx.settings.slippage_bps),
     )
@@ -48,30 +53,55 @@ def order_for(decision: FinalDecision, symbol: str) -> OrderRequest:
     return OrderRequest(symbol=symbol, side="sell", sell_fraction=size / 100)
 
 
-async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, Any]:
-    ctx = desk_context(runtime)
+def order_key(state: ExecuteInput, runtime: Runtime[Any], ctx: DeskContext) -> str:
+    """The executor's idempotency key: the API/CLI run id (one turn per run), else the thread
+    and this turn (a conversation trades at most once per turn, also across a resume)."""
+    if ctx.run_id:
+        return ctx.run_id
+    thread = run_id_of(runtime, ctx)
+    if thread is None:
+        raise ValueError("execute needs a run id (context.run_id or a checkpointer thread id)")
+    return f"{thread}:{state.turn_id}" if state.turn_id else thread
+
+
+def skip_reason(state: ExecuteInput, ctx: DeskContext) -> str | None:
+    """Why this decision is not traded (None: it goes to the executor)."""
     decision = state.decision
     if decision is None or decision.action == "hold" or not decision.approved:
-        return {"execution": ExecutionResult(status="skipped", detail="nothing approved to trade")}
+        return "nothing approved to trade"
+    if state.execute is False:
+        return "analysis only: trading was not asked for (say e.g. 'analyze and trade ...')"
+    if state.as_of is not None:
+        return "a replay of a past bar never trades"
     if ctx.executor is None:
-        return {"execution": ExecutionResult(status="skipped", detail="analysis only: no executor")}
+        if state.execute:
+            return (
+                "analysis only: no paper portfolio to trade on "
+                "(set portfolio_id in the run's context)"
+            )
+        return "analysis only: no executor"
+    if ctx.blind:
+        raise ValueError("blind: a blind desk sees rebased prices and cannot execute a trade")
+    return None
+
+
+async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, Any]:
+    ctx = desk_context(runtime)
+    if ctx.portfolio_unbound:  # e.g. resumed in a process that never ran this thread's prepare
+        ctx = await asyncio.to_thread(ctx.bind_portfolio)
+    reason = skip_reason(state, ctx)
+    if reason is not None:
+        return {"execution": ExecutionResult(status="skipped", detail=reason)}
+    decision = state.decision
+    assert decision is not None and ctx.executor is not None
     if ctx.require_approval:
-        # Pauses the run (checkpointed); resumed by Command(resume={"approved": bool, "note": str}).
-        answer = interrupt(
-            {"question": "approve this order?", "decision": decision.model_dump(mode="json")}
-        )
-        approved = bool(answer.get("approved")) if isinstance(answer, dict) else bool(answer)
-        if not approved:
-            note = answer.get("note", "") if isinstance(answer, dict) else ""
-            return {
-                "execution": ExecutionResult(
-                    status="rejected_by_human", detail=note or "rejected by a human"
-                )
-            }
+        # Pauses the run (checkpointed) with a HumanInterrupt the LangGraph chat clients render.
+        answer = interrupt([approval_request(decision, state.symbol)])
+        decision, note = read_approval(answer, decision)
+        if decision is None:
+            return {"execution": ExecutionResult(status="rejected_by_human", detail=note)}
     assert state.snapshot is not None
-    run_id = run_id_of(runtime, ctx)
-    if run_id is None:
-        raise ValueError("execute needs a run id (context.run_id or a checkpointer thread id)")
+    run_id = order_key(state, runtime, ctx)
     order = order_for(decision, state.symbol)
     at = ctx.now or datetime.now(UTC)
     try:
@@ -81,6 +111,7 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
             run_id=run_id,
             price=Decimal(str(state.snapshot.close)),
             at=at,
+            source=state.snapshot.source,
         )
     except OrderSkipped as skip:
         # The executor's limits on the fresh portfolio left no room: a clean no-trade.

@@ -1,5 +1,7 @@
-"""The desk: prepare → three analysts in parallel → researcher → trader → risk manager →
-code risk clamp → execute. Compiled once, named `cryptofirm_desk`."""
+"""The desk: intake (chat turn → request) → prepare → three analysts in parallel → researcher →
+trader → risk manager → code risk clamp → execute → report (the answer). A follow-up question
+or an unclear message is answered by intake and ends the turn. Compiled once, named
+`cryptofirm_desk`."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from graph.agents.sentiment import sentiment_node
 from graph.agents.technical import technical_node
 from graph.agents.tokenomics import tokenomics_node
 from graph.agents.trader import trader_node
+from graph.chat import intake_node, report_node, route_after_intake, route_entry
 from graph.context import DeskContext
 from graph.execute import execute_node, risk_gate_node
 from graph.prepare import prepare_node
-from graph.state import DeskState, InputState, OutputState
+from graph.state import DeskInput, DeskState, OutputState
 
 GRAPH_NAME = "cryptofirm_desk"
 ANALYST_NODES = ("technical", "sentiment", "tokenomics")
@@ -32,9 +35,10 @@ def build_graph(context_schema: type[Any] = DeskContext) -> StateGraph[Any, Any,
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(
         DeskState,
         context_schema=context_schema,
-        input_schema=InputState,
+        input_schema=DeskInput,
         output_schema=OutputState,
     )
+    builder.add_node("intake", intake_node)
     builder.add_node("prepare", prepare_node, retry_policy=TRANSIENT_RETRY)
     builder.add_node("technical", technical_node, retry_policy=TRANSIENT_RETRY)
     builder.add_node("sentiment", sentiment_node, retry_policy=TRANSIENT_RETRY)
@@ -44,9 +48,13 @@ def build_graph(context_schema: type[Any] = DeskContext) -> StateGraph[Any, Any,
     builder.add_node("risk_manager", risk_manager_node, retry_policy=TRANSIENT_RETRY)
     builder.add_node("risk_gate", risk_gate_node)
     builder.add_node("execute", execute_node)
+    builder.add_node("report", report_node)
 
+    # Understand the turn: an analysis request goes on; a question is answered right there.
+    # (A fresh structured invocation has nothing to understand or reset: straight to prepare.)
+    builder.add_conditional_edges(START, route_entry, ["intake", "prepare"])
+    builder.add_conditional_edges("intake", route_after_intake, ["prepare", END])
     # Gather the facts once, before anyone reasons.
-    builder.add_edge(START, "prepare")
     # Fan out: the three analysts run in the same superstep (their reports merge by reducer).
     for analyst in ANALYST_NODES:
         builder.add_edge("prepare", analyst)
@@ -58,7 +66,8 @@ def build_graph(context_schema: type[Any] = DeskContext) -> StateGraph[Any, Any,
     # Code has the last word on risk, whatever the models said.
     builder.add_edge("risk_manager", "risk_gate")
     builder.add_edge("risk_gate", "execute")
-    builder.add_edge("execute", END)
+    builder.add_edge("execute", "report")
+    builder.add_edge("report", END)
     return builder
 
 

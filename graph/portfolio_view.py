@@ -26,7 +26,8 @@ def ledger_portfolio_view(
     state = load_state(engine, portfolio_id)
     prices = dict(state.last_prices)
     prices[snap.symbol] = Decimal(str(snap.close))
-    valuation = mark(state, prices)
+    # The decision price carries its source: a real account is never valued at synthetic prices.
+    valuation = mark(state, prices, sources={snap.symbol: snap.source})
     equity = float(valuation.equity)
     with Session(engine) as session:
         # The same day-start and peak the ledger's breakers use (persistence.ledger_state).

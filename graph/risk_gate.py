@@ -49,8 +49,8 @@ def is_stale(snap: IndicatorSnapshot, limits: RiskLimits, now: datetime) -> bool
 
 def _stale_reason(snap: IndicatorSnapshot, limits: RiskLimits, now: datetime) -> str:
     return (
-        f"stale data: latest bar {snap.as_of.isoformat()} is older than "
-        f"{limits.max_data_age_bars} × {snap.interval} at {now.isoformat()}"
+        f"stale data: the latest bar opened {snap.as_of:%Y-%m-%d %H:%M} UTC, more than "
+        f"{limits.max_data_age_bars} × {snap.interval} before {now:%Y-%m-%d %H:%M} UTC"
     )
 
 

@@ -15,26 +15,40 @@ Policy (scores in [-1, 1], confidence in [0, 1]):
   limit, stop 2×ATR below, take-profit 3×ATR above; sell (part of) a held position on a bearish
   thesis; otherwise hold.
 - risk manager: halves the size on low conviction or high volatility; code limits come after.
+
+`RulesChatModel` is this policy as a LangChain chat model: it answers like a tool-calling LLM
+(the reasoning as the message text, streamed word by word so callbacks and LangGraph's
+`messages` mode see token chunks; the structured answer as one tool call at the end), and
+yields to the event loop between words so parallel agents interleave.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
 import math
-from collections.abc import Callable
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import BaseModel
 
 from core.risk import RiskLimits
-from graph.context import PortfolioView
-from graph.llm import stream_words
-from graph.models import ModelReply, Prompt, TokenCallback, Usage
+from graph.models import Prompt
 from graph.schemas import (
+    MODEL_EXCLUDED_FIELDS,
     AnalystReport,
+    PortfolioView,
     ResearchThesis,
     RiskReview,
     Signal,
     TradeProposal,
+    answer_schema,
 )
 from tools.sentiment import SentimentInputs
 from tools.snapshot import IndicatorSnapshot
@@ -315,26 +329,119 @@ _DISPATCH: dict[str, Callable[[dict[str, Any]], tuple[BaseModel, str]]] = {
 }
 
 
+_WORDS = re.compile(r"\S+\s*|\s+")
+NO_FACTS_REPLY = (
+    "The offline rules engine answers the desk's agents only (it reads their typed facts); "
+    "it does not chat."
+)
+
+
+def rules_answer(agent: str, facts: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(reasoning text, tool-call arguments: the answer schema's fields, reasoning first)."""
+    try:
+        rule = _DISPATCH[agent]
+    except KeyError:
+        raise ValueError(f"rules engine has no policy for agent {agent!r}") from None
+    output, text = rule(facts)
+    return text, {"reasoning": text, **output.model_dump(exclude=set(MODEL_EXCLUDED_FIELDS))}
+
+
+class RulesChatModel(BaseChatModel):
+    """The policy above as a deterministic LangChain chat model (no I/O, free).
+
+    Call it with the agent and the prompt's facts as call kwargs (`RulesModelClient` binds
+    them): `model.bind(agent="technical", facts={...}, schema=AnalystReport)`. Called without
+    them (a chat turn), it answers `NO_FACTS_REPLY`."""
+
+    model_name: str = "rules"
+
+    @property
+    def _llm_type(self) -> str:
+        return "cryptofirm-rules"
+
+    def _answer(self, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str]:
+        agent, facts = kwargs.get("agent"), kwargs.get("facts")
+        if agent is None or facts is None:
+            return NO_FACTS_REPLY, None, ""
+        schema = kwargs.get("schema")
+        tool = answer_schema(schema)["title"] if schema is not None else f"{agent}_answer"
+        text, args = rules_answer(agent, facts)
+        return text, args, tool
+
+    def _message(self, kwargs: dict[str, Any]) -> AIMessage:
+        text, args, tool = self._answer(kwargs)
+        calls = [] if args is None else [{"name": tool, "args": args, "id": f"call_{tool}"}]
+        return AIMessage(content=text, tool_calls=calls, name=kwargs.get("agent"))
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._message(kwargs))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._generate(messages, stop, **kwargs)
+
+    def _chunks(self, kwargs: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
+        text, args, tool = self._answer(kwargs)
+        name = kwargs.get("agent")
+        for piece in _WORDS.findall(text):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece, name=name))
+        calls = []
+        if args is not None:
+            calls = [{"name": tool, "args": json.dumps(args), "id": f"call_{tool}", "index": 0}]
+        last = AIMessageChunk(content="", name=name, tool_call_chunks=calls)
+        yield ChatGenerationChunk(message=last, generation_info={"finish_reason": "stop"})
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        yield from self._chunks(kwargs)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for chunk in self._chunks(kwargs):
+            yield chunk
+            await asyncio.sleep(0)  # let the other analysts' streams interleave
+
+
+# LangChain inspects `_generate`'s signature on every call (does it take a run_manager?); a
+# precomputed `__signature__` answers that at once (a third of a call's cost otherwise).
+for _method in (RulesChatModel._generate, RulesChatModel._agenerate):
+    _method.__signature__ = inspect.signature(_method)  # type: ignore[attr-defined,union-attr]
+
+
 class RulesModelClient:
-    """`ModelClient` over the policy above. Free, unmetered, deterministic; no I/O."""
+    """`ModelClient` over `RulesChatModel`: free, unmetered, deterministic; no I/O."""
 
     metered = False
+    provider = "rules"
+    in_process = True
+    """No I/O: `call_agent` may invoke it synchronously when nobody streams."""
+
+    def __init__(self) -> None:
+        self.model = RulesChatModel()
 
     def model_for(self, agent: str) -> str:
         return RULES_MODEL
 
-    async def generate(
-        self,
-        agent: str,
-        prompt: Prompt,
-        schema: type[BaseModel],
-        on_token: TokenCallback | None = None,
-    ) -> ModelReply:
-        try:
-            rule = _DISPATCH[agent]
-        except KeyError:
-            raise ValueError(f"rules engine has no policy for agent {agent!r}") from None
-        output, text = rule(prompt.facts)
-        if on_token is not None:
-            stream_words(text, on_token)
-        return ModelReply(text=text, usage=Usage(), model=RULES_MODEL, parsed=output)
+    def chat_model(self, agent: str, prompt: Prompt, schema: type[BaseModel]) -> Any:
+        return self.model.bind(agent=agent, facts=prompt.facts, schema=schema)

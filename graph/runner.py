@@ -1,10 +1,16 @@
 """Run the desk for one run id and turn LangGraph's stream into `graph.events` models.
 
-`run_analysis` owns the `runs` row (running → completed | failed | budget_exceeded | paused),
+`run_analysis` owns the `runs` row (running → completed | degraded | failed | budget_exceeded |
+paused; degraded/failed when agents fell back, see `graph.llm.run_outcome`),
 streams with `stream_mode=["custom", "updates", "tasks"]` (custom: tokens from every model,
 rules engine included, tagged with their node; tasks: node starts; updates: node outputs), and
 flushes the buffered cost log at the end. `resume_run` continues a paused run with the human's
 answer, or (approved=None) a run whose process died, from its last checkpoint.
+
+With `finish_run=False` (the job queue, `firm.jobs`) the runner does not write the run's final
+row itself: it yields a `RunRowUpdate` just before `run_finished`, and the caller commits the
+row together with the terminal event in one transaction (no reader ever sees a finished run
+whose events stop short).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from graph.events import (
     TradeEvent,
 )
 from graph.graph import compile_desk
+from graph.llm import run_outcome
 from graph.models import ANALYSTS
+from graph.run_row import RunRowUpdate
 from graph.schemas import CallRecord, ExecutionResult, FinalDecision
 from persistence.models import Run
 
@@ -81,12 +89,19 @@ def build_context(
     overrides: dict[str, Any] | None = None,
     as_of: datetime | None = None,
     interval: str | None = None,
+    blind: bool = False,
 ) -> DeskContext:
     """The context of a CLI/API run. With a portfolio the account is valued from the ledger
     and its risk limits apply; with `execute` the ledger executor trades the decision.
     With `as_of` (a replay, needs `interval`) the desk sees the store as it was at that bar's
-    close and the stale-data check is relative to it; a replay never executes."""
+    close, sentiment and tokenomics as public then (point-in-time providers), and the
+    stale-data check is relative to it; a replay never executes. `blind` masks what the
+    agents see (`tools.blind`) and cannot execute either."""
     ctx = DeskContext(settings=settings, engine=engine, run_id=run_id, **(overrides or {}))
+    if blind:
+        if execute:
+            raise ValueError("blind: a blind run sees rebased prices and cannot execute a trade")
+        ctx.blind = True
     if as_of is not None:
         if execute:
             raise ValueError("as_of: a replay of a past bar cannot execute a trade")
@@ -95,11 +110,18 @@ def build_context(
         ctx.now = decision_time(as_of, interval)[1]
         if ctx.market_data is None:
             ctx.market_data = SourceChainMarketData(settings, engine, as_of=as_of)
+        if ctx.sentiment is None and ctx.tokenomics is None:
+            from graph.prepare import point_in_time_providers
+
+            ctx.sentiment, ctx.tokenomics = point_in_time_providers(settings, engine)
     if portfolio_id is not None:
         from graph.portfolio_view import ledger_portfolio_view
         from persistence.portfolios import get_portfolio
 
         info = get_portfolio(engine, portfolio_id)
+        if info.kind == "synthetic" and ctx.market_data is None:
+            # A synthetic portfolio asks for synthetic candles (and takes no real fills).
+            ctx.market_data = SourceChainMarketData(settings, engine, synthetic=True)
         ctx.risk_limits = info.risk
         ctx.portfolio_provider = lambda snap: ledger_portfolio_view(
             engine, info.id, info.name, snap
@@ -122,6 +144,7 @@ class EventMapper:
         self.decision: FinalDecision | None = None
         self.execution: ExecutionResult | None = None
         self.interrupted = False
+        self.calls: list[CallRecord] = []
 
     def map(self, mode: str, chunk: Any) -> list[Any]:
         rid = self.run_id
@@ -142,6 +165,7 @@ class EventMapper:
                         node=chunk.get("node"),
                         message=chunk["message"],
                         severity=chunk.get("severity", "error"),
+                        code=chunk.get("code"),
                     )
                 ]
             return []
@@ -174,6 +198,7 @@ class EventMapper:
             take_profit=d.take_profit,
             approved=d.approved,
             reasons=d.reasons,
+            clamped=d.clamped,
             awaiting_approval=awaiting,
         )
 
@@ -192,6 +217,7 @@ class EventMapper:
         if output is None:
             return []
         calls: list[CallRecord] = update.get("calls") or []
+        self.calls.extend(calls)
         call = calls[0] if calls else CallRecord(agent=node, model="none")
         return [
             AgentOutput(
@@ -204,6 +230,11 @@ class EventMapper:
                 cost_usd=call.cost_usd,
                 latency_ms=call.latency_ms,
                 fallback=call.fallback,
+                cached=call.cached,
+                repaired=call.repaired,
+                error=call.error,
+                attempts=call.attempts,
+                estimated_tokens=call.estimated_tokens,
             )
         ]
 
@@ -225,6 +256,26 @@ class EventMapper:
         ]
 
 
+async def _effective_input(
+    app: Any, config: RunnableConfig, graph_input: Any, fresh_input: Any, mapper: EventMapper
+) -> Any:
+    """What to stream when resuming (input None or a human's answer): the answer only if the
+    run still waits for one (a retried approval job finds it already taken), the fresh input
+    if the run died before its first checkpoint, and a run already past its last node has its
+    decision and execution read back from the checkpoint."""
+    if graph_input is not None and not isinstance(graph_input, Command):
+        return graph_input
+    state = await app.aget_state(config)
+    if not state.config.get("configurable", {}).get("checkpoint_id"):
+        return fresh_input
+    if isinstance(graph_input, Command) and not state.interrupts:
+        graph_input = None
+    if graph_input is None and not state.next:
+        mapper.decision = state.values.get("decision")
+        mapper.execution = state.values.get("execution")
+    return graph_input
+
+
 async def _drive(
     ctx: DeskContext,
     graph_input: Any,
@@ -233,6 +284,8 @@ async def _drive(
     engine: Engine,
     checkpointer: Any,
     symbol: str,
+    fresh_input: Any = None,
+    finish_run: bool = True,
 ) -> AsyncIterator[Any]:
     """Stream one invocation and finish the run row; shared by start and resume."""
     assert ctx.cost_log is not None
@@ -246,6 +299,7 @@ async def _drive(
             saver = await stack.enter_async_context(open_checkpointer(ctx.settings.database_url))
         app = compile_desk(saver)
         try:
+            graph_input = await _effective_input(app, config, graph_input, fresh_input, mapper)
             async for mode, chunk in app.astream(
                 graph_input,
                 config=config,
@@ -258,6 +312,11 @@ async def _drive(
                     yield event
             if mapper.interrupted:
                 status = "paused"
+            else:
+                status, error = run_outcome(mapper.calls)
+                if error is not None:
+                    severity = "error" if status == "failed" else "warning"
+                    yield ErrorEvent(run_id=run_id, message=error, severity=severity)
         except BudgetExceededError as exc:
             status, error = "budget_exceeded", exc.reason
             yield BudgetEvent(
@@ -271,8 +330,12 @@ async def _drive(
                 reason=exc.reason,
             )
         except Exception as exc:  # reported as an event and on the run row, never swallowed
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
-            yield ErrorEvent(run_id=run_id, message=error)
+            # A known failure (with a `code`) has a message in plain words; anything else keeps
+            # its class name, which is what someone debugging it needs.
+            code = getattr(exc, "code", None)
+            code = code if isinstance(code, str) else None
+            status, error = "failed", str(exc) if code else f"{type(exc).__name__}: {exc}"
+            yield ErrorEvent(run_id=run_id, message=error, code=code)
         finally:
             ctx.cost_log.flush()
     log = ctx.cost_log
@@ -283,18 +346,21 @@ async def _drive(
         "prompt_tokens": log.total_prompt_tokens,
         "completion_tokens": log.total_completion_tokens,
     }
-    _update_run(
-        engine,
-        run_id,
-        status=status,
-        error=error,
-        result=result,
-        progress=1.0 if status == "completed" else 0.0,
-        finished_at=None if status == "paused" else _now(),
-    )
+    final = {
+        "status": status,
+        "error": error,
+        "result": result,
+        "progress": 1.0 if status in ("completed", "degraded") else 0.0,
+        "finished_at": None if status == "paused" else _now(),
+    }
+    if finish_run:
+        _update_run(engine, run_id, **final)
+    else:
+        yield RunRowUpdate(final)
     yield RunFinished(
         run_id=run_id,
         status=status,  # type: ignore[arg-type]
+        reason=error,
         cost_usd=float(log.total_cost_usd),
         prompt_tokens=log.total_prompt_tokens,
         completion_tokens=log.total_completion_tokens,
@@ -318,6 +384,8 @@ async def run_analysis(
     checkpointer: Any = None,
     context_overrides: dict[str, Any] | None = None,
     as_of: datetime | None = None,
+    blind: bool = False,
+    finish_run: bool = True,
 ) -> AsyncIterator[Any]:
     """Analyse `symbol` once and yield the run's events (the last is `run_finished`).
 
@@ -337,6 +405,7 @@ async def run_analysis(
         overrides=context_overrides,
         as_of=as_of,
         interval=interval,
+        blind=blind,
     )
     cheap, strong = _model_label(ctx)
     _ensure_run(
@@ -351,6 +420,7 @@ async def run_analysis(
             "execute": execute,
             "portfolio_id": portfolio_id,
             "as_of": as_of.isoformat() if as_of is not None else None,
+            "blind": blind,
         },
         model=cheap if cheap == strong else f"{cheap} / {strong}",
         started_at=_now(),
@@ -372,6 +442,7 @@ async def run_analysis(
         engine=engine,
         checkpointer=checkpointer,
         symbol=symbol,
+        finish_run=finish_run,
     ):
         if source is None and isinstance(event, AgentOutput) and event.node == "technical":
             source = str(event.output.get("source") or "") or None
@@ -389,9 +460,11 @@ async def resume_run(
     settings: Settings | None = None,
     checkpointer: Any = None,
     context_overrides: dict[str, Any] | None = None,
+    finish_run: bool = True,
 ) -> AsyncIterator[Any]:
     """Continue run `run_id` from its last checkpoint: with the human's answer when it is
-    paused for approval, or (approved=None) after a crash."""
+    paused for approval (or already claimed for it: status running, set by the API), or
+    (approved=None) after a crash."""
     from persistence.db import get_engine, session_scope
 
     settings = settings or get_settings()
@@ -400,7 +473,7 @@ async def resume_run(
         run = session.get(Run, run_id)
         if run is None:
             raise LookupError(f"run {run_id} not found")
-        if approved is not None and run.status != "paused":
+        if approved is not None and run.status not in ("paused", "running"):
             raise ValueError(f"run {run_id} is {run.status}, not paused: nothing to approve")
         params, symbol, interval = dict(run.params or {}), run.symbol, run.interval
     as_of = params.get("as_of")
@@ -413,12 +486,20 @@ async def resume_run(
         overrides=context_overrides,
         as_of=datetime.fromisoformat(as_of) if as_of else None,
         interval=interval,
+        blind=bool(params.get("blind")),
     )
     _update_run(engine, run_id, status="running")
     graph_input: Any = (
         None if approved is None else Command(resume={"approved": approved, "note": note})
     )
     async for event in _drive(
-        ctx, graph_input, run_id=run_id, engine=engine, checkpointer=checkpointer, symbol=symbol
+        ctx,
+        graph_input,
+        run_id=run_id,
+        engine=engine,
+        checkpointer=checkpointer,
+        symbol=symbol,
+        fresh_input={"symbol": symbol, "interval": interval},
+        finish_run=finish_run,
     ):
         yield event

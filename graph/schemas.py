@@ -6,7 +6,9 @@ not validate gets one repair attempt and then the agent's safe fallback (see `gr
 
 from __future__ import annotations
 
-from typing import Literal
+from decimal import Decimal
+from functools import cache
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,9 +48,11 @@ class TradeProposal(BaseModel):
 
     action: Action
     size_pct: float = Field(ge=0, le=100)
-    entry: float | None = Field(default=None, gt=0)
-    stop_loss: float | None = Field(default=None, gt=0)
-    take_profit: float | None = Field(default=None, gt=0)
+    entry: float | None = Field(default=None, gt=0, description="price; null for a hold")
+    stop_loss: float | None = Field(
+        default=None, gt=0, description="price below entry for a buy; null if none"
+    )
+    take_profit: float | None = Field(default=None, gt=0, description="price; null if none")
     rationale: str = ""
 
 
@@ -59,9 +63,40 @@ class RiskReview(BaseModel):
 
     verdict: Literal["approve", "resize", "reject"]
     size_pct: float = Field(ge=0, le=100)
-    stop_loss: float | None = Field(default=None, gt=0)
-    take_profit: float | None = Field(default=None, gt=0)
+    stop_loss: float | None = Field(default=None, gt=0, description="price; null if none")
+    take_profit: float | None = Field(default=None, gt=0, description="price; null if none")
     reasons: list[str] = Field(default_factory=list, max_length=8)
+
+
+class PositionView(BaseModel):
+    quantity: float = Field(ge=0)
+    market_value: float = Field(ge=0)
+    avg_entry_price: float = Field(ge=0)
+
+
+class PortfolioView(BaseModel):
+    """What the risk checks need to know about the account, valued at the decision price."""
+
+    portfolio_id: int | None = None
+    name: str = "default"
+    equity: float = Field(gt=0)
+    cash: float = Field(ge=0)
+    positions: dict[str, PositionView] = Field(default_factory=dict)
+    day_start_equity: float = Field(gt=0, description="equity at the last UTC midnight")
+    peak_equity: float = Field(gt=0)
+
+    @property
+    def exposure(self) -> float:
+        return sum(p.market_value for p in self.positions.values())
+
+    def position_value(self, symbol: str) -> float:
+        pos = self.positions.get(symbol)
+        return pos.market_value if pos else 0.0
+
+    @classmethod
+    def fresh(cls, starting_cash: Decimal | float, name: str = "default") -> PortfolioView:
+        cash = float(starting_cash)
+        return cls(name=name, equity=cash, cash=cash, day_start_equity=cash, peak_equity=cash)
 
 
 class FinalDecision(BaseModel):
@@ -78,7 +113,8 @@ class FinalDecision(BaseModel):
 
 
 class CallRecord(BaseModel):
-    """One agent call as the graph saw it: the source of `agent_output` events and run totals."""
+    """One agent's model work as the graph saw it (every attempt summed): the source of
+    `agent_output` events and run totals."""
 
     agent: str
     model: str
@@ -87,9 +123,63 @@ class CallRecord(BaseModel):
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     cached: bool = False
+    """Answered from the answer cache / a recording: no model call was made."""
     fallback: bool = False
+    """No valid answer: the agent's safe fallback output was used (see `error`)."""
     repaired: bool = False
+    """The first answer was invalid; a repair attempt gave a valid one."""
     error: str | None = None
+    attempts: int = 0
+    """Model calls made (a repair is a second call; a cut or failed stream counts too)."""
+    estimated_tokens: bool = False
+    """Some attempt gave no usage (a cut stream): its tokens are a tokenizer count."""
+    transport_error: bool = False
+    """The provider could not be reached or answered with an error (not a bad answer)."""
+
+
+# --- what the models are asked to produce ---------------------------------------------------
+
+MODEL_EXCLUDED_FIELDS = frozenset({"source"})
+"""Output fields that code fills in, never the model (the analysts' data source)."""
+
+REASONING_FIELD: dict[str, Any] = {"type": "string", "maxLength": 400}
+"""No description: small models copy descriptions into the answer (the instructions are in the
+system prompt). Every string and list is bounded, so an answer constrained by the schema
+(llama.cpp and others compile it to a grammar) always closes within the token limit."""
+TEXT_MAX_CHARS = 160
+LIST_MAX_ITEMS = 3
+
+
+def _bounded(prop: dict[str, Any]) -> dict[str, Any]:
+    prop = dict(prop)
+    if prop.get("type") == "string" and "enum" not in prop:
+        prop.setdefault("maxLength", TEXT_MAX_CHARS)
+    if prop.get("type") == "array":
+        prop["maxItems"] = min(prop.get("maxItems", LIST_MAX_ITEMS), LIST_MAX_ITEMS)
+        if isinstance(prop.get("items"), dict):
+            prop["items"] = _bounded(prop["items"])
+    return prop
+
+
+@cache
+def answer_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema a model answers in: `reasoning` FIRST (so it streams as it is produced,
+    also under constrained decoding), then the output's own fields, all required, nothing else.
+    Built from the pydantic model, once per schema."""
+    source = schema.model_json_schema()
+    props = {
+        k: _bounded(v) for k, v in source["properties"].items() if k not in MODEL_EXCLUDED_FIELDS
+    }
+    out: dict[str, Any] = {
+        "title": f"{schema.__name__}Answer",
+        "type": "object",
+        "properties": {"reasoning": REASONING_FIELD, **props},
+        "required": ["reasoning", *props],
+        "additionalProperties": False,
+    }
+    if "$defs" in source:
+        out["$defs"] = source["$defs"]
+    return out
 
 
 class ExecutionResult(BaseModel):

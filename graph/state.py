@@ -1,6 +1,11 @@
 """Typed state of the desk, and the slice of it each node reads. The three analysts write
 `reports` through a merging reducer so they can run in the same superstep; every agent appends
-its named message to `messages` (add_messages) and its call record to `calls`."""
+its named message to `messages` (add_messages) and its call record to `calls`.
+
+A thread is a conversation: `intake` reads the new user message (or the structured input),
+resets every per-turn field (a turn never sees the last turn's snapshot, reports or calls) and
+`report` ends the turn with the desk's answer and the `last_turn` record that follow-up
+questions are answered from. `messages` and `last_turn` are the only things a turn inherits."""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from typing import Annotated
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from graph.chat_models import ChatRequest, TurnRecord
 from graph.context import PortfolioView
 from graph.schemas import (
     AnalystReport,
@@ -44,6 +50,9 @@ class InputState(BaseModel):
 
     snapshot: IndicatorSnapshot | None = None
     """Pre-built indicator snapshot (backtests feed bar t here); None → `prepare` loads one."""
+
+    as_of: AwareDatetime | None = None
+    """Replay the bar containing this time from stored history (never executes); None → now."""
 
 
 # Each node reads its own slice of the state (LangGraph node `input_schema`), never the whole:
@@ -101,9 +110,56 @@ class ExecuteInput(PortfolioInput):
     decision: FinalDecision | None = None
     """The decision after the code risk clamp: the only input of `execute`."""
 
+    turn_id: str | None = None
+    """Set by `intake` for every analysis turn: with the thread id, the executor's key."""
 
-class DeskState(AnalystInput, ResearcherInput, RiskGateInput, ExecuteInput):
-    """The whole desk's working memory for one decision."""
+    execute: bool | None = None
+    """Trade the decision? None → whenever the context has an executor (API/CLI `execute`);
+    a chat turn sets it from the request ("analyze and trade ETHUSDT 4h")."""
+
+
+class DeskInput(InputState):
+    """The graph's input: structured fields (API, CLI, backtests) and/or chat `messages`."""
+
+    messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
+    """The conversation; a new user message is the turn's request or question."""
+
+    execute: bool | None = None
+    """See `ExecuteInput.execute`."""
+
+
+class IntakeInput(DeskInput):
+    """What `intake` reads: the conversation, the caller's fields and the last turn."""
+
+    last_turn: TurnRecord | None = None
+    """The last completed turn: what follow-up questions are answered from."""
+
+    handled_message_id: str | None = None
+    """Id of the last user message taken as a request (a failed turn's message is not re-read)."""
+
+    request: ChatRequest | None = None
+    """How `intake` understood this turn (analysis request, follow-up question, unclear);
+    also what the edge after `intake` routes on."""
+
+    snapshot_loaded: bool = False
+    """`prepare` loaded `snapshot` (True) or the caller passed it (False): only the former is
+    dropped by the next turn's reset."""
+
+
+class ReportInput(ExecuteInput):
+    """What `report` reads to write the turn's answer (and clear the turn's inputs)."""
+
+    reports: dict[str, AnalystReport] = Field(default_factory=dict)
+    thesis: ResearchThesis | None = None
+    proposal: TradeProposal | None = None
+    review: RiskReview | None = None
+    execution: ExecutionResult | None = None
+    warnings: list[str] = Field(default_factory=list)
+    """Data warnings of this turn (stale, synthetic, resampled), said in the answer."""
+
+
+class DeskState(AnalystInput, ResearcherInput, RiskGateInput, IntakeInput, ReportInput):
+    """The whole desk's working memory: one decision per turn, the conversation across turns."""
 
     messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
     """One named AIMessage per agent with its reasoning: the desk as a conversation."""
@@ -115,14 +171,15 @@ class DeskState(AnalystInput, ResearcherInput, RiskGateInput, ExecuteInput):
     """What `execute` did with the decision."""
 
     calls: Annotated[list[CallRecord], operator.add] = Field(default_factory=list)
-    """Every agent call's model, tokens, cost, latency and fallback flag."""
+    """Every agent call of this turn: model, tokens, cost, latency, fallback flag (reset per
+    turn with `Overwrite`, so records never pile up across turns)."""
 
 
 class OutputState(BaseModel):
     """What a finished run hands back."""
 
-    symbol: str
-    interval: str
+    symbol: str = "BTCUSDT"
+    interval: str = "1h"
     snapshot: IndicatorSnapshot | None = None
     reports: dict[str, AnalystReport] = Field(default_factory=dict)
     thesis: ResearchThesis | None = None
@@ -132,3 +189,6 @@ class OutputState(BaseModel):
     execution: ExecutionResult | None = None
     calls: list[CallRecord] = Field(default_factory=list)
     messages: list[AnyMessage] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    request: ChatRequest | None = None
+    last_turn: TurnRecord | None = None

@@ -101,7 +101,7 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 # The newest migration's revision id. tests/persistence/test_migrations.py checks it against
 # Alembic's own script directory, so it cannot drift from the migrations.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0004_i12_jobs"
 
 
 def schema_revision(engine: Engine) -> str | None:
@@ -121,5 +121,16 @@ def init_db(url: str | None = None) -> Engine:
     url = url or get_settings().database_url
     engine = get_engine(url)
     if schema_revision(engine) != SCHEMA_HEAD:
-        upgrade(url)
+        if engine.dialect.name != "postgresql":
+            upgrade(url)
+            return engine
+        # Replicas and workers starting together on a fresh database: one migrates.
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(7312024110)"))
+            try:
+                if schema_revision(engine) != SCHEMA_HEAD:
+                    upgrade(url)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(7312024110)"))
+                conn.commit()
     return engine

@@ -63,6 +63,7 @@ from tools.portfolio_math import (
     order_fill,
     resolve_order_quantity,
 )
+from tools.provenance import check_same_market
 
 # Callers read and write the ledger through this one module, so it re-exports the derived side.
 __all__ = [
@@ -268,8 +269,13 @@ def execute_order(
     at: datetime,
     run_id: str | None = None,
     broker: SimulatedBroker | None = None,
+    price_source: str | None = None,
 ) -> Fill:
     """Fill `order` at the reference `price`, once per `client_order_id`.
+
+    `price_source` (`tools.provenance`) says where the price came from: a price of the other
+    market kind than the portfolio's (a synthetic price for a real portfolio) is refused with
+    `MixedSourceError` before anything is read or written.
 
     The risk limits are enforced here, under the portfolio lock, on the fresh ledger state: a
     buy is cut so that afterwards the position, the total exposure and the cash reserve are
@@ -284,6 +290,12 @@ def execute_order(
     broker = broker or SimulatedBroker(BrokerConfig.from_settings())
     try:
         with locked_portfolio(engine, portfolio_id) as (session, portfolio):
+            if price_source is not None:
+                check_same_market(
+                    "synthetic" if portfolio.kind == "synthetic" else "real",
+                    price_source,
+                    what=f"price_source: portfolio {portfolio.name!r} is {portfolio.kind}",
+                )
             existing = _existing_fill(session, portfolio_id, client_order_id)
             if existing is not None:
                 return existing
@@ -336,7 +348,15 @@ class LedgerExecutor:
         self.portfolio_id = portfolio_id
         self.broker = broker
 
-    def execute(self, order: OrderRequest, *, run_id: str, price: Decimal, at: datetime) -> Fill:
+    def execute(
+        self,
+        order: OrderRequest,
+        *,
+        run_id: str,
+        price: Decimal,
+        at: datetime,
+        source: str | None = None,
+    ) -> Fill:
         return execute_order(
             self.engine,
             self.portfolio_id,
@@ -346,6 +366,7 @@ class LedgerExecutor:
             at=at,
             run_id=run_id,
             broker=self.broker,
+            price_source=source,
         )
 
 

@@ -29,6 +29,7 @@ from tools.portfolio_math import (
     apply_fill,
     mark,
 )
+from tools.provenance import MarketKind
 
 MONEY_QUANTUM = BASIS_QUANTUM  # the ledger's money columns' scale
 # The valuation figures a `portfolio_snapshots` row stores.
@@ -88,9 +89,13 @@ def trade_to_fill(trade: Trade) -> Fill:
     )
 
 
+def _market(kind: str) -> MarketKind:
+    return "synthetic" if kind == "synthetic" else "real"
+
+
 def derive_state(session: Session, portfolio: Portfolio) -> PortfolioState:
     """Fold the portfolio's trades, oldest first, over its starting cash."""
-    state = PortfolioState.start(portfolio.starting_cash)
+    state = PortfolioState.start(portfolio.starting_cash, market=_market(portfolio.kind))
     trades = session.scalars(
         select(Trade).where(Trade.portfolio_id == portfolio.id).order_by(Trade.id)
     )
@@ -127,6 +132,25 @@ def equity_marks(session: Session, portfolio: Portfolio, at: datetime) -> tuple[
     )
 
 
+def realized_by_trade(session: Session, portfolio: Portfolio) -> dict[int, Decimal]:
+    """Each sell's realised P&L by trade id: the change it made to the fold's `realized_pnl`
+    (proceeds minus the cost basis it removed, before fees), so the figures add up to the
+    portfolio's realised P&L."""
+    state = PortfolioState.start(portfolio.starting_cash)
+    out: dict[int, Decimal] = {}
+    trades = session.scalars(
+        select(Trade).where(Trade.portfolio_id == portfolio.id).order_by(Trade.id)
+    )
+    for trade in trades:
+        before = state.realized_pnl
+        state = apply_fill(
+            state, trade_to_fill(trade), stop_loss=trade.stop_loss, take_profit=trade.take_profit
+        )
+        if trade.side == "sell":
+            out[trade.id] = state.realized_pnl - before
+    return out
+
+
 def load_state(engine: Engine, portfolio_id: int) -> PortfolioState:
     with Session(engine) as session:
         return derive_state(session, require_portfolio(session, portfolio_id))
@@ -143,8 +167,16 @@ class MarkedPortfolio(BaseModel):
 def value_portfolio(engine: Engine, portfolio_id: int) -> MarkedPortfolio:
     """Mark every holding at its latest stored candle close, else its last fill price."""
     state = load_state(engine, portfolio_id)
-    marks = mark_prices(engine, state.positions, state.last_prices)
-    valuation = mark(state, {symbol: m.price for symbol, m in marks.items()})
+    kind = state.market or "real"
+    marks = mark_prices(engine, state.positions, state.last_prices, kind)
+    valuation = mark(
+        state,
+        {symbol: m.price for symbol, m in marks.items()},
+        sources={
+            symbol: "synthetic" if m.market == "synthetic" else "store"
+            for symbol, m in marks.items()
+        },
+    )
     return MarkedPortfolio(state=state, marks=marks, valuation=valuation)
 
 

@@ -54,13 +54,16 @@ class Candle(Base):
     low: Mapped[float] = mapped_column(Float)
     close: Mapped[float] = mapped_column(Float)
     volume: Mapped[float] = mapped_column(Float)
-    source: Mapped[str] = mapped_column(String(16), doc="binance | import | synthetic")
+    source: Mapped[str] = mapped_column(String(16), doc="binance | import | synthetic (row origin)")
 
 
 class Portfolio(Base):
-    """A simulated account. `risk` holds the per-portfolio risk limits (validated in code)."""
+    """A simulated account. `risk` holds the per-portfolio risk limits (validated in code).
+    `kind` is the market its fills come from: a real portfolio never takes a synthetic fill,
+    nor is it marked with synthetic prices (and the other way round)."""
 
     __tablename__ = "portfolios"
+    __table_args__ = (CheckConstraint("kind IN ('real', 'synthetic')", name="ck_portfolios_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -68,6 +71,9 @@ class Portfolio(Base):
     starting_cash: Mapped[Decimal] = mapped_column(MONEY)
     require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     risk: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    kind: Mapped[str] = mapped_column(
+        String(10), default="real", server_default="real", doc="real | synthetic market"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -140,7 +146,10 @@ class Run(Base):
     """An analysis or backtest run; its id is also the LangGraph thread id."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_kind_created", "kind", "created_at"),)
+    __table_args__ = (
+        Index("ix_runs_kind_created", "kind", "created_at"),
+        Index("ix_runs_status", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), doc="analysis | backtest")
@@ -158,6 +167,15 @@ class Run(Base):
         JSON, doc="engine cursor for resuming a backtest after a crash"
     )
     error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[int | None] = mapped_column(
+        BigInteger, doc="the queue job executing it now (firm.jobs); None before it is enqueued"
+    )
+    worker: Mapped[str | None] = mapped_column(
+        String(120), doc="host:pid of the worker that last took it"
+    )
+    recoveries: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="times a job resumed it after a dead worker"
+    )
     model: Mapped[str | None] = mapped_column(String(120))
     data_source: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -228,3 +246,22 @@ class BacktestResult(Base):
     trades: Mapped[list[Any]] = mapped_column(JSON, default=list)
     warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HeadlineRow(Base):
+    """A dated news headline, shown to a decision only from `available_at` (point in time).
+    `currencies` is stored pipe-delimited with pipes at both ends (`|BTC|ETH|`), so a match on
+    `|BTC|` is exact; `key` (sha256 of time, source and title) makes re-imports idempotent."""
+
+    __tablename__ = "headlines"
+    __table_args__ = (Index("ix_headlines_available", "available_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    title: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(120))
+    currencies: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,8 +1,9 @@
 """Portfolios: creation (the default one race-safely), risk limits, mark prices.
 
 Each portfolio has its own starting cash, `RiskLimits` (JSON, validated on write and on every
-read) and `require_approval` flag. Balances are never stored here: they are derived from the
-ledger (`persistence.ledger`).
+read), `require_approval` flag and market `kind` (real | synthetic, fixed at creation): its
+fills and its marks come from that market only. Balances are never stored here: they are
+derived from the ledger (`persistence.ledger`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.settings import Settings, get_settings
 from persistence.db import session_scope
 from persistence.models import Candle, Portfolio
 from tools.errors import FieldValueError
+from tools.provenance import MARKET_KINDS, SYNTHETIC_SOURCE, MarketKind
 
 
 class PortfolioError(FieldValueError):
@@ -43,12 +45,15 @@ class PortfolioInfo(BaseModel):
     starting_cash: Decimal
     require_approval: bool
     risk: RiskLimits
+    kind: MarketKind
     created_at: datetime
 
 
 class MarkPrice(BaseModel):
     price: Decimal
     source: Literal["candle", "last_fill"]
+    market: MarketKind
+    """The market the price belongs to: always the portfolio's own kind."""
 
 
 def validate_risk(risk: RiskLimits | dict[str, Any] | None, *, where: str) -> RiskLimits:
@@ -70,8 +75,15 @@ def _info(row: Portfolio) -> PortfolioInfo:
         starting_cash=row.starting_cash,
         require_approval=row.require_approval,
         risk=validate_risk(row.risk, where=f"stored for portfolio {row.name!r}"),
+        kind=_kind(row.kind),
         created_at=row.created_at,
     )
+
+
+def _kind(kind: str) -> MarketKind:
+    if kind not in MARKET_KINDS:
+        raise PortfolioError("kind", f"must be one of {MARKET_KINDS} (got {kind!r})")
+    return kind  # type: ignore[return-value]
 
 
 def _validate_new(name: str, starting_cash: Decimal) -> None:
@@ -91,8 +103,11 @@ def create_portfolio(
     require_approval: bool = False,
     risk: RiskLimits | dict[str, Any] | None = None,
     base_currency: str = "USDT",
+    kind: str = "real",
 ) -> PortfolioInfo:
+    """A new portfolio of one market `kind` (real | synthetic): fixed for its life."""
     _validate_new(name, starting_cash)
+    market = _kind(kind)
     limits = validate_risk(risk, where="new portfolio")
     try:
         with session_scope(engine) as session:
@@ -102,6 +117,7 @@ def create_portfolio(
                 starting_cash=Decimal(starting_cash),
                 require_approval=require_approval,
                 risk=limits.model_dump(),
+                kind=market,
             )
             session.add(row)
             session.flush()
@@ -149,29 +165,48 @@ def update_risk(
         return _info(row)
 
 
-def ensure_default_portfolio(engine: Engine, settings: Settings | None = None) -> PortfolioInfo:
-    """The default portfolio, created on first use. Two callers racing both get the same row:
-    the loser's insert hits the unique name and it reads the winner's."""
+def default_portfolio_name(settings: Settings, kind: MarketKind) -> str:
+    base = settings.default_portfolio_name
+    return base if kind == "real" else f"{base}-synthetic"
+
+
+def ensure_default_portfolio(
+    engine: Engine, settings: Settings | None = None, *, kind: MarketKind | None = None
+) -> PortfolioInfo:
+    """The default portfolio of a market kind (default: synthetic when DATA_SOURCE=synthetic,
+    else real), created on first use; the synthetic one is named `<default>-synthetic`. Two
+    callers racing both get the same row: the loser's insert hits the unique name and it
+    reads the winner's."""
     settings = settings or get_settings()
-    name = settings.default_portfolio_name
+    if kind is None:
+        kind = "synthetic" if settings.data_source.value == SYNTHETIC_SOURCE else "real"
+    name = default_portfolio_name(settings, kind)
     try:
         return get_portfolio_by_name(engine, name)
     except UnknownPortfolioError:
         pass
     try:
-        return create_portfolio(engine, name, settings.default_starting_cash)
+        return create_portfolio(engine, name, settings.default_starting_cash, kind=kind)
     except DuplicatePortfolioError:
         return get_portfolio_by_name(engine, name)
 
 
-def latest_candle_closes(session: Session, symbols: Iterable[str]) -> dict[str, Decimal]:
-    """Close of the most recent stored candle (any interval) per symbol."""
+def latest_candle_closes(
+    session: Session, symbols: Iterable[str], kind: MarketKind = "real"
+) -> dict[str, Decimal]:
+    """Close of the most recent stored candle (any interval) per symbol, among the candles of
+    market `kind` only: a real portfolio is never marked with a stored synthetic close."""
     wanted = sorted(set(symbols))
     if not wanted:
         return {}
+    same_market = (
+        Candle.source == SYNTHETIC_SOURCE
+        if kind == "synthetic"
+        else Candle.source != SYNTHETIC_SOURCE
+    )
     newest = (
         select(Candle.symbol, func.max(Candle.open_time).label("open_time"))
-        .where(Candle.symbol.in_(wanted))
+        .where(Candle.symbol.in_(wanted), same_market)
         .group_by(Candle.symbol)
         .subquery()
     )
@@ -181,6 +216,7 @@ def latest_candle_closes(session: Session, symbols: Iterable[str]) -> dict[str, 
             newest,
             (Candle.symbol == newest.c.symbol) & (Candle.open_time == newest.c.open_time),
         )
+        .where(same_market)
         .order_by(Candle.symbol, Candle.interval)
     )
     closes: dict[str, Decimal] = {}
@@ -190,18 +226,24 @@ def latest_candle_closes(session: Session, symbols: Iterable[str]) -> dict[str, 
 
 
 def mark_prices(
-    engine: Engine, symbols: Iterable[str], last_fill_prices: dict[str, Decimal]
+    engine: Engine,
+    symbols: Iterable[str],
+    last_fill_prices: dict[str, Decimal],
+    kind: MarketKind = "real",
 ) -> dict[str, MarkPrice]:
-    """Mark each symbol at its latest stored candle close, else at its last fill price."""
+    """Mark each symbol at its latest stored candle close of the portfolio's market `kind`,
+    else at its last fill price (which is of that kind: the ledger refuses the other)."""
     symbols = list(symbols)
     with session_scope(engine) as session:
-        closes = latest_candle_closes(session, symbols)
+        closes = latest_candle_closes(session, symbols, kind)
     marks: dict[str, MarkPrice] = {}
     for symbol in symbols:
         if symbol in closes:
-            marks[symbol] = MarkPrice(price=closes[symbol], source="candle")
+            marks[symbol] = MarkPrice(price=closes[symbol], source="candle", market=kind)
         elif symbol in last_fill_prices:
-            marks[symbol] = MarkPrice(price=last_fill_prices[symbol], source="last_fill")
+            marks[symbol] = MarkPrice(
+                price=last_fill_prices[symbol], source="last_fill", market=kind
+            )
         else:
             raise PortfolioError("symbol", f"no candle and no fill to mark {symbol} with")
     return marks

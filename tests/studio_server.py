@@ -25,9 +25,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def langgraph_dev(tmp_path: Path, *, database: str) -> Iterator[str]:
+def langgraph_dev(
+    tmp_path: Path, *, database: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Yield the base URL once `/ok` answers; a server that exits or never answers fails the
-    test with the tail of its log. `database` is the SQLite file name under `tmp_path`."""
+    test with the tail of its log. `database` is the SQLite file name under `tmp_path`; `env`
+    overrides the offline defaults (e.g. DATA_SOURCE=store for stored candles)."""
     port = free_port()
     env = {
         **os.environ,
@@ -36,6 +39,7 @@ def langgraph_dev(tmp_path: Path, *, database: str) -> Iterator[str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / database}",
         "DATA_SOURCE": "synthetic",
         "LLM_PROVIDER": "rules",
+        **(env or {}),
     }
     cli = Path(sys.executable).with_name("langgraph")
     log_path = tmp_path / "server.log"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings, get_settings
-from tools.candle_store import FRAME_COLUMNS, empty_frame
+from tools.candle_frame import FRAME_COLUMNS, empty_frame
 from tools.intervals import interval_ms
 
 if TYPE_CHECKING:

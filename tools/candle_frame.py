@@ -49,9 +49,24 @@ class Gap(BaseModel):
 
 
 class RejectedRow(BaseModel):
-    open_time: int
+    """A row refused by the sanity rules (or unreadable): where it is and what is wrong."""
+
+    open_time: int | None
     reason: str
-    values: dict[str, float]
+    values: dict[str, float] = {}
+    line: int | None = None
+    """Line in the source file (1-based, header included) when read from a file."""
+    field: str = ""
+    """The column that breaks the rule."""
+    value: str = ""
+    """That column's value as read."""
+
+    def describe(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "row"
+        when = (
+            "" if self.open_time is None else f" ({ms_to_datetime(self.open_time):%Y-%m-%d %H:%M})"
+        )
+        return f"{where}{when}, field {self.field!r}, value {self.value!r}: {self.reason}"
 
 
 @dataclass
@@ -71,21 +86,34 @@ def empty_frame() -> pd.DataFrame:
     return frame
 
 
-def _rejection_reasons(frame: pd.DataFrame) -> pd.Series:
-    """One reason per row ('' when the row is sane); first failing rule wins."""
+PRICES = ["open", "high", "low", "close"]
+
+
+def _first_column(mask: pd.DataFrame) -> pd.Series:
+    """Per row, the first column where `mask` is true."""
+    return mask.idxmax(axis=1)
+
+
+def _rejection_reasons(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """One (reason, field) per row ('' when the row is sane); first failing rule wins."""
     values = frame[list(OHLCV)]
-    rules: list[tuple[str, Any]] = [
-        ("NaN or infinite value", ~np.isfinite(values).all(axis=1)),
-        ("non-positive price", (values[["open", "high", "low", "close"]] <= 0).any(axis=1)),
-        ("low > high", frame["low"] > frame["high"]),
-        ("high < max(open, close)", frame["high"] < frame[["open", "close"]].max(axis=1)),
-        ("low > min(open, close)", frame["low"] > frame[["open", "close"]].min(axis=1)),
-        ("negative volume", frame["volume"] < 0),
+    not_finite = pd.DataFrame(~np.isfinite(values.to_numpy()), index=values.index, columns=OHLCV)
+    non_positive = values[PRICES] <= 0
+    rules: list[tuple[str, Any, Any]] = [
+        ("NaN or infinite value", not_finite.any(axis=1), _first_column(not_finite)),
+        ("non-positive price", non_positive.any(axis=1), _first_column(non_positive)),
+        ("low > high", frame["low"] > frame["high"], "low"),
+        ("high < max(open, close)", frame["high"] < frame[["open", "close"]].max(axis=1), "high"),
+        ("low > min(open, close)", frame["low"] > frame[["open", "close"]].min(axis=1), "low"),
+        ("negative volume", frame["volume"] < 0, "volume"),
     ]
     reasons = pd.Series("", index=frame.index, dtype="object")
-    for reason, mask in reversed(rules):
-        reasons = reasons.mask(mask.fillna(True), reason)
-    return reasons
+    fields = pd.Series("", index=frame.index, dtype="object")
+    for reason, mask, column in reversed(rules):
+        hit = mask.fillna(True)
+        reasons = reasons.mask(hit, reason)
+        fields = fields.mask(hit, column)
+    return reasons, fields
 
 
 def validate_candles(
@@ -100,7 +128,8 @@ def validate_candles(
     missing = [name for name in FRAME_COLUMNS if name not in frame.columns]
     if missing:
         raise ValueError(f"candle frame lacks column(s): {', '.join(missing)}")
-    work = frame.loc[:, list(FRAME_COLUMNS)].copy()
+    keep = [*FRAME_COLUMNS, *(["line"] if "line" in frame.columns else [])]
+    work = frame.loc[:, keep].copy()
     work["open_time"] = work["open_time"].astype("int64")
     for name in OHLCV:
         work[name] = work[name].astype("float64")
@@ -114,7 +143,7 @@ def validate_candles(
     work = work.sort_values("open_time", kind="stable").drop_duplicates("open_time", keep="first")
     duplicates = before - len(work)
 
-    reasons = _rejection_reasons(work)
+    reasons, fields = _rejection_reasons(work)
     bad = reasons != ""
     first_bad = work.loc[bad].head(MAX_REJECTED_EXAMPLES)
     examples = [
@@ -122,13 +151,19 @@ def validate_candles(
             open_time=int(record["open_time"]),
             reason=str(reason),
             values={name: float(record[name]) for name in OHLCV},
+            line=int(record["line"]) if "line" in record else None,
+            field=str(column),
+            value=repr(float(record[str(column)])),
         )
-        for record, reason in zip(
-            first_bad.to_dict("records"), reasons[bad].head(MAX_REJECTED_EXAMPLES), strict=True
+        for record, reason, column in zip(
+            first_bad.to_dict("records"),
+            reasons[bad].head(MAX_REJECTED_EXAMPLES),
+            fields[bad].head(MAX_REJECTED_EXAMPLES),
+            strict=True,
         )
     ]
     return ValidationReport(
-        valid=work.loc[~bad].reset_index(drop=True),
+        valid=work.loc[~bad, list(FRAME_COLUMNS)].reset_index(drop=True),
         rejected=int(bad.sum()),
         examples=examples,
         duplicates=duplicates,

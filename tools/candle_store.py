@@ -1,167 +1,33 @@
-"""The local candle store: validated, idempotent writes and reads over the `candles` table.
+"""What the source chain needs from a candle store, and what a write reports.
 
-Frames are checked by `tools.candle_frame` (validation, gaps) before they are written; its
-public names are re-exported here for the modules that predate the split.
+The store itself (SQL over the `candles` table) is `persistence.candles.SqlCandleStore`;
+`tools/` only sees this protocol, so it never imports `persistence/`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Literal, Protocol
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Table, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from persistence.models import Candle
-from tools.candle_frame import (
-    FRAME_COLUMNS,
-    OHLCV,
-    Gap,
-    RejectedRow,
-    ValidationReport,
-    datetime_to_ms,
-    empty_frame,
-    find_gaps,
-    frame_to_series_frame,
-    ms_to_datetime,
-    now_ms,
-    validate_candles,
-)
+from tools.candle_frame import Gap, RejectedRow
 
-__all__ = [
-    "FRAME_COLUMNS",
-    "OHLCV",
-    "Gap",
-    "RejectedRow",
-    "StoreReport",
-    "StoredSeries",
-    "ValidationReport",
-    "datetime_to_ms",
-    "empty_frame",
-    "find_gaps",
-    "frame_to_series_frame",
-    "insert_candles",
-    "list_series",
-    "ms_to_datetime",
-    "now_ms",
-    "read_candles",
-    "store_candles",
-    "store_gaps",
-    "stored_open_times",
-    "validate_candles",
-]
-
-DEFAULT_BATCH_SIZE = 5_000
-CANDLE_TABLE = cast(Table, Candle.__table__)
+Overwrite = Literal["never", "same_source", "always"]
+"""What a write does with stored candles whose values differ: keep them (and report), replace
+them only when the stored row came from the same source (a fetch corrects a candle fetched
+while still forming), or replace them (`--replace`)."""
 
 
-def _insert_statement(conn: Connection):  # type: ignore[no-untyped-def]
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return pg_insert(CANDLE_TABLE).on_conflict_do_nothing(constraint="uq_candles_key")
-    if dialect == "sqlite":
-        return sqlite_insert(CANDLE_TABLE).on_conflict_do_nothing(
-            index_elements=["symbol", "interval", "open_time"]
-        )
-    raise ValueError(f"unsupported database dialect {dialect!r}; use sqlite or postgresql")
+class Conflict(BaseModel):
+    """A stored candle whose values differ from the incoming one at the same open time."""
 
-
-def _count_in_range(conn: Connection, symbol: str, interval: str, first: int, last: int) -> int:
-    query = select(func.count()).where(
-        Candle.symbol == symbol,
-        Candle.interval == interval,
-        Candle.open_time >= first,
-        Candle.open_time <= last,
-    )
-    return int(conn.execute(query).scalar_one())
-
-
-def insert_candles(
-    conn: Connection,
-    symbol: str,
-    interval: str,
-    frame: pd.DataFrame,
-    *,
-    source: str,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    on_batch: Callable[[int], None] | None = None,
-) -> int:
-    """INSERT … ON CONFLICT DO NOTHING in batches, inside the caller's transaction.
-
-    `frame` must already be validated. Returns the number of rows actually new; counting the
-    key range before and after is exact on both backends, unlike executemany rowcounts.
-    """
-    if frame.empty:
-        return 0
-    first, last = int(frame["open_time"].iloc[0]), int(frame["open_time"].iloc[-1])
-    first, last = min(first, last), max(first, last)
-    before = _count_in_range(conn, symbol, interval, first, last)
-    if conn.dialect.name == "postgresql":
-        _copy_insert_postgres(conn, symbol, interval, frame, source, batch_size, on_batch)
-        return _count_in_range(conn, symbol, interval, first, last) - before
-    statement = _insert_statement(conn)
-    columns = {name: frame[name].to_numpy() for name in FRAME_COLUMNS}
-    for offset in range(0, len(frame), batch_size):
-        stop = min(offset + batch_size, len(frame))
-        rows = [
-            {
-                "symbol": symbol,
-                "interval": interval,
-                "source": source,
-                "open_time": int(columns["open_time"][i]),
-                **{name: float(columns[name][i]) for name in OHLCV},
-            }
-            for i in range(offset, stop)
-        ]
-        conn.execute(statement, rows)
-        if on_batch is not None:
-            on_batch(stop - offset)
-    return _count_in_range(conn, symbol, interval, first, last) - before
-
-
-def _copy_insert_postgres(
-    conn: Connection,
-    symbol: str,
-    interval: str,
-    frame: pd.DataFrame,
-    source: str,
-    batch_size: int,
-    on_batch: Callable[[int], None] | None,
-) -> None:
-    """COPY into a temp table, then one INSERT … SELECT … ON CONFLICT DO NOTHING: several
-    times faster than executemany on Postgres, and still inside the caller's transaction."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS candles_incoming "
-            "(open_time BIGINT, open FLOAT8, high FLOAT8, low FLOAT8, close FLOAT8, "
-            "volume FLOAT8) ON COMMIT DROP"
-        )
-        cursor.execute("TRUNCATE candles_incoming")
-        columns = [frame[name].to_numpy() for name in FRAME_COLUMNS]
-        with cursor.copy(
-            "COPY candles_incoming (open_time, open, high, low, close, volume) FROM STDIN"
-        ) as copy:
-            for offset in range(0, len(frame), batch_size):
-                stop = min(offset + batch_size, len(frame))
-                for i in range(offset, stop):
-                    copy.write_row([int(columns[0][i]), *(float(c[i]) for c in columns[1:])])
-                if on_batch is not None:
-                    on_batch(stop - offset)
-        cursor.execute(
-            "INSERT INTO candles (symbol, interval, open_time, open, high, low, close, volume, "
-            "source) SELECT %s, %s, open_time, open, high, low, close, volume, %s "
-            "FROM candles_incoming ON CONFLICT ON CONSTRAINT uq_candles_key DO NOTHING",
-            (symbol, interval, source),
-        )
-        cursor.execute("TRUNCATE candles_incoming")
+    open_time: int
+    stored_source: str
+    stored: dict[str, float]
+    incoming: dict[str, float]
 
 
 @dataclass
@@ -177,113 +43,20 @@ class StoreReport:
     duplicates: int
     forming_dropped: int
     gaps: list[Gap]
+    conflicts: int = 0
+    """Stored candles whose values differ from the incoming ones."""
+    conflict_examples: list[Conflict] = field(default_factory=list)
+    replaced: int = 0
+    """How many of the conflicting candles were overwritten (see `Overwrite`)."""
 
     @property
     def rows_existing(self) -> int:
         return self.rows_in - self.rejected - self.duplicates - self.forming_dropped - self.rows_new
 
 
-def store_candles(
-    engine: Engine,
-    symbol: str,
-    interval: str,
-    frame: pd.DataFrame,
-    *,
-    source: str,
-    now: int | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    on_batch: Callable[[int], None] | None = None,
-) -> StoreReport:
-    """Validate and write a candle frame in one transaction; report what happened."""
-    report = validate_candles(frame, interval, now=now)
-    with engine.begin() as conn:
-        new = insert_candles(
-            conn,
-            symbol,
-            interval,
-            report.valid,
-            source=source,
-            batch_size=batch_size,
-            on_batch=on_batch,
-        )
-    return StoreReport(
-        symbol=symbol,
-        interval=interval,
-        rows_in=len(frame),
-        rows_new=new,
-        rejected=report.rejected,
-        rejected_examples=report.examples,
-        duplicates=report.duplicates,
-        forming_dropped=report.forming_dropped,
-        gaps=find_gaps(report.valid["open_time"].to_numpy(), interval),
-    )
-
-
-def read_candles(
-    engine: Engine,
-    symbol: str,
-    interval: str,
-    *,
-    start_ms: int | None = None,
-    end_ms: int | None = None,
-    limit: int | None = None,
-) -> pd.DataFrame:
-    """Stored candles with open_time in [start_ms, end_ms), oldest first; with `limit`, the
-    most recent `limit` of them."""
-    table = CANDLE_TABLE
-    query = select(
-        table.c.open_time, table.c.open, table.c.high, table.c.low, table.c.close, table.c.volume
-    ).where(table.c.symbol == symbol, table.c.interval == interval)
-    if start_ms is not None:
-        query = query.where(table.c.open_time >= start_ms)
-    if end_ms is not None:
-        query = query.where(table.c.open_time < end_ms)
-    if limit is not None:
-        query = query.order_by(table.c.open_time.desc()).limit(limit)
-    else:
-        query = query.order_by(table.c.open_time)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    if not rows:
-        return empty_frame()
-    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
-    frame = frame.astype({"open_time": "int64", **dict.fromkeys(OHLCV, "float64")})
-    return frame.sort_values("open_time").reset_index(drop=True)
-
-
-def stored_sources(
-    engine: Engine, symbol: str, interval: str, start_ms: int, end_ms: int
-) -> set[str]:
-    """The distinct `source` labels of the stored rows with open_time in [start_ms, end_ms]."""
-    query = (
-        select(Candle.source)
-        .where(
-            Candle.symbol == symbol,
-            Candle.interval == interval,
-            Candle.open_time >= start_ms,
-            Candle.open_time <= end_ms,
-        )
-        .distinct()
-    )
-    with engine.connect() as conn:
-        return set(conn.execute(query).scalars().all())
-
-
-def stored_open_times(engine: Engine, symbol: str, interval: str) -> np.ndarray:
-    query = (
-        select(Candle.open_time)
-        .where(Candle.symbol == symbol, Candle.interval == interval)
-        .order_by(Candle.open_time)
-    )
-    with engine.connect() as conn:
-        return np.asarray(conn.execute(query).scalars().all(), dtype="int64")
-
-
-def store_gaps(engine: Engine, symbol: str, interval: str) -> list[Gap]:
-    return find_gaps(stored_open_times(engine, symbol, interval), interval)
-
-
 class StoredSeries(BaseModel):
+    """One (symbol, interval) held in the store."""
+
     symbol: str
     interval: str
     rows: int
@@ -292,32 +65,36 @@ class StoredSeries(BaseModel):
     sources: list[str]
 
 
-def list_series(engine: Engine) -> list[StoredSeries]:
-    """One line per (symbol, interval) held in the store."""
-    grouped = (
-        select(
-            Candle.symbol,
-            Candle.interval,
-            func.count(),
-            func.min(Candle.open_time),
-            func.max(Candle.open_time),
-        )
-        .group_by(Candle.symbol, Candle.interval)
-        .order_by(Candle.symbol, Candle.interval)
-    )
-    sources_query = select(Candle.symbol, Candle.interval, Candle.source).distinct()
-    with engine.connect() as conn:
-        sources: dict[tuple[str, str], set[str]] = {}
-        for sym, ivl, src in conn.execute(sources_query):
-            sources.setdefault((sym, ivl), set()).add(src)
-        return [
-            StoredSeries(
-                symbol=sym,
-                interval=ivl,
-                rows=int(count),
-                first=ms_to_datetime(int(first)),
-                last=ms_to_datetime(int(last)),
-                sources=sorted(sources.get((sym, ivl), set())),
-            )
-            for sym, ivl, count, first, last in conn.execute(grouped)
-        ]
+class CandleStore(Protocol):
+    """Reads and writes of stored candles (frames: int64 `open_time` ms + float OHLCV)."""
+
+    def read(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Open time in [start_ms, end_ms), oldest first; with `limit` the newest `limit`."""
+        ...
+
+    def sources(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> set[str]:
+        """Distinct stored-row sources with open time in [start_ms, end_ms]."""
+        ...
+
+    def write(
+        self,
+        symbol: str,
+        interval: str,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        now: int | None = None,
+        overwrite: Overwrite = "never",
+    ) -> StoreReport: ...
+
+    def series(self, symbol: str | None = None) -> list[StoredSeries]:
+        """Every stored (symbol, interval), or only those of `symbol`."""
+        ...

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
 
-from tools.candle_frame import FRAME_COLUMNS, OHLCV
-from tools.candle_store import StoreReport, store_candles
+from tools.candle_frame import FRAME_COLUMNS, OHLCV, RejectedRow, validate_candles
+from tools.candle_store import CandleStore, Overwrite, StoreReport
 from tools.intervals import INTERVAL_MS, interval_ms
 
 IMPORT_SOURCE = "import"
@@ -36,6 +35,19 @@ SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{5,20}$")
 
 class ImportFormatError(ValueError):
     """The file cannot be read as candles; nothing was written."""
+
+
+class BadRowsError(ImportFormatError):
+    """Rows of the file are unreadable or insane; nothing was written (`--skip-bad` imports
+    the good rows). `rows` holds the first examples, `count` how many there are."""
+
+    def __init__(self, message: str, rows: list[RejectedRow], count: int) -> None:
+        super().__init__(message)
+        self.rows = rows
+        self.count = count
+
+
+MAX_BAD_EXAMPLES = 5
 
 
 def normalise_symbol(symbol: str) -> str:
@@ -87,21 +99,42 @@ def _to_ms(values: np.ndarray) -> np.ndarray:
     return times
 
 
-def _numeric(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+def _numeric(frame: pd.DataFrame, first_line: int) -> pd.DataFrame:
+    """Columns to numbers; a `line` column (file line of each row, `first_line` for row 0) and
+    a `bad` column naming the first unreadable cell of a row ('' when it reads)."""
+    frame = frame.copy()
+    frame["line"] = np.arange(first_line, first_line + len(frame), dtype="int64")
+    frame["bad"] = ""
     for name in FRAME_COLUMNS:
-        converted = pd.to_numeric(frame[name], errors="coerce")
-        bad = converted.isna() & frame[name].notna()
-        if name == "open_time":
-            bad = converted.isna()
-        if bad.any():
-            first = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ImportFormatError(
-                f"{where}: row {first + 1}, column {name!r}: "
-                f"{frame[name].iloc[first]!r} is not a number"
-            )
+        raw = frame[name]
+        converted = pd.to_numeric(raw, errors="coerce")
+        bad = converted.isna() & (raw.notna() | (name == "open_time"))
+        describe = raw.astype(str).map(lambda v, n=name: f"{n}={v!r}")
+        frame["bad"] = frame["bad"].mask(bad & (frame["bad"] == ""), describe)
         frame[name] = converted
-    frame["open_time"] = _to_ms(frame["open_time"].to_numpy())
+    times = frame["open_time"].fillna(0).to_numpy()
+    frame["open_time"] = _to_ms(times)
     return frame
+
+
+def _bad_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RejectedRow], int]:
+    """Split off the rows with an unreadable cell: (good rows, first examples, count)."""
+    bad = frame["bad"] != ""
+    examples = []
+    for record in frame.loc[bad].head(MAX_BAD_EXAMPLES).to_dict("records"):
+        field, _, value = str(record["bad"]).partition("=")
+        examples.append(
+            RejectedRow(
+                open_time=None,
+                reason="not a number" if field != "open_time" else "not a time",
+                line=int(record["line"]),
+                field=field,
+                value=value.strip("'\""),
+            )
+        )
+    good = frame.loc[~bad].drop(columns="bad").reset_index(drop=True)
+    good["open_time"] = good["open_time"].astype("int64")
+    return good, examples, int(bad.sum())
 
 
 def _read_kline_csv(text: str, where: str) -> pd.DataFrame:
@@ -116,7 +149,7 @@ def _read_kline_csv(text: str, where: str) -> pd.DataFrame:
         )
     frame = raw.iloc[:, :6].copy()
     frame.columns = list(FRAME_COLUMNS)
-    return _numeric(frame, where)
+    return _numeric(frame, first_line=1)
 
 
 def _read_header_csv(text: str, where: str) -> pd.DataFrame:
@@ -134,16 +167,16 @@ def _read_header_csv(text: str, where: str) -> pd.DataFrame:
     frame.columns = list(FRAME_COLUMNS)
     stamps = frame["open_time"]
     if stamps.str.fullmatch(r"\s*\d+\s*").all():
-        return _numeric(frame, where)
+        return _numeric(frame, first_line=2)
     parsed = pd.to_datetime(stamps, utc=True, errors="coerce", format="mixed")
-    if parsed.isna().any():
-        first = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise ImportFormatError(
-            f"{where}: row {first + 1}, column {time_column!r}: "
-            f"{stamps.iloc[first]!r} is not a date"
-        )
-    frame["open_time"] = parsed.dt.as_unit("ms").astype("int64").to_numpy()
-    return _numeric(frame, where)
+    unreadable = parsed.isna()
+    epoch_ms = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+    frame["open_time"] = epoch_ms.astype("float64").where(~unreadable, np.nan)
+    out = _numeric(frame, first_line=2)
+    out["bad"] = out["bad"].mask(
+        unreadable.to_numpy(), stamps.astype(str).map(lambda v: f"{time_column}={v!r}")
+    )
+    return out
 
 
 def _read_csv_text(text: str, where: str) -> pd.DataFrame:
@@ -181,7 +214,7 @@ def _read_feather(path: Path) -> pd.DataFrame:
     frame.columns = list(FRAME_COLUMNS)
     dates = pd.to_datetime(frame["open_time"], utc=True)
     frame["open_time"] = dates.dt.as_unit("ms").astype("int64").to_numpy()
-    return _numeric(frame, path.name)
+    return _numeric(frame, first_line=1)
 
 
 def _read_json(path: Path) -> pd.DataFrame:
@@ -197,7 +230,7 @@ def _read_json(path: Path) -> pd.DataFrame:
                 f"{path.name}: row {number} is not a [ms, open, high, low, close, volume] list"
             )
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS), dtype=object)
-    return _numeric(frame, path.name)
+    return _numeric(frame, first_line=1)
 
 
 READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
@@ -213,7 +246,11 @@ class CandleFile:
     symbol: str
     interval: str
     frame: pd.DataFrame
+    """Readable rows: candle frame plus `line` (the row's line in the file, 1-based)."""
     path: Path
+    unreadable: list[RejectedRow]
+    """First examples of rows with a cell that is not a number or not a time."""
+    unreadable_count: int = 0
 
 
 def _check_spacing(frame: pd.DataFrame, interval: str, where: str) -> None:
@@ -249,30 +286,67 @@ def read_candle_file(
         raise ValueError(f"cannot infer the interval from file name {path.name!r}; pass --interval")
     interval_ms(chosen_interval)  # raises UnknownIntervalError naming the interval
     chosen_symbol = normalise_symbol(chosen_symbol)  # refuse a bad symbol before parsing
-    frame = READERS[suffix](path)
-    if frame.empty:
+    frame, unreadable, count = _bad_rows(READERS[suffix](path))
+    if frame.empty and not count:
         raise ImportFormatError(f"{path.name}: no candles in file")
     _check_spacing(frame, chosen_interval, path.name)
-    return CandleFile(chosen_symbol, chosen_interval, frame, path)
+    return CandleFile(chosen_symbol, chosen_interval, frame, path, unreadable, count)
 
 
 def import_file(
-    engine: Engine,
+    store: CandleStore,
     path: Path,
     *,
     symbol: str | None = None,
     interval: str | None = None,
     now: int | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    skip_bad: bool = False,
+    replace: bool = False,
 ) -> StoreReport:
-    """Read, validate and store a file in one transaction: all of it or nothing."""
+    """Read, validate and store a file in one transaction: all of it or nothing.
+
+    A row that cannot be read or breaks the OHLC rules raises `BadRowsError` naming it (line,
+    field, value) before anything is written; with `skip_bad` the good rows are imported and
+    the bad ones reported. Stored candles with other values are reported as conflicts and kept,
+    unless `replace`."""
     candles = read_candle_file(path, symbol=symbol, interval=interval)
-    return store_candles(
-        engine,
+    return store_file(store, candles, now=now, skip_bad=skip_bad, replace=replace)
+
+
+def store_file(
+    store: CandleStore,
+    candles: CandleFile,
+    *,
+    now: int | None = None,
+    skip_bad: bool = False,
+    replace: bool = False,
+) -> StoreReport:
+    """`import_file` for a file already read (the CLI reads first to size its progress bar)."""
+    checked = validate_candles(candles.frame, candles.interval, now=now)
+    bad = [*candles.unreadable, *checked.examples][:MAX_BAD_EXAMPLES]
+    bad_count = candles.unreadable_count + checked.rejected
+    if bad_count and not skip_bad:
+        first = bad[0]
+        unit = "row" if candles.path.name.lower().endswith(".json") else "line"
+        raise BadRowsError(
+            f"{candles.path.name}: {first.describe().replace('line', unit, 1)}"
+            f"{f' (and {bad_count - 1} more bad rows)' if bad_count > 1 else ''}; nothing "
+            f"imported (--skip-bad imports the good rows and reports the rest)",
+            bad,
+            bad_count,
+        )
+    overwrite: Overwrite = "always" if replace else "never"
+    report = store.write(
         candles.symbol,
         candles.interval,
-        candles.frame,
+        checked.valid,
         source=IMPORT_SOURCE,
         now=now,
-        on_batch=on_batch,
+        overwrite=overwrite,
     )
+    report.rows_in = len(candles.frame) + candles.unreadable_count
+    report.rejected = bad_count
+    report.rejected_examples = bad
+    report.duplicates = checked.duplicates
+    report.forming_dropped = checked.forming_dropped
+    return report

@@ -4,6 +4,12 @@ Conventions (every formula is repeated on the field it defines):
 - r_t = E_t / E_{t-1} - 1 is the simple return of bar t; there are n - 1 of them for n bars.
 - Crypto trades 24/7, so a year is P = 365 × bars-per-day bars (`tools.intervals.bars_per_year`).
 - The risk-free rate is 0.
+- Returns are annualised (CAGR, Calmar) only over a window of at least a year: compounding two
+  months of returns to a year states a figure nobody earned. Shorter windows report `cagr` and
+  `calmar` as None with `annualised` False ("not annualised"); volatility, Sharpe and Sortino
+  are per-bar statistics scaled by sqrt(P), as usual.
+- Buy & hold is a baseline strategy (`tools.baselines.buy_and_hold`: same fees and slippage as
+  the desk), not a metric: one definition, reported beside the desk, never a second figure here.
 - Undefined ratios (division by zero: no trades, no losing trades, no volatility, no drawdown)
   are `None`, never inf or NaN, so the model always serialises to valid JSON.
 """
@@ -21,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools.intervals import bars_per_year
 
 SECONDS_PER_YEAR = 365 * 86_400
+MIN_ANNUALISED_YEARS = 1.0
+"""Windows shorter than this (first bar's open to last bar's close) are not annualised."""
 
 
 class ClosedTrade(BaseModel):
@@ -47,10 +55,14 @@ class BacktestMetrics(BaseModel):
     starting_equity: float
     final_equity: float
     total_return: float = Field(description="E_last / E_first - 1")
+    annualised: bool = Field(
+        description="True when the window (end - start + one bar) spans at least a year; "
+        "otherwise cagr and calmar are None (not annualised)"
+    )
     cagr: float | None = Field(
         description="(E_last / E_first)^(1 / years) - 1, years = (end - start) / 365 days; "
-        "-1 when the equity is wiped out; None when too large for a float (a short, "
-        "steep run compounded to a year)"
+        "-1 when the equity is wiped out; None when the window is shorter than a year "
+        "(`annualised` False) or the figure is too large for a float"
     )
     volatility: float = Field(description="sample std (ddof=1) of r_t × sqrt(P)")
     sharpe: float | None = Field(description="mean(r_t) / std(r_t, ddof=1) × sqrt(P)")
@@ -77,9 +89,6 @@ class BacktestMetrics(BaseModel):
     expectancy: float | None = Field(description="mean pnl per trade, quote currency")
     exposure_pct: float = Field(description="100 × bars in the market / bars")
     fees_paid: float
-    buy_and_hold_return: float = Field(
-        description="benchmark close at the last bar / at the first bar - 1"
-    )
 
 
 class _Drawdown(BaseModel):
@@ -159,20 +168,6 @@ def _cagr(growth: float, years: float) -> float | None:
         return None
 
 
-def _benchmark_return(benchmark_close: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> float:
-    try:
-        first = float(benchmark_close.loc[start])
-        last = float(benchmark_close.loc[end])
-    except KeyError as exc:
-        raise ValueError(
-            f"benchmark_close: no price at {exc.args[0]}; it must cover the equity's first and "
-            "last bar"
-        ) from None
-    if not (math.isfinite(first) and math.isfinite(last)) or first <= 0:
-        raise ValueError(f"benchmark_close: bad price at the start ({first}) or end ({last})")
-    return last / first - 1.0
-
-
 def compute_metrics(
     equity: pd.Series,
     trades: Sequence[ClosedTrade],
@@ -180,12 +175,10 @@ def compute_metrics(
     interval: str,
     fees_paid: float,
     exposure_bars: int,
-    benchmark_close: pd.Series,
 ) -> BacktestMetrics:
     """All metrics of one backtest; the field descriptions of `BacktestMetrics` give the
     formulas. `equity` is the account value marked at every bar's close, `exposure_bars` the
-    number of those bars that ended with a position, `benchmark_close` the traded symbol's
-    closes (buy-and-hold is measured close-to-close over the equity's first and last bar)."""
+    number of those bars that ended with a position."""
     equity = _validated_equity(equity)
     periods_per_year = bars_per_year(interval)
     n = len(equity)
@@ -206,7 +199,9 @@ def compute_metrics(
 
     growth = values[-1] / values[0]
     years = (times[-1] - times[0]).total_seconds() / SECONDS_PER_YEAR
-    cagr = _cagr(float(growth), years)
+    window_years = years + 1.0 / periods_per_year
+    annualised = window_years >= MIN_ANNUALISED_YEARS
+    cagr = _cagr(float(growth), years) if annualised else None
     drawdown = _drawdown(values, times)
 
     pnls = [trade.pnl for trade in trades]
@@ -220,6 +215,7 @@ def compute_metrics(
         starting_equity=float(values[0]),
         final_equity=float(values[-1]),
         total_return=float(growth - 1.0),
+        annualised=annualised,
         cagr=cagr,
         volatility=std_return * annualiser,
         sharpe=(mean_return / std_return * annualiser) if std_return > 0 else None,
@@ -236,5 +232,4 @@ def compute_metrics(
         expectancy=(sum(pnls) / len(pnls)) if pnls else None,
         exposure_pct=100.0 * exposure_bars / n,
         fees_paid=float(fees_paid),
-        buy_and_hold_return=_benchmark_return(benchmark_close, times[0], times[-1]),
     )

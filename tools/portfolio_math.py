@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools.broker import SimulatedBroker
 from tools.errors import FieldValueError
 from tools.orders import Fill, OrderRequest
+from tools.provenance import MarketKind, check_same_market
+from tools.provenance import MixedSourceError as MixedSourceError  # raised by `mark`
 
 BASIS_QUANTUM = Decimal("1e-10")  # the ledger's MONEY scale
 ZERO = Decimal(0)
@@ -75,14 +77,18 @@ class PortfolioState(BaseModel):
     last_prices: dict[str, Decimal] = Field(
         default_factory=dict, description="last fill price per symbol ever traded"
     )
+    market: MarketKind | None = Field(
+        default=None,
+        description="real | synthetic: the market every fill came from; marks must match it",
+    )
 
     @classmethod
-    def start(cls, starting_cash: Decimal) -> PortfolioState:
+    def start(cls, starting_cash: Decimal, market: MarketKind | None = None) -> PortfolioState:
         if isinstance(starting_cash, float) or not isinstance(starting_cash, Decimal | int):
             raise PortfolioMathError("starting_cash", "must be Decimal, never float")
         if starting_cash < 0:
             raise PortfolioMathError("starting_cash", "must not be negative")
-        return cls(starting_cash=Decimal(starting_cash), cash=Decimal(starting_cash))
+        return cls(starting_cash=Decimal(starting_cash), cash=Decimal(starting_cash), market=market)
 
     def quantity(self, symbol: str) -> Decimal:
         position = self.positions.get(symbol)
@@ -205,6 +211,7 @@ def apply_fill(
             )
         realized = state.realized_pnl + notional - removed_basis
     return PortfolioState(
+        market=state.market,
         starting_cash=state.starting_cash,
         cash=cash,
         positions=positions,
@@ -223,13 +230,24 @@ def fold_fills(starting_cash: Decimal, fills: Iterable[Fill]) -> PortfolioState:
     return state
 
 
-def mark(state: PortfolioState, prices: Mapping[str, Decimal]) -> Valuation:
-    """Value the account at `prices`; every held symbol needs a price (no silent default)."""
+def mark(
+    state: PortfolioState,
+    prices: Mapping[str, Decimal],
+    *,
+    sources: Mapping[str, str] | None = None,
+) -> Valuation:
+    """Value the account at `prices`; every held symbol needs a price (no silent default).
+
+    `sources` names where each price came from (`tools.provenance`); a price from the other
+    market kind than the account's fills raises `MixedSourceError` — never a number."""
     valuations: list[PositionValuation] = []
     for symbol, position in sorted(state.positions.items()):
         price = prices.get(symbol)
         if price is None:
             raise MissingPriceError("prices", f"no mark price for held symbol {symbol}")
+        source = (sources or {}).get(symbol)
+        if source is not None and state.market is not None:
+            check_same_market(state.market, source, what=f"mark {symbol}")
         if isinstance(price, float):
             raise MissingPriceError("prices", f"{symbol}: mark price must be Decimal, never float")
         value = position.quantity * price

@@ -1,24 +1,37 @@
 """Sentiment inputs for the sentiment analyst: the Crypto Fear & Greed index plus headlines.
 
-Two providers behind one interface: `OfflineSentimentProvider` reads a fixture shipped with the
-project (the default, so everything works without a network) and `LiveSentimentProvider` calls
-the alternative.me API (`settings.fear_greed_url`) and, when configured, an RSS news feed.
-The `source` field of the result says which one was used; it travels to every screen.
+Every provider answers `get(symbol, at=…)`: what was public at the decision time `at`, with its
+own `as_of` and `source` (which travel to every screen and export).
+
+- `PointInTimeSentimentProvider` (backtests and replays): the real daily Fear & Greed history
+  (`FearGreedHistory`, the value dated at most `at` − 1 day) plus dated headlines from a
+  `tools.headlines.HeadlineLoader`, shown only from their `available_at`. No headline public in
+  the look-back window → an empty list and a note saying so, never today's headlines.
+- `OfflineSentimentProvider`: a SAMPLE fixture for live analysis in the offline demo only
+  (source `offline-sample`); it refuses a decision time before its own date.
+- `LiveSentimentProvider`: the alternative.me API and an optional RSS feed, for live runs; it
+  refuses a decision time in the past (it only knows today).
 
 Headlines are text from outside the firm: prompts must treat them as untrusted data.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import csv
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from xml.etree import ElementTree
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from tools.headlines import HeadlineLoader
 
 OFFLINE_FIXTURE = Path(__file__).resolve().parent / "data" / "sentiment_offline.json"
 
@@ -34,8 +47,16 @@ class SentimentInputs(BaseModel):
     fear_greed: int = Field(ge=0, le=100, description="0 extreme fear … 100 extreme greed")
     fear_greed_label: str
     headlines: list[Headline] = Field(default_factory=list)
-    source: str = Field(description="offline-fixture | live")
-    as_of: datetime | None = None
+    source: str = Field(description="point-in-time | offline-sample | live")
+    as_of: datetime | None = Field(
+        default=None, description="the newest fact in these inputs (index stamp or headline)"
+    )
+    fear_greed_as_of: datetime | None = Field(
+        default=None, description="the UTC day the index value is stamped for (00:00)"
+    )
+    headlines_note: str | None = Field(
+        default=None, description="why the headline list is empty or what it covers"
+    )
 
 
 class SentimentUnavailableError(RuntimeError):
@@ -45,7 +66,9 @@ class SentimentUnavailableError(RuntimeError):
 class SentimentProvider(Protocol):
     name: str
 
-    def get(self, symbol: str) -> SentimentInputs: ...
+    def get(self, symbol: str, *, at: datetime | None = None) -> SentimentInputs:
+        """What was public at `at` (None: now) about `symbol`'s base asset."""
+        ...
 
 
 class _OfflineFile(BaseModel):
@@ -56,8 +79,9 @@ class _OfflineFile(BaseModel):
 
 
 class OfflineSentimentProvider:
-    """Reads `tools/data/sentiment_offline.json`: a fixed index value and sample headlines per
-    base asset (`*` for any other). Deterministic, so backtests are repeatable."""
+    """Reads `tools/data/sentiment_offline.json`: a fixed SAMPLE index value and sample headlines
+    per base asset (`*` for any other), for live analysis in the offline demo. A decision before
+    the sample's date is refused: the sample would be news from its future."""
 
     name = "offline"
 
@@ -67,7 +91,12 @@ class OfflineSentimentProvider:
         except (OSError, ValidationError) as exc:
             raise ValueError(f"sentiment fixture {path} is unreadable: {exc}") from exc
 
-    def get(self, symbol: str) -> SentimentInputs:
+    def get(self, symbol: str, *, at: datetime | None = None) -> SentimentInputs:
+        if at is not None and at < self._data.as_of:
+            raise SentimentUnavailableError(
+                f"the offline sentiment sample is dated {self._data.as_of:%Y-%m-%d}; it is not "
+                f"shown to a decision at {at:%Y-%m-%d %H:%M} (use point-in-time history)"
+            )
         base = base_asset(symbol)
         headlines = self._data.headlines.get(base, self._data.headlines.get("*", []))
         return SentimentInputs(
@@ -75,8 +104,10 @@ class OfflineSentimentProvider:
             fear_greed=self._data.fear_greed,
             fear_greed_label=self._data.fear_greed_label,
             headlines=headlines,
-            source="offline-fixture",
+            source="offline-sample",
             as_of=self._data.as_of,
+            fear_greed_as_of=self._data.as_of,
+            headlines_note="SAMPLE headlines shipped with the project, not real news",
         )
 
 
@@ -99,7 +130,12 @@ class LiveSentimentProvider:
         self.timeout_s = timeout_s
         self.max_headlines = max_headlines
 
-    def get(self, symbol: str) -> SentimentInputs:
+    def get(self, symbol: str, *, at: datetime | None = None) -> SentimentInputs:
+        if at is not None and at < datetime.now(UTC) - LIVE_TOLERANCE:
+            raise SentimentUnavailableError(
+                f"the live sentiment feed only knows today; a decision at {at:%Y-%m-%d %H:%M} "
+                "needs point-in-time history"
+            )
         with httpx.Client(timeout=self.timeout_s) as client:
             value, label, as_of = self._fear_greed(client)
             headlines = self._headlines(client, base_asset(symbol)) if self.news_rss_url else []
@@ -110,6 +146,7 @@ class LiveSentimentProvider:
             headlines=headlines,
             source="live",
             as_of=as_of,
+            fear_greed_as_of=as_of,
         )
 
     def _fear_greed(self, client: httpx.Client) -> tuple[int, str, datetime | None]:
@@ -159,6 +196,9 @@ _ASSET_NAMES: dict[str, tuple[str, ...]] = {
     "DOGE": ("dogecoin",),
 }
 
+ASSET_NAMES = _ASSET_NAMES
+"""Base asset → its common names (lower case), for filtering and for blind-mode masking."""
+
 QUOTE_ASSETS = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "EUR", "BTC", "ETH")
 
 
@@ -169,6 +209,170 @@ def base_asset(symbol: str) -> str:
         if upper.endswith(quote) and len(upper) > len(quote):
             return upper[: -len(quote)]
     raise ValueError(f"symbol {symbol!r} has no known quote asset ({', '.join(QUOTE_ASSETS)})")
+
+
+LIVE_TOLERANCE = timedelta(hours=2)
+"""A live feed answers for `at` no older than this (a decision being taken now)."""
+
+FEAR_GREED_FILE = Path("alternative.me__fear_greed") / "fear_greed_daily.csv"
+PUBLICATION_LAG = timedelta(days=1)
+"""alternative.me stamps a value at 00:00 UTC of its day without the publication minute: a
+decision at `at` uses the value dated at most `at` − 1 day (see the data's PROVENANCE.md)."""
+
+
+@dataclass(frozen=True)
+class FearGreedReading:
+    day: date
+    value: int
+    label: str
+
+    @property
+    def stamped_at(self) -> datetime:
+        return datetime.combine(self.day, time(0), tzinfo=UTC)
+
+
+class FearGreedHistory:
+    """The daily index history (`date,value,classification`), queried point in time."""
+
+    MAX_GAP_DAYS = 4
+    """The newest value allowed may be this many days older than `at` − 1 day (the file has
+    gaps of up to 3 days); beyond it the reading is refused as stale, not carried forward."""
+
+    def __init__(self, readings: list[FearGreedReading], *, path: Path | None = None) -> None:
+        if not readings:
+            raise ValueError(f"fear & greed history {path or ''} has no rows")
+        self._readings = sorted(readings, key=lambda r: r.day)
+        self._days = [r.day for r in self._readings]
+        self.path = path
+
+    @classmethod
+    def from_csv(cls, path: Path) -> FearGreedHistory:
+        readings: list[FearGreedReading] = []
+        try:
+            with path.open(newline="") as fh:
+                for line, row in enumerate(csv.DictReader(fh), start=2):
+                    readings.append(_reading(row, line, path))
+        except OSError as exc:
+            raise SentimentUnavailableError(f"fear & greed history {path}: {exc}") from exc
+        return cls(readings, path=path)
+
+    @property
+    def first_day(self) -> date:
+        return self._days[0]
+
+    @property
+    def last_day(self) -> date:
+        return self._days[-1]
+
+    def at(self, at: datetime) -> FearGreedReading:
+        """The newest value dated at most `at` − 1 day; raises when none is (or it is stale)."""
+        latest_day = (at - PUBLICATION_LAG).date()
+        pos = bisect_right(self._days, latest_day) - 1
+        if pos < 0:
+            raise SentimentUnavailableError(
+                f"fear & greed history starts {self.first_day}; nothing was public at "
+                f"{at:%Y-%m-%d %H:%M} UTC"
+            )
+        reading = self._readings[pos]
+        if (latest_day - reading.day).days > self.MAX_GAP_DAYS:
+            raise SentimentUnavailableError(
+                f"fear & greed history ends {self.last_day}: no value within "
+                f"{self.MAX_GAP_DAYS} days before {at:%Y-%m-%d %H:%M} UTC"
+            )
+        return reading
+
+
+def _reading(row: dict[str, str], line: int, path: Path) -> FearGreedReading:
+    try:
+        value = int(row["value"])
+        if not 0 <= value <= 100:
+            raise ValueError(f"{value} is outside 0..100")
+        return FearGreedReading(
+            day=date.fromisoformat(row["date"]), value=value, label=row.get("classification", "")
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SentimentUnavailableError(f"{path} line {line}: bad row {row!r}: {exc}") from exc
+
+
+class PointInTimeSentimentProvider:
+    """Fear & Greed from the real daily history and dated headlines, as public at `at`."""
+
+    name = "point-in-time"
+
+    def __init__(
+        self,
+        fear_greed: FearGreedHistory | None,
+        headlines: HeadlineLoader | None,
+        *,
+        lookback: timedelta = timedelta(days=3),
+        max_headlines: int = 8,
+        missing_history: str = "no fear & greed history configured",
+    ) -> None:
+        self.fear_greed = fear_greed
+        self.headlines = headlines
+        self.lookback = lookback
+        self.max_headlines = max_headlines
+        self.missing_history = missing_history
+
+    def get(self, symbol: str, *, at: datetime | None = None) -> SentimentInputs:
+        at = at or datetime.now(UTC)
+        if self.fear_greed is None:
+            raise SentimentUnavailableError(self.missing_history)
+        reading = self.fear_greed.at(at)
+        base = base_asset(symbol)
+        dated = (
+            self.headlines(base, at - self.lookback, at, self.max_headlines)
+            if self.headlines is not None
+            else []
+        )
+        if any(h.available_at > at for h in dated):  # the loader's contract, checked anyway
+            raise SentimentUnavailableError(f"headline loader returned news after {at}")
+        window = f"{self.lookback.days} days before this decision"
+        if self.headlines is None:
+            note = "no dated headline store is configured: there are no headlines"
+        elif not dated:
+            note = f"no dated {base} headlines were public in the {window}"
+        else:
+            note = f"{len(dated)} dated {base} headline(s) public in the {window}"
+        newest = max((h.published_at for h in dated), default=reading.stamped_at)
+        return SentimentInputs(
+            symbol=symbol,
+            fear_greed=reading.value,
+            fear_greed_label=reading.label,
+            headlines=[
+                Headline(title=h.title[:300], source=h.source, published_at=h.published_at)
+                for h in dated
+            ],
+            source="point-in-time",
+            as_of=max(newest, reading.stamped_at),
+            fear_greed_as_of=reading.stamped_at,
+            headlines_note=note,
+        )
+
+
+def point_in_time_sentiment(
+    settings: Settings, headlines: HeadlineLoader | None
+) -> PointInTimeSentimentProvider:
+    """The history under `settings.sentiment_data_dir` (never copied into the repository).
+    A missing file is not an error here: every decision then reports sentiment unavailable,
+    naming the path."""
+    path = settings.sentiment_data_dir / FEAR_GREED_FILE
+    if not path.is_file():
+        return PointInTimeSentimentProvider(
+            None, headlines, missing_history=f"no fear & greed history at {path}"
+        )
+    return PointInTimeSentimentProvider(_history(path), headlines)
+
+
+_HISTORIES: dict[tuple[Path, int], FearGreedHistory] = {}
+
+
+def _history(path: Path) -> FearGreedHistory:
+    """Parsed once per file version (≈3k rows); backtests build many providers."""
+    key = (path, path.stat().st_mtime_ns)
+    if key not in _HISTORIES:
+        _HISTORIES[key] = FearGreedHistory.from_csv(path)
+    return _HISTORIES[key]
 
 
 def sentiment_provider_from_settings(settings: Settings) -> SentimentProvider:

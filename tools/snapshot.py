@@ -33,7 +33,7 @@ class IndicatorSnapshot(BaseModel):
     interval: str
     as_of: datetime = Field(description="open time of the decision bar, UTC")
     bars_of_history: int
-    source: str = Field(description="binance | store | import | synthetic")
+    source: str = Field(description="binance | store | store-resampled | synthetic")
     open: float
     high: float
     low: float

@@ -1,9 +1,15 @@
 """Tokenomics inputs for the tokenomics analyst: supply, market cap, FDV, emission and unlocks.
 
-`OfflineTokenomicsProvider` reads a table shipped with the project (`tools/data/tokenomics.json`,
-supply facts with an as-of date; market cap and FDV are computed from the caller's price so they
-move with the market in a backtest). `LiveTokenomicsProvider` calls CoinGecko's public
-`/coins/{id}` endpoint at `settings.coingecko_base_url`. `source` says which was used.
+Every provider answers `get(symbol, price, at=…)` with facts public at the decision time `at`
+(market cap and FDV come from the caller's price, so they move with the market):
+
+- `PointInTimeTokenomicsProvider` (backtests and replays): BTC's supply is computed from its
+  issuance schedule at `at` (`tools.btc_supply`); other assets use the newest row of the dated
+  table dated at or before `at`, and none → unavailable, never a later figure.
+- `OfflineTokenomicsProvider` reads the table shipped with the project
+  (`tools/data/tokenomics.json`, dated) for live runs; it refuses a decision before that date.
+- `LiveTokenomicsProvider` calls CoinGecko's public `/coins/{id}` at
+  `settings.coingecko_base_url`, for live runs only.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from core.settings import Settings
-from tools.sentiment import base_asset
+from tools.btc_supply import btc_supply_at
+from tools.sentiment import LIVE_TOLERANCE, base_asset
 
 OFFLINE_TABLE = Path(__file__).resolve().parent / "data" / "tokenomics.json"
 
@@ -34,7 +41,9 @@ class TokenomicsInputs(BaseModel):
     )
     unlocks: list[str] = Field(default_factory=list, description="known upcoming unlock facts")
     notes: list[str] = Field(default_factory=list)
-    source: str = Field(description="offline-table | live-coingecko")
+    source: str = Field(
+        description="btc-issuance-schedule | dated-table | offline-table | live-coingecko"
+    )
     as_of: datetime | None = None
 
     @property
@@ -50,7 +59,9 @@ class TokenomicsUnavailableError(RuntimeError):
 class TokenomicsProvider(Protocol):
     name: str
 
-    def get(self, symbol: str, price: float) -> TokenomicsInputs: ...
+    def get(self, symbol: str, price: float, *, at: datetime | None = None) -> TokenomicsInputs:
+        """Facts public at `at` (None: now), valued at `price`."""
+        ...
 
 
 class _AssetRow(BaseModel):
@@ -75,34 +86,95 @@ def _load_table(path: Path) -> _Table:
         raise ValueError(f"tokenomics table {path} is unreadable: {exc}") from exc
 
 
+def _from_row(
+    symbol: str, asset: str, row: _AssetRow, price: float, *, source: str, as_of: datetime
+) -> TokenomicsInputs:
+    fdv_supply = row.max_supply or row.total_supply
+    return TokenomicsInputs(
+        symbol=symbol,
+        asset=asset,
+        circulating_supply=row.circulating_supply,
+        total_supply=row.total_supply,
+        max_supply=row.max_supply,
+        market_cap_usd=row.circulating_supply * price,
+        fdv_usd=fdv_supply * price if fdv_supply else None,
+        annual_emission_pct=row.annual_emission_pct,
+        unlocks=row.unlocks,
+        notes=row.notes,
+        source=source,
+        as_of=as_of,
+    )
+
+
 class OfflineTokenomicsProvider:
     name = "offline"
 
     def __init__(self, path: Path = OFFLINE_TABLE) -> None:
         self._table = _load_table(path)
 
-    def get(self, symbol: str, price: float) -> TokenomicsInputs:
+    def get(self, symbol: str, price: float, *, at: datetime | None = None) -> TokenomicsInputs:
         asset = base_asset(symbol)
+        if at is not None and at < self._table.as_of:
+            raise TokenomicsUnavailableError(
+                f"the offline tokenomics table is dated {self._table.as_of:%Y-%m-%d}; it is not "
+                f"shown to a decision at {at:%Y-%m-%d %H:%M} (use point-in-time inputs)"
+            )
         row = self._table.assets.get(asset)
         if row is None:
             raise TokenomicsUnavailableError(
                 f"no offline tokenomics for {asset}; known: {', '.join(sorted(self._table.assets))}"
             )
-        fdv_supply = row.max_supply or row.total_supply
-        return TokenomicsInputs(
-            symbol=symbol,
-            asset=asset,
-            circulating_supply=row.circulating_supply,
-            total_supply=row.total_supply,
-            max_supply=row.max_supply,
-            market_cap_usd=row.circulating_supply * price,
-            fdv_usd=fdv_supply * price if fdv_supply else None,
-            annual_emission_pct=row.annual_emission_pct,
-            unlocks=row.unlocks,
-            notes=row.notes,
-            source="offline-table",
-            as_of=self._table.as_of,
+        return _from_row(symbol, asset, row, price, source="offline-table", as_of=self._table.as_of)
+
+
+class PointInTimeTokenomicsProvider:
+    """BTC from its issuance schedule at `at`; other assets from the newest dated table row at
+    or before `at` (each table is one dated set of rows)."""
+
+    name = "point-in-time"
+
+    def __init__(self, tables: list[Path] | None = None) -> None:
+        loaded = [_load_table(p) for p in (tables or [OFFLINE_TABLE])]
+        self._tables = sorted(loaded, key=lambda t: t.as_of)
+
+    def get(self, symbol: str, price: float, *, at: datetime | None = None) -> TokenomicsInputs:
+        at = at or datetime.now(UTC)
+        asset = base_asset(symbol)
+        if asset == "BTC":
+            return _btc(symbol, price, at)
+        dated = [t for t in self._tables if t.as_of <= at and asset in t.assets]
+        if not dated:
+            known = sorted(f"{t.as_of:%Y-%m-%d}" for t in self._tables if asset in t.assets)
+            raise TokenomicsUnavailableError(
+                f"no {asset} tokenomics dated at or before {at:%Y-%m-%d %H:%M} UTC "
+                f"(rows dated: {', '.join(known) or 'none'})"
+            )
+        table = dated[-1]
+        return _from_row(
+            symbol, asset, table.assets[asset], price, source="dated-table", as_of=table.as_of
         )
+
+
+def _btc(symbol: str, price: float, at: datetime) -> TokenomicsInputs:
+    supply = btc_supply_at(at)
+    return TokenomicsInputs(
+        symbol=symbol,
+        asset="BTC",
+        circulating_supply=supply.supply_btc,
+        total_supply=supply.supply_btc,
+        max_supply=21_000_000,
+        market_cap_usd=supply.supply_btc * price,
+        fdv_usd=21_000_000 * price,
+        annual_emission_pct=supply.annual_emission_pct,
+        notes=[
+            "fixed 21M cap; the block subsidy halves every 210,000 blocks",
+            f"block height ≈ {supply.height:,} (estimated from known block times); subsidy "
+            f"{supply.subsidy_btc:g} BTC per block; next halving at height "
+            f"{supply.next_halving_height:,}",
+        ],
+        source="btc-issuance-schedule",
+        as_of=at,
+    )
 
 
 class LiveTokenomicsProvider:
@@ -116,7 +188,12 @@ class LiveTokenomicsProvider:
         self.timeout_s = timeout_s
         self._table = _load_table(table)
 
-    def get(self, symbol: str, price: float) -> TokenomicsInputs:
+    def get(self, symbol: str, price: float, *, at: datetime | None = None) -> TokenomicsInputs:
+        if at is not None and at < datetime.now(UTC) - LIVE_TOLERANCE:
+            raise TokenomicsUnavailableError(
+                f"CoinGecko only knows today's supply; a decision at {at:%Y-%m-%d %H:%M} needs "
+                "point-in-time inputs"
+            )
         asset = base_asset(symbol)
         row = self._table.assets.get(asset)
         if row is None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
@@ -14,20 +13,18 @@ from sqlalchemy import Engine
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, SettingsDep, limit_run_starts
 from api.errors import (
-    ApiError,
     BudgetExhaustedError,
     ConflictError,
     NotFoundError,
+    UnprocessableError,
     error_responses,
 )
 from api.routes.agents import budget_status
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
-from api.runners import AnalysisRunner, AnalysisStart
+from api.runners import AnalysisStart
 from api.runs_store import RunDetail, create_run, portfolio_exists
 from core.bounds import MIN_WARMUP_BARS, Text
-from core.settings import DataSourceMode
-from tools.candle_store import list_series
-from tools.intervals import interval_ms
+from core.settings import DataSourceMode, Settings
 
 router = APIRouter(prefix="/analysis", tags=["analysis"])
 
@@ -43,11 +40,6 @@ class RunAccepted(BaseModel):
 
 class ApprovalNote(BaseModel):
     note: Text = ""
-
-
-def _runner(request: Request) -> AnalysisRunner:
-    runner: AnalysisRunner = request.app.state.analysis_runner
-    return runner
 
 
 def _accepted(run_id: RunId, status_: str) -> RunAccepted:
@@ -71,15 +63,16 @@ async def start_analysis(
     manager: RunManagerDep,
 ) -> RunAccepted:
     limit_run_starts(request)
+    check_model_config(settings)
     start = body
     if start.portfolio_id is not None and not await asyncio.to_thread(
         portfolio_exists, engine, start.portfolio_id
     ):
         raise NotFoundError("portfolio", start.portfolio_id)
     if start.as_of is not None and settings.data_source is not DataSourceMode.synthetic:
-        missing = await asyncio.to_thread(replay_gap, engine, start)
+        missing = await asyncio.to_thread(replay_gap, engine, settings, start)
         if missing is not None:
-            raise NoStoredCandlesError(missing)
+            raise UnprocessableError("as_of", f"cannot replay: {missing}")
     budget = await asyncio.to_thread(budget_status, engine, settings)
     if budget.exceeded:
         raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")
@@ -94,32 +87,48 @@ async def start_analysis(
         portfolio_id=start.portfolio_id,
         params=start.model_dump(mode="json"),
     )
-    runner = _runner(request)
-    await manager.start(run_id, KIND, lambda: runner.start(run_id, start))
+    await manager.start(run_id, KIND)
     return _accepted(run_id, "pending")
 
 
-class NoStoredCandlesError(ApiError):
-    status_code = 404
+def replay_gap(engine: Engine, settings: Settings, start: AnalysisStart) -> str | None:
+    """What a replay would miss (None: the store, natively or resampled, holds the decision
+    bar and the warm-up before it) — checked with the same source chain the run will use."""
+    from graph.context import decision_time
+    from persistence.candles import SqlCandleStore
+    from tools.market_data import MissingDataError, load_candles
 
-
-def replay_gap(engine: Engine, start: AnalysisStart) -> str | None:
-    """Why the store cannot serve a replay at `as_of` (None: it holds the bar and the
-    indicators' warm-up before it)."""
     assert start.as_of is not None
-    wanted = (start.symbol, start.interval)
-    series = next((s for s in list_series(engine) if (s.symbol, s.interval) == wanted), None)
-    step = timedelta(milliseconds=interval_ms(start.interval))
-    head = f"as_of: no stored {start.symbol} {start.interval} candles for a replay at "
-    head += start.as_of.isoformat()
-    if series is None:
-        return f"{head} (none stored; import or fetch them first)"
-    held = f"stored {series.first.isoformat()} → {series.last.isoformat()}"
-    if series.first + MIN_WARMUP_BARS * step > start.as_of:
-        return f"{head}: it needs {MIN_WARMUP_BARS} bars before it ({held})"
-    if series.last + step < start.as_of:
-        return f"{head} ({held})"
+    bar_open, bar_close = decision_time(start.as_of, start.interval)
+    read_only = settings.model_copy(update={"data_source": DataSourceMode.store})
+    wanted = f"{start.symbol} {start.interval} history up to {bar_open:%Y-%m-%d %H:%M} UTC"
+    try:
+        series = load_candles(
+            start.symbol,
+            start.interval,
+            end=bar_close,
+            limit=MIN_WARMUP_BARS,
+            store=SqlCandleStore(engine),
+            settings=read_only,
+        )
+    except MissingDataError:
+        return f"no stored {wanted}"
+    frame = series.frame
+    if len(frame) < MIN_WARMUP_BARS or frame.index[-1] != bar_open:
+        return f"not enough stored {wanted} ({MIN_WARMUP_BARS} bars needed before it)"
     return None
+
+
+def check_model_config(settings: Settings) -> None:
+    """A model setup that cannot work (missing price, key, base URL) → 422 naming the setting,
+    before anything is written."""
+    from graph.context import client_from_settings
+    from graph.models import ModelConfigError
+
+    try:
+        client_from_settings(settings)
+    except ModelConfigError as exc:
+        raise UnprocessableError(exc.field, exc.message) from None
 
 
 async def _existing_run(engine: EngineDep, run_id: str) -> RunDetail:
@@ -131,19 +140,14 @@ def _answer_route(approved: bool) -> Callable[..., Awaitable[RunAccepted]]:
 
     async def answer(
         run_id: RunId,
-        request: Request,
         engine: EngineDep,
         manager: RunManagerDep,
         body: ApprovalNote | None = None,
     ) -> RunAccepted:
         note = body.note if body else ""
         run = await _existing_run(engine, run_id)
-        if run.status != "paused" or manager.is_active(run_id):
+        if not await manager.answer(run_id, approved=approved, note=note):
             raise ConflictError(f"run {run_id} is {run.status}, not paused awaiting approval")
-        runner = _runner(request)
-        await manager.start(
-            run_id, KIND, lambda: runner.resume(run_id, approved=approved, note=note)
-        )
         return _accepted(run_id, "running")
 
     return answer
@@ -158,6 +162,22 @@ for _verb, _approved in (("approve", True), ("reject", False)):
         dependencies=[ApiKeyDep],
         responses=error_responses(401, 404, 409, 422),
     )(_answer_route(_approved))
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    name="cancel_analysis_run",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunAccepted,
+    dependencies=[ApiKeyDep],
+    responses=error_responses(401, 404, 409),
+)
+async def cancel_analysis(run_id: RunId, engine: EngineDep, manager: RunManagerDep) -> RunAccepted:
+    """Stop a pending, running or paused run on whichever worker runs it (within a second)."""
+    run = await _existing_run(engine, run_id)
+    if not await manager.cancel(run_id):
+        raise ConflictError(f"run {run_id} is {run.status}; only pending/running/paused cancel")
+    return _accepted(run_id, "cancelled")
 
 
 add_run_read_routes(

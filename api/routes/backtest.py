@@ -1,15 +1,14 @@
-"""Backtests through the agent desk (graph/backtest): estimate the cost, start one (it runs in a
-worker thread, its progress streamed over SSE), inspect, fetch the result, cancel."""
+"""Backtests through the agent desk (graph/backtest): estimate the cost, start one (a job on the
+run queue, its progress streamed over SSE), inspect, fetch the result, cancel."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine, select
 
 from api.deps import ApiKeyDep, EngineDep, RunManagerDep, SettingsDep, limit_run_starts
@@ -21,6 +20,7 @@ from api.errors import (
     error_responses,
 )
 from api.routes.agents import budget_status
+from api.routes.analysis import check_model_config
 from api.routes.run_routes import RunId, add_run_read_routes, existing_run
 from api.runs_store import RunDetail
 from graph.backtest.estimate import (
@@ -29,8 +29,9 @@ from graph.backtest.estimate import (
     UnknownPriceError,
     estimate_cost,
 )
-from graph.backtest.runs import create_backtest_run, request_cancel, stream_backtest
+from graph.backtest.runs import create_backtest_run
 from graph.backtest.schemas import BacktestParams
+from graph.costs import MEMORISATION_PREFIX
 from persistence.db import session_scope
 from persistence.models import BacktestResult
 
@@ -63,11 +64,10 @@ class BacktestResultOut(BaseModel):
     trades: list[Any]
     warnings: list[Any]
     created_at: datetime
-
-
-def _cancel_flags(request: Request) -> dict[str, threading.Event]:
-    flags: dict[str, threading.Event] = request.app.state.backtest_cancel_flags
-    return flags
+    memorisation_note: str | None = Field(
+        default=None,
+        description="set when the window starts before a desk model's training cutoff",
+    )
 
 
 def _estimate(params: BacktestParams, settings: Any) -> CostEstimateOut:
@@ -76,6 +76,21 @@ def _estimate(params: BacktestParams, settings: Any) -> CostEstimateOut:
     except UnknownPriceError as exc:
         raise UnprocessableError("llm_prices", str(exc)) from None
     return CostEstimateOut(**estimate.model_dump())
+
+
+async def _served_range(params: BacktestParams, engine: Engine, settings: Any) -> BacktestParams:
+    """The range real data serves (clipped / start moved only with `data_notes`); a range it
+    does not cover is a 422 naming the missing part, before anything is written."""
+    from graph.backtest.data import load_backtest_data
+
+    try:
+        data = await asyncio.to_thread(load_backtest_data, params, engine=engine, settings=settings)
+    except ValueError as exc:  # CoverageError, MissingDataError, NotEnoughHistoryError, …
+        field, _, rest = str(exc).partition(": ")
+        if not rest or not field.isidentifier():
+            field, rest = "range", str(exc)
+        raise UnprocessableError(field, rest) from None
+    return data.params
 
 
 @router.post("/estimate", response_model=CostEstimateOut, responses=error_responses(422))
@@ -99,24 +114,16 @@ async def start_backtest(
 ) -> BacktestAccepted:
     limit_run_starts(request)
     _estimate(params, settings)  # unknown model prices → 422 before anything is written
+    check_model_config(settings)
     budget = await asyncio.to_thread(budget_status, engine, settings)
     if budget.exceeded:
         raise BudgetExhaustedError(f"budget exhausted: {budget.reason}")
+    params = await _served_range(params, engine, settings)
     try:
         run_id = await asyncio.to_thread(create_backtest_run, engine, params, settings=settings)
     except CostLimitError as exc:
         raise BudgetExhaustedError(str(exc)) from None
-    flags = _cancel_flags(request)
-    cancel = flags[run_id] = threading.Event()
-
-    async def events() -> Any:
-        try:
-            async for event in stream_backtest(engine, run_id, settings=settings, cancel=cancel):
-                yield event
-        finally:
-            flags.pop(run_id, None)
-
-    await manager.start(run_id, KIND, events)
+    await manager.start(run_id, KIND)
     return BacktestAccepted(
         run_id=run_id, status="pending", events_url=f"/api/backtests/{run_id}/events"
     )
@@ -133,9 +140,13 @@ async def backtest_result(run_id: RunId, engine: EngineDep) -> BacktestResultOut
     def load() -> BacktestResultOut | None:
         with session_scope(engine) as session:
             row = session.scalar(select(BacktestResult).where(BacktestResult.run_id == run_id))
-            return (
-                None if row is None else BacktestResultOut.model_validate(row, from_attributes=True)
+            if row is None:
+                return None
+            out = BacktestResultOut.model_validate(row, from_attributes=True)
+            out.memorisation_note = next(
+                (w for w in out.warnings if str(w).startswith(MEMORISATION_PREFIX)), None
             )
+            return out
 
     result = await asyncio.to_thread(load)
     if result is None:
@@ -150,13 +161,12 @@ async def backtest_result(run_id: RunId, engine: EngineDep) -> BacktestResultOut
     dependencies=[ApiKeyDep],
     responses=error_responses(401, 404, 409),
 )
-async def cancel_backtest(run_id: RunId, request: Request, engine: EngineDep) -> BacktestAccepted:
+async def cancel_backtest(
+    run_id: RunId, engine: EngineDep, manager: RunManagerDep
+) -> BacktestAccepted:
     run = await _existing(engine, run_id)
-    if not await asyncio.to_thread(request_cancel, engine, run_id):
+    if not await manager.cancel(run_id):
         raise ConflictError(f"backtest {run_id} is {run.status}; only pending/running cancel")
-    flag = _cancel_flags(request).get(run_id)
-    if flag is not None:
-        flag.set()  # the engine also polls the status; the flag makes it immediate
     return BacktestAccepted(
         run_id=run_id, status="cancelled", events_url=f"/api/backtests/{run_id}/events"
     )

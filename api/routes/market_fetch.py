@@ -61,8 +61,9 @@ async def fetch_candles(
     body: FetchRequest, request: Request, engine: EngineDep, settings: SettingsDep
 ) -> FetchReport:
     limit_run_starts(request)  # an outside call: rate limited like a run start
+    from persistence.candles import store_candles
     from tools.binance import BinanceError, BinanceKlinesClient
-    from tools.candle_store import datetime_to_ms, now_ms, store_candles
+    from tools.candle_frame import datetime_to_ms, now_ms
 
     def fetch() -> FetchReport:
         client = BinanceKlinesClient.from_settings(settings)
@@ -75,7 +76,9 @@ async def fetch_candles(
             raise UpstreamUnavailableError(f"binance: {exc}") from None
         finally:
             client.close()
-        report = store_candles(engine, body.symbol, body.interval, frame, source="binance")
+        report = store_candles(
+            engine, body.symbol, body.interval, frame, source="binance", overwrite="same_source"
+        )
         return FetchReport(
             symbol=body.symbol,
             interval=body.interval,

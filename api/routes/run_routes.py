@@ -20,7 +20,14 @@ from core.bounds import DB_INT_MAX, RUN_ID_PATTERN
 
 RunId = Annotated[str, Path(min_length=1, max_length=64, pattern=RUN_ID_PATTERN)]
 RunStatus = Literal[
-    "pending", "running", "paused", "completed", "failed", "cancelled", "budget_exceeded"
+    "pending",
+    "running",
+    "paused",
+    "completed",
+    "degraded",
+    "failed",
+    "cancelled",
+    "budget_exceeded",
 ]
 # Optional query parameters are documented without `null`: a query string cannot send one.
 EVENT_ID_PATTERN = r"^[0-9]{1,9}$"

@@ -4,6 +4,7 @@ call → named AIMessage → state update plumbing."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -13,6 +14,11 @@ from pydantic import BaseModel
 from graph.context import DeskContext
 from graph.llm import AgentCall, call_agent
 from graph.models import Prompt
+from graph.schemas import answer_schema
+
+SIGNIFICANT_DIGITS = 6
+"""Numbers in prompts: enough for any price or indicator to mean what it says (26958.9, RSI
+62.3456 → 62.3456, 0.000123457), none of a float's noise digits."""
 
 _default_context: DeskContext | None = None
 
@@ -46,17 +52,35 @@ def system_prompt(role: str, schema: type[BaseModel]) -> str:
     cache); the user message carries only the facts of the decision."""
     return (
         f"{role}\n\n"
-        "Answer in two parts: first your reasoning in plain prose (3 to 6 sentences), then "
-        "exactly ONE ```json fenced block holding an object that matches this JSON schema:\n"
-        + json.dumps(schema.model_json_schema(), separators=(",", ":"))
+        "Answer with ONE JSON object matching this JSON schema. Write `reasoning` first: your "
+        "own reasoning about the facts above, 2 to 4 plain sentences; then the other fields.\n"
+        + json.dumps(answer_schema(schema), separators=(",", ":"))
     )
 
 
+def num(value: float) -> str:
+    """A number for a prompt, to `SIGNIFICANT_DIGITS` significant digits."""
+    return f"{value:.{SIGNIFICANT_DIGITS}g}"
+
+
+_LONG_NUMBER = re.compile(r"-?\d+\.\d{6,}(?:[eE][-+]?\d+)?|-?\d\.\d+[eE][-+]?\d+")
+
+
+def _short(match: re.Match[str]) -> str:
+    return num(float(match.group()))
+
+
+def rounded_json(text: str) -> str:
+    """JSON text with every long float cut to `SIGNIFICANT_DIGITS` significant digits (one
+    regex pass: only numbers with 6+ decimals or an exponent are touched)."""
+    return _LONG_NUMBER.sub(_short, text)
+
+
 def compact(model: BaseModel | None, **kwargs: Any) -> str:
-    """A model as compact JSON for a prompt (facts, not prose)."""
+    """A model as compact JSON for a prompt (facts, not prose), numbers rounded."""
     if model is None:
         return "null"
-    return model.model_dump_json(**kwargs)
+    return rounded_json(model.model_dump_json(**kwargs))
 
 
 async def run_agent[T: BaseModel](

@@ -7,7 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from pydantic import TypeAdapter
 
-from graph.agents.base import run_agent, system_prompt
+from graph.agents.base import num, rounded_json, run_agent, system_prompt
 from graph.models import Prompt
 from graph.schemas import AnalystReport, ResearchThesis
 from graph.state import ResearcherInput
@@ -31,13 +31,15 @@ def build_prompt(state: ResearcherInput) -> Prompt:
     assert snap is not None
     # Compact JSON in pydantic-core; the analysts' key points stay out (their summaries carry
     # the gist), which keeps the strong-tier prompt short.
-    reports = _REPORTS.dump_json(
-        dict(sorted(state.reports.items())), exclude={"__all__": {"key_points"}}
-    ).decode()
+    reports = rounded_json(
+        _REPORTS.dump_json(
+            dict(sorted(state.reports.items())), exclude={"__all__": {"key_points"}}
+        ).decode()
+    )
     user = USER.format(
         symbol=state.symbol,
         interval=state.interval,
-        close=snap.close,
+        close=num(snap.close),
         reports=reports,
     )
     return Prompt(SYSTEM, user, {"reports": dict(state.reports), "snapshot": snap})

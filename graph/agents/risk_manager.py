@@ -7,7 +7,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.agents.base import compact, desk_context, run_agent, system_prompt
+from graph.agents.base import compact, desk_context, num, run_agent, system_prompt
 from graph.models import Prompt
 from graph.schemas import RiskReview
 from graph.state import RiskManagerInput
@@ -37,9 +37,9 @@ def build_prompt(state: RiskManagerInput, runtime: Runtime[Any]) -> Prompt:
     user = USER.format(
         symbol=state.symbol,
         interval=state.interval,
-        close=snap.close,
-        atr=round(snap.atr_14, 6),
-        vol=round(snap.realized_vol_20, 4),
+        close=num(snap.close),
+        atr=num(snap.atr_14),
+        vol=num(snap.realized_vol_20),
         thesis=compact(state.thesis),
         proposal=compact(state.proposal),
         equity=portfolio.equity,

@@ -28,6 +28,7 @@ SYSTEM = system_prompt(ROLE, AnalystReport)
 
 USER = """Asset: {symbol}. Inputs source: {source} (as of {as_of}).
 Fear & Greed index: {fear_greed} ({label}).
+Headlines: {note}.
 <untrusted_headlines>
 {headlines}
 </untrusted_headlines>"""
@@ -44,6 +45,7 @@ def build_prompt(state: AnalystInput) -> Prompt:
         as_of=inputs.as_of.isoformat() if inputs.as_of else "unknown",
         fear_greed=inputs.fear_greed,
         label=inputs.fear_greed_label,
+        note=inputs.headlines_note or f"{len(inputs.headlines)} headline(s)",
         headlines=headlines.replace("</untrusted_headlines>", ""),
     )
     return Prompt(SYSTEM, user, {"sentiment": inputs})

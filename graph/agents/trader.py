@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.agents.base import compact, desk_context, run_agent, system_prompt
+from graph.agents.base import compact, desk_context, num, run_agent, system_prompt
 from graph.models import Prompt
 from graph.schemas import TradeProposal
 from graph.state import TraderInput
@@ -34,8 +34,8 @@ def build_prompt(state: TraderInput, runtime: Runtime[Any]) -> Prompt:
     user = USER.format(
         symbol=state.symbol,
         interval=state.interval,
-        close=snap.close,
-        atr=round(snap.atr_14, 6),
+        close=num(snap.close),
+        atr=num(snap.atr_14),
         thesis=compact(state.thesis),
         equity=portfolio.equity,
         cash=portfolio.cash,

@@ -1,6 +1,7 @@
 """Load what a backtest walks over: candles (range plus warm-up) and indicators, computed once.
 
-Candles come through `tools.market_data.ensure_history` (store, fetched or synthetic, labelled);
+Candles come through `tools.history.ensure_history` (store, resampled, fetched, or synthetic
+when asked; one source, labelled; a range real data does not cover is refused or clipped);
 indicators through `tools.indicators.compute_indicators` over the whole loaded series — every
 indicator at bar t reads only bars ≤ t, so computing them once leaks nothing from the future.
 """
@@ -35,6 +36,9 @@ class BacktestData:
     market: MarketArrays
     snapshots: IndicatorTable
     source: str
+    """binance | store | store-resampled | synthetic: where every price of this run came from."""
+    params: BacktestParams
+    """The range actually served: later start / earlier end than asked only with a note."""
 
     @property
     def close(self) -> pd.Series:
@@ -55,6 +59,7 @@ def prepare_data(frame: pd.DataFrame, params: BacktestParams, *, source: str) ->
             ind, symbol=params.symbol, interval=params.interval, source=source
         ),
         source=source,
+        params=params,
     )
     traded_range(data.market, params)  # fail now, naming the field, not mid-run
     return data
@@ -63,29 +68,49 @@ def prepare_data(frame: pd.DataFrame, params: BacktestParams, *, source: str) ->
 def load_backtest_data(
     params: BacktestParams, *, engine: Engine | None = None, settings: Settings | None = None
 ) -> BacktestData:
-    from tools.market_data import ensure_history
+    """Candles for `params` (range + warm-up) and their indicators, from one source.
 
+    A range real data does not fully cover raises `CoverageError` (a ValueError naming the
+    missing part) unless `params.clip`; a clipped range or a start moved past the warm-up is
+    served with `data.params` adjusted and the reason in `data.params.data_notes`."""
+    from core.settings import get_settings
+    from persistence.candles import SqlCandleStore
+    from persistence.db import get_engine
+    from tools.history import ensure_history
+
+    settings = settings or get_settings()
     now = datetime.now(UTC)
     if params.start >= now:
         raise NoDataError(f"from: {params.start:%Y-%m-%d} is in the future; no candles exist yet")
     # A range reaching into the future is cut at the last closed bar.
     step = interval_ms(params.interval)
-    latest_closed = datetime.fromtimestamp(
-        (int(now.timestamp() * 1000) // step - 1) * step / 1000, tz=UTC
-    )
-    end = min(params.end, latest_closed)
-    series = ensure_history(
+    forming = datetime.fromtimestamp(int(now.timestamp() * 1000) // step * step / 1000, tz=UTC)
+    end = min(params.end, forming)
+    history = ensure_history(
         params.symbol,
         params.interval,
         params.start,
         end,
         warmup_bars=params.warmup_bars,
-        engine=engine,
+        store=SqlCandleStore(engine or get_engine(settings.database_url)),
         settings=settings,
+        synthetic=params.synthetic,
+        clip=params.clip,
     )
+    series = history.series
     if series.frame.empty:
         raise NoDataError(
             f"range: no {params.symbol} {params.interval} candles for "
-            f"{params.start:%Y-%m-%d} → {params.end:%Y-%m-%d} and none could be fetched"
+            f"{params.start:%Y-%m-%d} → {params.end:%Y-%m-%d}"
         )
-    return prepare_data(series.frame, params, source=series.source)
+    notes = [n for n in history.notes if n not in params.data_notes]
+    served = params
+    if history.start != params.start or history.end < end or notes:
+        served = params.model_copy(
+            update={
+                "start": history.start,
+                "end": history.end if history.end < end else params.end,
+                "data_notes": [*params.data_notes, *notes],
+            }
+        )
+    return prepare_data(series.frame, served, source=series.source)

@@ -3,8 +3,12 @@
 The graph is the module-level compiled, checkpointer-free `graph.graph.graph` (compiled once; the
 engine checkpoints itself). Each decision hands it the precomputed bar-t snapshot in the input
 state, so `prepare` loads nothing; the account goes in through the context's `PortfolioView`,
-and "now" is the decision bar's close time for the stale-data check. No executor is set: the
-engine reads the clamped decision and fills it itself at the next open, through the broker.
+and "now" is the decision bar's close time, both for the stale-data check and as the decision
+time `at` of the point-in-time sentiment and tokenomics providers (`graph.prepare`), which show
+only what was public by then. Each decision records its inputs' sources and `as_of`
+(`DecisionInputs`). No executor is set: the engine reads the clamped decision and fills it
+itself at the next open, through the broker. In blind mode the desk decides on masked inputs
+and its stop/take-profit prices are mapped back to real prices here.
 
 The graph's nodes are async; the decider owns one private event loop and drives every
 decision on it, so the engine stays a plain synchronous loop (and can run in a worker thread).
@@ -19,13 +23,17 @@ from typing import TYPE_CHECKING, Any
 from core.risk import RiskLimits
 from core.settings import Settings
 from graph.backtest.engine import BudgetExhausted
-from graph.backtest.schemas import AccountView, BacktestParams, DeciderOutput
+from graph.backtest.schemas import AccountView, BacktestParams, DeciderOutput, DecisionInputs
 from graph.budget import BudgetExceededError, BudgetGuard
 from graph.context import DeskContext, PortfolioView, PositionView
 from graph.execute import order_for
+from graph.prepare import point_in_time_providers
 from graph.schemas import CallRecord, FinalDecision
+from tools.blind import Blinder
 from tools.intervals import interval_ms
+from tools.sentiment import SentimentInputs, SentimentProvider
 from tools.snapshot import IndicatorSnapshot
+from tools.tokenomics import TokenomicsInputs, TokenomicsProvider
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -44,12 +52,47 @@ class _NoMarketData:
         raise RuntimeError("backtest decisions carry their snapshot; nothing may be loaded")
 
 
+class _Recorder:
+    """Wraps the context's providers and keeps what they returned for the current decision
+    (the real values, before any blind masking)."""
+
+    def __init__(self, sentiment: SentimentProvider, tokenomics: TokenomicsProvider) -> None:
+        self._sentiment, self._tokenomics = sentiment, tokenomics
+        self.name = sentiment.name
+        self.sentiment: SentimentInputs | None = None
+        self.tokenomics: TokenomicsInputs | None = None
+
+    def reset(self) -> None:
+        self.sentiment = self.tokenomics = None
+
+    def get(self, symbol: str, *, at: Any = None) -> SentimentInputs:
+        self.sentiment = self._sentiment.get(symbol, at=at)
+        return self.sentiment
+
+    def tokenomics_provider(self) -> TokenomicsProvider:
+        recorder = self
+
+        class _Tokenomics:
+            name = recorder._tokenomics.name
+
+            def get(self, symbol: str, price: float, *, at: Any = None) -> TokenomicsInputs:
+                recorder.tokenomics = recorder._tokenomics.get(symbol, price, at=at)
+                return recorder.tokenomics
+
+        return _Tokenomics()
+
+
 class GraphDecider:
     def __init__(self, ctx: DeskContext, *, symbol: str, interval: str) -> None:
         from graph.graph import graph
 
         self.graph = graph
-        self.ctx = ctx.resolved()
+        ctx = ctx.resolved()
+        assert ctx.sentiment is not None and ctx.tokenomics is not None
+        self.inputs = _Recorder(ctx.sentiment, ctx.tokenomics)
+        ctx.sentiment = self.inputs
+        ctx.tokenomics = self.inputs.tokenomics_provider()
+        self.ctx = ctx
         self.symbol = symbol
         self.interval = interval
         self._bar = timedelta(milliseconds=interval_ms(interval))
@@ -66,16 +109,23 @@ class GraphDecider:
         rules: bool = False,
         model_client: ModelClient | None = None,
         risk_limits: RiskLimits | None = None,
+        inputs_db: Engine | None = None,
     ) -> GraphDecider:
+        """`db` logs calls and holds the budget and cache; the dated headlines come from
+        `inputs_db` (default: `db`)."""
         if rules:
             from graph.rules_engine import RulesModelClient
 
             model_client = RulesModelClient()
         cap = params.max_cost_usd if params.max_cost_usd is not None else None
+        sentiment, tokenomics = point_in_time_providers(settings, inputs_db or db)
         ctx = DeskContext(
             settings=settings,
             model_client=model_client,
             market_data=_NoMarketData(),
+            sentiment=sentiment,
+            tokenomics=tokenomics,
+            blind=params.blind,
             portfolio=PortfolioView.fresh(params.starting_cash),
             risk_limits=risk_limits or RiskLimits(),
             executor=None,
@@ -116,6 +166,7 @@ class GraphDecider:
     def decide(self, snapshot: IndicatorSnapshot, account: AccountView) -> DeciderOutput:
         self.ctx.portfolio = self._portfolio(account)
         self.ctx.now = snapshot.as_of + self._bar  # the decision is taken at the bar's close
+        self.inputs.reset()
         state_in: dict[str, Any] = {
             "symbol": self.symbol,
             "interval": self.interval,
@@ -140,11 +191,21 @@ class GraphDecider:
             raise RuntimeError("the desk finished without a decision")
         if not isinstance(decision, FinalDecision):
             decision = FinalDecision.model_validate(decision)
+        if self.ctx.blind:
+            decision = _unblind(decision, Blinder.for_decision(snapshot, self.ctx.now))
         calls = [
             c if isinstance(c, CallRecord) else CallRecord.model_validate(c)
             for c in values.get("calls", [])
         ]
-        metered = bool(self.ctx.model_client and self.ctx.model_client.metered)
+        client = self.ctx.model_client
+        metered = bool(client and client.metered)
+        if client is not None and self.ctx.breaker and self.ctx.breaker.is_open(client.provider):
+            # The provider is down: every later decision would be a fallback. Fail the backtest
+            # now, with the reason, instead of trading on fallbacks.
+            from graph.breaker import ProviderUnavailableError
+            from graph.llm import run_outcome
+
+            raise ProviderUnavailableError(run_outcome(calls)[1] or "model provider unavailable")
         order = (
             order_for(decision, self.symbol)
             if decision.approved and decision.action != "hold" and decision.size_pct > 0
@@ -155,10 +216,25 @@ class GraphDecider:
             approved=decision.approved,
             size_pct=decision.size_pct,
             order=order,
-            llm_calls=sum(1 for c in calls if metered and not c.cached),
+            llm_calls=sum(c.attempts for c in calls) if metered else 0,
+            fallbacks=sum(1 for c in calls if c.fallback),
             prompt_tokens=sum(c.prompt_tokens for c in calls),
             completion_tokens=sum(c.completion_tokens for c in calls),
             cost_usd=sum(c.cost_usd for c in calls),
+            inputs=self._recorded(snapshot),
+        )
+
+    def _recorded(self, snapshot: IndicatorSnapshot) -> DecisionInputs:
+        sentiment, tokenomics = self.inputs.sentiment, self.inputs.tokenomics
+        return DecisionInputs(
+            price_source=snapshot.source,
+            sentiment_source=sentiment.source if sentiment else None,
+            sentiment_as_of=sentiment.as_of if sentiment else None,
+            fear_greed=sentiment.fear_greed if sentiment else None,
+            headline_count=len(sentiment.headlines) if sentiment else None,
+            tokenomics_source=tokenomics.source if tokenomics else None,
+            tokenomics_as_of=tokenomics.as_of if tokenomics else None,
+            blind=self.ctx.blind,
         )
 
     def close(self) -> None:
@@ -167,3 +243,18 @@ class GraphDecider:
             self.ctx.cost_log.flush()
         if not self._loop.is_closed():
             self._loop.close()
+
+
+def _unblind(decision: FinalDecision, blinder: Blinder) -> FinalDecision:
+    """The blind desk's prices (rebased) back in real prices; sizes are percentages."""
+
+    def real(value: float | None) -> float | None:
+        return blinder.unprice(value) if value is not None else None
+
+    return decision.model_copy(
+        update={
+            "entry": real(decision.entry),
+            "stop_loss": real(decision.stop_loss),
+            "take_profit": real(decision.take_profit),
+        }
+    )

@@ -220,6 +220,7 @@ def run_engine(
                     size_pct=out.size_pct,
                     stop_loss=float(order.stop_loss) if order and order.stop_loss else None,
                     take_profit=float(order.take_profit) if order and order.take_profit else None,
+                    inputs=out.inputs,
                 )
             )
             pending = order

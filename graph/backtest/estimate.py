@@ -1,18 +1,20 @@
-"""Cost estimate of a backtest, checked before it starts.
+"""Cost estimate of a backtest, checked before it starts: a true upper bound.
 
-calls  = decision points × 6 agents
-tokens = Σ per agent (prompt estimate + settings.llm_max_output_tokens) × decision points
+calls  = decision points × 6 agents × 2 (every agent may need its one repair)
+tokens = per agent and decision: 2 prompts (the repair's also carries the bad answer, at most
+         `llm_max_output_tokens`, and the repair note) + 2 × `llm_max_output_tokens`
+prompt = the agent's system prompt counted exactly with the model's tokenizer (OpenAI models;
+         UTF-8 bytes for any other model, see graph.tokens) + a ceiling of the user message's
+         characters (a token is at least one character), + chat-format overhead
 USD    = tokens priced with settings.llm_prices (cheap tier: the three analysts; strong tier:
-         researcher, trader, risk manager)
+         researcher, trader, risk manager); free providers (Ollama) and the rules engine cost 0.
 
-The prompt estimates are the size of each agent's prompt with a typical snapshot at ~4
-characters per token (the budget guard's rule); they are an upper-bound planning figure — the
-answer cache can only make a real run cheaper. The rules engine is free.
+Real runs cost less: the recording (answer cache) and valid first answers only lower it.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from pydantic import BaseModel
 
@@ -24,16 +26,35 @@ CHEAP_AGENTS = ("technical", "sentiment", "tokenomics")
 STRONG_AGENTS = ("researcher", "trader", "risk_manager")
 AGENTS = CHEAP_AGENTS + STRONG_AGENTS
 
-# Prompt tokens per call: system prompt + compact snapshot (analysts), plus the analysts'
-# reports (researcher), plus the thesis (trader), plus proposal and limits (risk manager).
-PROMPT_TOKENS_ESTIMATE: dict[str, int] = {
-    "technical": 1_100,
-    "sentiment": 900,
-    "tokenomics": 800,
-    "researcher": 1_600,
+# Ceiling of each agent's user message in characters: the compact snapshot (analysts), the
+# headlines (sentiment, up to ~20), the analysts' bounded reports (researcher), the thesis and
+# the account (trader), plus proposal and limits (risk manager).
+USER_CHARS_BOUND: dict[str, int] = {
+    "technical": 2_500,
+    "sentiment": 4_000,
+    "tokenomics": 1_500,
+    "researcher": 2_500,
     "trader": 1_500,
-    "risk_manager": 1_700,
+    "risk_manager": 2_000,
 }
+ATTEMPTS = 2
+REPAIR_NOTE_TOKENS = 120
+
+
+def prompt_tokens_bound(agent: str, model: str) -> int:
+    """Upper bound of one first-attempt prompt of `agent` for `model`."""
+    from graph.agents import researcher, risk_manager, sentiment, technical, tokenomics, trader
+    from graph.tokens import MESSAGE_OVERHEAD, prompt_token_bound
+
+    system = {
+        "technical": technical.SYSTEM,
+        "sentiment": sentiment.SYSTEM,
+        "tokenomics": tokenomics.SYSTEM,
+        "researcher": researcher.SYSTEM,
+        "trader": trader.SYSTEM,
+        "risk_manager": risk_manager.SYSTEM,
+    }[agent]
+    return prompt_token_bound(model, [system]) + USER_CHARS_BOUND[agent] + MESSAGE_OVERHEAD
 
 
 class CostLimitError(ValueError):
@@ -70,7 +91,11 @@ def decision_points(params: BacktestParams) -> int:
 
 
 def _price(settings: Settings, model: str) -> tuple[Decimal, Decimal]:
+    from graph.models import FREE_PROVIDERS
+
     price = settings.llm_prices.get(model)
+    if price is None and settings.llm_provider in FREE_PROVIDERS:
+        return Decimal(0), Decimal(0)  # Ollama: local, free; no price needed
     if price is None:
         raise UnknownPriceError(
             f"llm_prices: no price for model {model!r}; add it to LLM_PRICES to estimate costs"
@@ -84,11 +109,14 @@ def estimate_cost(params: BacktestParams, settings: Settings) -> CostEstimate:
     metered = not settings.offline_models
     prompt = completion = 0
     usd = Decimal(0)
+    out = settings.llm_max_output_tokens
     if metered:
         for agent in AGENTS:
             model = settings.llm_model_cheap if agent in CHEAP_AGENTS else settings.llm_model_strong
             p_in, p_out = _price(settings, model)
-            p, c = PROMPT_TOKENS_ESTIMATE[agent] * points, settings.llm_max_output_tokens * points
+            first = prompt_tokens_bound(agent, model)
+            repair = first + out + REPAIR_NOTE_TOKENS  # the bad answer and the note go back
+            p, c = (first + repair) * points, ATTEMPTS * out * points
             prompt += p
             completion += c
             usd += (p * p_in + c * p_out) / Decimal(1_000_000)
@@ -96,10 +124,10 @@ def estimate_cost(params: BacktestParams, settings: Settings) -> CostEstimate:
         decision_points=points,
         agent_calls=points * len(AGENTS),
         metered=metered,
-        llm_calls=points * len(AGENTS) if metered else 0,
+        llm_calls=points * len(AGENTS) * ATTEMPTS if metered else 0,
         prompt_tokens=prompt,
         completion_tokens=completion,
-        usd=usd.quantize(Decimal("0.0001")),
+        usd=usd.quantize(Decimal("0.0001"), rounding=ROUND_CEILING),
         cap_usd=cap,
         model_cheap="rules" if not metered else settings.llm_model_cheap,
         model_strong="rules" if not metered else settings.llm_model_strong,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from graph.backtest.data import BacktestData
 from graph.backtest.schemas import (
     BacktestParams,
+    DecisionRecord,
     DecisionSpread,
     EngineOutcome,
     FillRecord,
@@ -25,11 +26,23 @@ from graph.backtest.schemas import (
 )
 from tools.metrics import BacktestMetrics, ClosedTrade, compute_metrics
 
+BUY_AND_HOLD_DEFINITION = (
+    "buys with all the cash at the first bar's close and sells at the last bar's close, "
+    "paying the same fees and slippage as the desk"
+)
+"""The one buy & hold there is: the baseline's metrics, its curve and every label use it."""
+
 
 class BaselineResult(BaseModel):
     name: str
     metrics: BacktestMetrics | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, description="what this baseline is, in plain words")
+    same_as_desk: bool = Field(
+        default=False, description="True when this baseline is the desk's own run (not re-run)"
+    )
+    equity_curve: list[tuple[datetime, float]] | None = Field(
+        default=None, description="per-bar equity, for the baselines drawn beside the desk"
+    )
 
 
 class BacktestReport(BaseModel):
@@ -50,6 +63,14 @@ class BacktestReport(BaseModel):
     trades: list[ClosedTrade]
     decisions: int
     rejected_orders: int = 0
+    memorisation_note: str | None = Field(
+        default=None,
+        description="set when the window starts before a desk model's training cutoff",
+    )
+    blind: bool = False
+    decision_log: list[DecisionRecord] = Field(
+        default_factory=list, description="every decision with its inputs' sources and as_of"
+    )
 
 
 def _open_position_trade(outcome: EngineOutcome, data: BacktestData) -> ClosedTrade | None:
@@ -95,10 +116,6 @@ def closed_trades(outcome: EngineOutcome, data: BacktestData) -> list[ClosedTrad
     return [*trades, still_open] if still_open else trades
 
 
-def _walked_close(outcome: EngineOutcome, data: BacktestData) -> pd.Series:
-    return data.close.iloc[outcome.first_bar : outcome.state.next_bar]
-
-
 def metrics_for(
     outcome: EngineOutcome, data: BacktestData, interval: str
 ) -> BacktestMetrics | None:
@@ -112,14 +129,14 @@ def metrics_for(
         interval=interval,
         fees_paid=fees,
         exposure_bars=outcome.state.exposure_bars,
-        benchmark_close=_walked_close(outcome, data),
     )
 
 
 def market_baselines(
     outcome: EngineOutcome, data: BacktestData, params: BacktestParams
 ) -> dict[str, BaselineResult]:
-    """Buy & hold and an SMA(20/50) cross over the same walked bars, fees and slippage."""
+    """Buy & hold (`BUY_AND_HOLD_DEFINITION`, with its equity curve for the chart) and an
+    SMA(20/50) cross over the same walked bars, fees and slippage."""
     from tools import baselines
 
     lo, hi = outcome.first_bar, outcome.state.next_bar
@@ -137,16 +154,31 @@ def market_baselines(
         baselines.buy_and_hold(close, symbol=params.symbol, **costs),
         baselines.sma_cross(close, open=open_, symbol=params.symbol, **costs),
     )
+    notes = {
+        "buy_and_hold": BUY_AND_HOLD_DEFINITION,
+        "sma_cross": "long while the 20-bar average close is above the 50-bar one, same costs",
+    }
     for name, result in zip(("buy_and_hold", "sma_cross"), results, strict=True):
         out[name] = BaselineResult(
             name=name,
+            note=notes[name],
             metrics=compute_metrics(
                 result.equity,
                 result.trades,
                 interval=params.interval,
                 fees_paid=float(result.fees_paid),
                 exposure_bars=int(result.exposure_bars),
-                benchmark_close=close,
+            ),
+            equity_curve=(
+                list(
+                    zip(
+                        pd.DatetimeIndex(result.equity.index).to_pydatetime(),
+                        result.equity.tolist(),
+                        strict=True,
+                    )
+                )
+                if name == "buy_and_hold"
+                else None
             ),
         )
     return out
@@ -169,7 +201,9 @@ def build_report(
         total = outcome.last_bar - outcome.first_bar + 1
         warnings.append(f"partial result ({outcome.stopped}): {done} of {total} bars walked")
     if data.source == "synthetic":
-        warnings.append("candles are SYNTHETIC (no stored or fetched data for this range)")
+        warnings.append("candles are SYNTHETIC (asked for), not market prices")
+    warnings.extend(params.data_notes)
+    warnings.extend(input_warnings(outcome.state.decisions))
     rejected = int(outcome.state.account.get("rejections", 0))
     if rejected:
         warnings.append(f"{rejected} order(s) refused by the broker (dust, nothing held, cash)")
@@ -193,4 +227,20 @@ def build_report(
         trades=closed_trades(outcome, data),
         decisions=spread.total,
         rejected_orders=rejected,
+        blind=params.blind,
+        decision_log=list(outcome.state.decisions),
     )
+
+
+def input_warnings(decisions: list[DecisionRecord]) -> list[str]:
+    """Say how many decisions had no sentiment or tokenomics inputs (those analysts then
+    reported neutral, unavailable): a silent gap would look like a neutral market."""
+    out: list[str] = []
+    for name, attr in (("sentiment", "sentiment_source"), ("tokenomics", "tokenomics_source")):
+        missing = [d for d in decisions if d.inputs is not None and getattr(d.inputs, attr) is None]
+        if missing:
+            out.append(
+                f"{name} inputs unavailable for {len(missing)} of {len(decisions)} decisions "
+                f"(first at {missing[0].at:%Y-%m-%d %H:%M}); that analyst reported neutral"
+            )
+    return out

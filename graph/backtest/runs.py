@@ -28,6 +28,7 @@ from graph.backtest.engine import Decider, EngineHooks, run_engine
 from graph.backtest.estimate import check_cost, estimate_cost
 from graph.backtest.report import BacktestReport, BaselineResult, build_report, market_baselines
 from graph.backtest.schemas import BacktestParams, EngineState, StopReason
+from graph.costs import memorisation_note
 from graph.events import (
     BudgetEvent,
     ErrorEvent,
@@ -36,6 +37,7 @@ from graph.events import (
     RunFinished,
     RunStarted,
 )
+from graph.run_row import RunRowUpdate
 from persistence.db import session_factory
 from persistence.models import BacktestResult, Run
 
@@ -178,18 +180,31 @@ def default_decider_factory(db: Engine, settings: Settings, **overrides: Any) ->
 
 
 def rules_baseline(
-    data: BacktestData, params: BacktestParams, settings: Settings, main: BacktestReport
+    data: BacktestData,
+    params: BacktestParams,
+    settings: Settings,
+    main: BacktestReport,
+    *,
+    inputs_db: Engine | None = None,
 ) -> BaselineResult:
     """The same backtest decided by the rules engine; reused when the main model IS rules."""
     if settings.offline_models:
         return BaselineResult(
-            name="rules", metrics=main.metrics, note="the main model is the rules engine: same run"
+            name="rules",
+            metrics=main.metrics,
+            same_as_desk=True,
+            note="the same run as the desk: the desk itself ran on the rules engine",
         )
     from graph.backtest.desk import GraphDecider
     from graph.backtest.report import metrics_for
 
     rules = GraphDecider.for_backtest(
-        params, run_id=f"rules-baseline-{uuid.uuid4()}", settings=settings, db=None, rules=True
+        params,
+        run_id=f"rules-baseline-{uuid.uuid4()}",
+        settings=settings,
+        db=None,
+        rules=True,
+        inputs_db=inputs_db,  # the same dated headlines as the desk, nothing logged
     )
     outcome = run_engine(data.market, params, rules, data.snapshots, data_source=data.source)
     return BaselineResult(name="rules", metrics=metrics_for(outcome, data, params.interval))
@@ -204,11 +219,14 @@ def run_backtest(
     on_event: EventSink | None = None,
     cancel: threading.Event | None = None,
     data: BacktestData | None = None,
+    finish_run: bool = True,
 ) -> BacktestReport:
     """Run (or resume from its checkpoint) a persisted backtest to its end; returns the report.
 
     Any exception marks the run `failed` with the error and keeps its checkpoint, then
-    propagates; calling this again resumes."""
+    propagates; calling this again resumes. With `finish_run=False` (the job queue) the final
+    row values are emitted as a `RunRowUpdate` just before `run_finished` instead of being
+    written here, so the recorder commits them with the terminal event."""
     settings = settings or get_settings()
     run = _load_run(db, run_id)
     if run.status not in RESUMABLE:
@@ -220,6 +238,7 @@ def run_backtest(
     _set(db, run_id, status="running", started_at=run.started_at or datetime.now(UTC), error=None)
     try:
         data = data or load_backtest_data(params, engine=db, settings=settings)
+        params = data.params  # the range served (clipped / start moved past warm-up, noted)
         _set(db, run_id, data_source=data.source)
         emit(
             RunStarted(
@@ -270,7 +289,10 @@ def run_backtest(
             model=model_label(settings),
             baselines=market_baselines(outcome, data, params),
         )
-        report.baselines["rules"] = rules_baseline(data, params, settings, report)
+        report.baselines["rules"] = rules_baseline(data, params, settings, report, inputs_db=db)
+        if (note := memorisation_note(settings, params.start, params.end)) is not None:
+            report.memorisation_note = note
+            report.warnings.insert(0, note)
         _save_result(db, run_id, report)
         summary = {
             "partial": report.partial,
@@ -278,19 +300,20 @@ def run_backtest(
             "metrics": report.metrics.model_dump(mode="json") if report.metrics else None,
             "decision_spread": report.decision_spread.model_dump(),
             "warnings": report.warnings,
+            "memorisation_note": report.memorisation_note,
+            "blind": report.blind,
         }
-        _set(
-            db,
-            run_id,
-            status=report.stopped,
-            result=summary,
-            checkpoint=outcome.state.model_dump(mode="json"),
-            progress=(outcome.state.next_bar - outcome.first_bar)
+        final = {
+            "status": report.stopped,
+            "result": summary,
+            "checkpoint": outcome.state.model_dump(mode="json"),
+            "progress": (outcome.state.next_bar - outcome.first_bar)
             / (outcome.last_bar - outcome.first_bar + 1),
-            finished_at=datetime.now(UTC),
-        )
+            "finished_at": datetime.now(UTC),
+        }
         if outcome.budget is not None:
             emit(_budget_event(run_id, outcome.budget))
+        _finish(db, run_id, final, emit, finish_run)
         emit(
             RunFinished(
                 run_id=run_id,
@@ -302,10 +325,21 @@ def run_backtest(
         )
         return report
     except Exception as exc:
-        _set(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         emit(ErrorEvent(run_id=run_id, message=str(exc)))
+        failed = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        _finish(db, run_id, failed, emit, finish_run)
         emit(RunFinished(run_id=run_id, status="failed"))
         raise
+
+
+def _finish(
+    db: Engine, run_id: str, values: dict[str, Any], emit: EventSink, finish_run: bool
+) -> None:
+    """The run's final row: written here, or handed to the recorder (see `run_backtest`)."""
+    if finish_run:
+        _set(db, run_id, **values)
+    else:
+        emit(RunRowUpdate({**values, "updated_at": datetime.now(UTC)}))  # type: ignore[arg-type]
 
 
 async def stream_backtest(
@@ -315,6 +349,7 @@ async def stream_backtest(
     settings: Settings | None = None,
     decider_factory: DeciderFactory | None = None,
     cancel: threading.Event | None = None,
+    finish_run: bool = True,
 ) -> AsyncIterator[RunEventModel]:
     """`run_backtest` in a worker thread, its events yielded as they happen (for SSE)."""
     loop = asyncio.get_running_loop()
@@ -332,6 +367,7 @@ async def stream_backtest(
                 decider_factory=decider_factory,
                 on_event=sink,
                 cancel=cancel,
+                finish_run=finish_run,
             )
         except BaseException as exc:  # the events already say it failed; re-raise in the caller
             loop.call_soon_threadsafe(queue.put_nowait, exc)

@@ -50,6 +50,24 @@ class BacktestParams(BaseModel):
         default=None, description="explicitly raised cost cap; None = settings cap"
     )
     use_llm_cache: bool = Field(default=True, strict=True)
+    blind: bool = Field(
+        default=False,
+        strict=True,
+        description="the desk sees an anonymous ticker, rebased prices and relative times "
+        "(fills and accounting stay real): compare with and without to spot memorisation",
+    )
+    clip: bool = Field(
+        default=False,
+        strict=True,
+        description="run on the part of the range real data covers (else such a range is refused)",
+    )
+    synthetic: bool = Field(
+        default=False, strict=True, description="ask for synthetic candles (labelled so everywhere)"
+    )
+    data_notes: list[str] = Field(
+        default_factory=list,
+        description="what the data loader changed (clipped range, start moved past warm-up)",
+    )
 
     @field_validator("end")
     @classmethod
@@ -88,6 +106,20 @@ class AccountView(BaseModel):
     starting_cash: float
 
 
+class DecisionInputs(BaseModel):
+    """Where a decision's inputs came from and when they were public (real values, also in
+    blind mode, where the desk itself saw them masked)."""
+
+    price_source: str | None = None
+    sentiment_source: str | None = None
+    sentiment_as_of: datetime | None = None
+    fear_greed: int | None = None
+    headline_count: int | None = None
+    tokenomics_source: str | None = None
+    tokenomics_as_of: datetime | None = None
+    blind: bool = False
+
+
 class DeciderOutput(BaseModel):
     """One decision. `order` is None for a hold or a rejected proposal."""
 
@@ -96,9 +128,13 @@ class DeciderOutput(BaseModel):
     size_pct: float = 0.0
     order: OrderRequest | None = None
     llm_calls: int = 0
+    """Model calls made (repairs and failed calls included; answers from the recording: 0)."""
+    fallbacks: int = 0
+    """Agents of this decision that fell back (no valid answer)."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    inputs: DecisionInputs | None = None
 
 
 class DecisionRecord(BaseModel):
@@ -111,6 +147,7 @@ class DecisionRecord(BaseModel):
     size_pct: float
     stop_loss: float | None = None
     take_profit: float | None = None
+    inputs: DecisionInputs | None = None
 
 
 class FillRecord(BaseModel):
@@ -154,12 +191,14 @@ class DecisionSpread(BaseModel):
 
 class LLMUsage(BaseModel):
     llm_calls: int = 0
+    fallbacks: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
 
     def add(self, out: DeciderOutput) -> None:
         self.llm_calls += out.llm_calls
+        self.fallbacks += out.fallbacks
         self.prompt_tokens += out.prompt_tokens
         self.completion_tokens += out.completion_tokens
         self.cost_usd += out.cost_usd

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from api.sse_client import ReceivedEvent, parse_sse_lines
 from core.settings import Settings, get_settings
-from tools.candle_store import now_ms, store_candles
+from persistence.candles import store_candles
+from tools.candle_frame import now_ms
 from tools.intervals import interval_ms
 
 

@@ -181,3 +181,40 @@ def test_backtest_not_found_and_bad_input(
         assert client.get(f"/api/analysis/runs/{run_id}").status_code == 404  # not analysis
         _wait_status(client, run_id, {"completed"})
         assert client.post(f"/api/backtests/{run_id}/cancel").status_code == 409
+
+
+def test_range_real_data_does_not_cover_is_422_or_clipped(
+    make_client: Callable[..., Any],
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from persistence.candles import store_candles
+    from persistence.db import get_engine
+
+    client = make_client(data_source="store")
+    start_ms = 1_709_251_200_000 - 300 * 3_600_000  # 300 bars before 2024-03-01
+    times = start_ms + 3_600_000 * np.arange(340, dtype="int64")  # to 2024-03-02 15:00
+    close = 60_000 + np.arange(340, dtype="float64")
+    frame = pd.DataFrame(
+        {
+            "open_time": times,
+            "open": close,
+            "high": close + 9,
+            "low": close - 9,
+            "close": close,
+            "volume": 1.0,
+        }
+    )
+    engine = get_engine(client.app.state.settings.database_url)
+    store_candles(engine, "BTCUSDT", "1h", frame, source="import")
+    refused = client.post("/api/backtests", json=SHORT)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert detail.startswith("range: real BTCUSDT 1h data (store)")
+    assert "missing 2024-03-02 16:00 → 2024-03-02 23:00 (8 bars)" in detail
+    accepted = client.post("/api/backtests", json={**SHORT, "clip": True})
+    assert accepted.status_code == 202, accepted.text
+    run = client.get(f"/api/backtests/{accepted.json()['run_id']}").json()
+    assert run["params"]["end"].startswith("2024-03-02T16:00")
+    assert "clipped to real data" in run["params"]["data_notes"][0]

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from cli.main import app
 from cli.serve import ensure_demo_data
 from core.settings import Settings
+from persistence.candles import list_series
 from persistence.db import get_engine
-from tools.candle_store import list_series
 
 
 def test_demo_data_is_synthetic_and_labelled_without_real_files(

@@ -114,17 +114,17 @@ def test_failing_run_ends_with_error_and_failed_status(
 async def test_tokens_are_written_in_batches_in_order(
     sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api import run_manager as rm
     from api.runs_store import create_run
+    from firm import recorder as rec
 
     batches: list[list[int]] = []
-    real_append = rm.append_events
+    real_append = rec.append_events
 
-    def spy(engine: Engine, events: Any) -> None:
+    def spy(engine: Engine, events: Any, **kwargs: Any) -> None:
         batches.append([e.seq for e in events])
-        real_append(engine, events)
+        real_append(engine, events, **kwargs)
 
-    monkeypatch.setattr(rm, "append_events", spy)
+    monkeypatch.setattr(rec, "append_events", spy)
     create_run(
         sqlite_engine,
         run_id="r1",
@@ -140,9 +140,8 @@ async def test_tokens_are_written_in_batches_in_order(
             yield Token(run_id="r1", node="technical", message_id="m", text=str(i))
         yield RunFinished(run_id="r1", status="completed")
 
-    manager = RunManager(sqlite_engine, flush_interval=0.05)
-    await manager.start("r1", "analysis", source)
-    await manager.wait("r1")
+    status = await rec.RunRecorder(sqlite_engine, "r1", flush_interval=0.05).record(source())
+    assert status == "completed"
     persisted = read_events(sqlite_engine, "r1")
     assert [e.seq for e in persisted] == list(range(1, 302))
     assert [e.data["text"] for e in persisted[:300]] == [str(i) for i in range(300)]
@@ -154,6 +153,8 @@ async def test_live_subscriber_sees_events_only_after_they_are_persisted(
     sqlite_engine: Engine,
 ) -> None:
     from api.runs_store import create_run
+    from firm.hub import RunHub
+    from firm.recorder import RunRecorder
 
     create_run(
         sqlite_engine,
@@ -173,8 +174,10 @@ async def test_live_subscriber_sees_events_only_after_they_are_persisted(
         await gate.wait()
         yield RunFinished(run_id="r2", status="completed")
 
-    manager = RunManager(sqlite_engine, flush_interval=0.01)
-    await manager.start("r2", "analysis", source)
+    hub = RunHub()
+    recorder = RunRecorder(sqlite_engine, "r2", wake=hub.wake, flush_interval=0.01)
+    recording = asyncio.create_task(recorder.record(source()))
+    manager = RunManager(sqlite_engine, queue=None, hub=hub)  # type: ignore[arg-type]
     seen = []
     async for event in manager.subscribe("r2"):
         persisted = {e.seq for e in read_events(sqlite_engine, "r2")}
@@ -183,5 +186,6 @@ async def test_live_subscriber_sees_events_only_after_they_are_persisted(
         if len(seen) == 5:
             gate.set()
     assert seen == [1, 2, 3, 4, 5, 6]
+    assert await recording == "completed"
     fresh = make_engine(str(sqlite_engine.url))
     assert len(read_events(fresh, "r2")) == 6

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.sse_client import ReceivedEvent, parse_sse_lines
-from tools.candle_store import datetime_to_ms, store_candles
+from persistence.candles import store_candles
+from tools.candle_frame import datetime_to_ms
 from tools.synthetic import generate_candles
 
 FIRST_BAR = datetime(2024, 2, 5, 0, tzinfo=UTC)
@@ -87,22 +88,32 @@ def test_live_run_on_the_same_store_warns_stale_and_is_not_a_replay(
     assert started.data["as_of"] is None
     warnings = [e for e in events if e.event == "error" and e.data["severity"] == "warning"]
     assert len(warnings) == 1 and "stale data" in warnings[0].data["message"]
+    assert warnings[0].data["code"] == "stale_data" and "--as-of" not in warnings[0].data["message"]
     assert f"{LAST_BAR:%Y-%m-%d %H:%M}" in warnings[0].data["message"]
 
 
-def test_replay_before_stored_history_fails_at_the_request(
+def test_replay_before_stored_history_is_refused_at_the_request(
     old_store_client: TestClient,
 ) -> None:
-    # Known up front: 404 naming the missing candles, and no run is started.
-    for body in (
-        {"symbol": "BTCUSDT", "interval": "1h", "as_of": "2023-01-01T00:00:00"},
-        {"symbol": "SOLUSDT", "interval": "1h", "as_of": AS_OF},
+    # Known up front (the store cannot serve the bar): 422 naming as_of, before any run starts.
+    for body, wanted in (
+        (
+            {"symbol": "BTCUSDT", "interval": "1h", "as_of": "2023-01-01T00:00:00"},
+            "no stored BTCUSDT 1h history up to 2023-01-01 00:00 UTC",
+        ),
+        (
+            {"symbol": "SOLUSDT", "interval": "1h", "as_of": AS_OF},
+            "no stored SOLUSDT 1h history up to 2024-02-25 12:00 UTC",
+        ),
     ):
         response = old_store_client.post("/api/analysis/runs", json=body)
-        assert response.status_code == 404, response.text
-        detail = response.json()["detail"]
-        assert detail.startswith("as_of: no stored ") and body["symbol"] in detail
-    assert old_store_client.get("/api/analysis/runs").json()["total"] == 0
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["field"] == "as_of" and wanted in error["message"]
+        # Plain words for the web UI: no exception class, no CLI command, no ISO seconds.
+        assert "Error" not in error["message"] and "cryptofirm" not in error["message"]
+        assert "00:00:00" not in error["message"]
+    assert old_store_client.get("/api/analysis/runs").json()["total"] == 0  # nothing started
 
 
 def test_naive_as_of_is_utc(old_store_client: TestClient) -> None:

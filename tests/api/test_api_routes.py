@@ -45,9 +45,20 @@ def test_candles_with_indicators_and_source_label(client: TestClient) -> None:
     assert last["indicators"]["ema_200"] is not None  # warm-up bars were loaded before
 
 
+def test_candles_before_an_end_time(client: TestClient) -> None:
+    # A past window (a backtest's range, a replayed bar): every bar opens before `end`.
+    params = {"symbol": "BTCUSDT", "interval": "1h", "limit": 20, "end": "2024-03-01T00:00"}
+    response = client.get("/api/market/candles", params=params)
+    assert response.status_code == 200, response.text
+    times = [c["time"] for c in response.json()["candles"]]
+    assert len(times) == 20
+    assert times[-1].startswith("2024-02-29T23:00")
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
+        ({"symbol": "BTCUSDT", "end": "yesterday"}, "end"),
         ({"symbol": "BTCUSDT", "interval": "7x"}, "interval"),
         ({"symbol": "!!", "interval": "1h"}, "symbol"),
         ({"symbol": "BTCUSDT", "limit": 0}, "limit"),
@@ -66,7 +77,7 @@ def test_candles_bad_input_names_the_field(
 def test_symbols_and_source_status_list_the_store(
     make_client: Callable[..., TestClient],
 ) -> None:
-    from tools.candle_store import store_candles
+    from persistence.candles import store_candles
 
     client = make_client(data_source="store")
     assert client.get("/api/market/symbols").json() == []
@@ -77,10 +88,20 @@ def test_symbols_and_source_status_list_the_store(
     symbols = client.get("/api/market/symbols").json()
     assert [(s["symbol"], s["interval"], s["rows"]) for s in symbols] == [("ETHUSDT", "1h", 300)]
     status = client.get("/api/market/source-status").json()
-    assert status["mode"] == "store" and status["chain"] == ["store", "synthetic"]
+    assert status["mode"] == "store" and status["chain"] == ["store", "store-resampled"]
+    [series] = status["stored"]
+    assert series["market"] == "synthetic" and series["age_seconds"] > 0
     candles = client.get("/api/market/candles", params={"symbol": "ETHUSDT", "limit": 10}).json()
     # Read from the store, but the rows were stored as synthetic: the label says what they are.
-    assert candles["source"] == "synthetic"
+    assert candles["source"] == "synthetic" and candles["market"] == "synthetic"
+    assert candles["last_bar"] == candles["candles"][-1]["time"]
+    resampled = client.get(
+        "/api/market/candles", params={"symbol": "ETHUSDT", "interval": "4h", "limit": 10}
+    ).json()
+    assert (resampled["source"], resampled["derived_from"]) == ("synthetic", "1h")
+    missing = client.get("/api/market/candles", params={"symbol": "BTCUSDT", "limit": 10})
+    assert missing.status_code == 422  # nothing stored: an error naming it, never synthetic
+    assert "no stored BTCUSDT 1h candles" in missing.json()["detail"]
 
 
 # --- portfolios ---------------------------------------------------------------------------
@@ -116,6 +137,7 @@ def test_portfolio_lifecycle_with_a_trade(client: TestClient) -> None:
     assert client.get(f"/api/portfolios/{pid}/positions").json() == detail["positions"]
     [trade] = client.get(f"/api/portfolios/{pid}/trades").json()
     assert trade["client_order_id"] == "manual:1" and trade["side"] == "buy"
+    assert trade["realized_pnl"] is None  # a buy realises nothing
     snapshots = client.get(f"/api/portfolios/{pid}/snapshots").json()
     assert len(snapshots) == 1
     equity = client.get(f"/api/portfolios/{pid}/equity").json()
@@ -137,6 +159,34 @@ def test_portfolio_create_bad_input(client: TestClient, body: dict[str, Any], fi
     response = client.post("/api/portfolios", json=body)
     assert response.status_code == 422
     assert field in _field_errors(response)
+
+
+def test_each_sell_carries_its_realised_pnl(client: TestClient) -> None:
+    pid = client.post("/api/portfolios", json={"name": "pnl", "starting_cash": "10000"}).json()[
+        "id"
+    ]
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    orders = [
+        ("buy", Decimal("40000"), {"size_pct_equity": Decimal("10")}),
+        ("sell", Decimal("44000"), {"sell_fraction": Decimal("0.5")}),
+        ("sell", Decimal("38000"), {"sell_fraction": Decimal("1")}),
+    ]
+    for i, (side, price, size) in enumerate(orders):
+        execute_order(
+            _engine(client),
+            pid,
+            OrderRequest(symbol="BTCUSDT", side=side, **size),  # type: ignore[arg-type]
+            client_order_id=f"pnl:{i}",
+            price=price,
+            at=at,
+        )
+    trades = client.get(f"/api/portfolios/{pid}/trades").json()
+    by_id = {t["client_order_id"]: t for t in trades}
+    first, second = Decimal(by_id["pnl:1"]["realized_pnl"]), Decimal(by_id["pnl:2"]["realized_pnl"])
+    assert first > 0 > second  # sold half above the entry, the rest below
+    assert by_id["pnl:0"]["realized_pnl"] is None
+    # The per-trade figures add up to the portfolio's realised P&L.
+    assert first + second == Decimal(client.get(f"/api/portfolios/{pid}").json()["realized_pnl"])
 
 
 @pytest.mark.parametrize("suffix", ["", "/positions", "/trades", "/snapshots", "/equity"])

@@ -16,7 +16,7 @@ from test_api_approval import fresh_uptrend
 
 from api.openapi import render
 from api.sse_client import ReceivedEvent, parse_sse_lines
-from tools.candle_store import store_candles
+from persistence.candles import store_candles
 
 DOCUMENT = json.loads(render())
 RUN_EVENT = {

@@ -88,3 +88,62 @@ def test_short_run_exports(cli_env: Path) -> None:
     equity = (out / "equity.csv").read_text().splitlines()
     assert equity[0] == "time,equity" and len(equity) == 1 + 48
     assert (out / "trades.csv").read_text().startswith("symbol,entry_time")
+
+
+@pytest.fixture
+def real_store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_btc_1h: Path) -> Path:
+    """The real BTC 1h file (to 2024-04-21 14:00) imported into a store-mode database."""
+    from persistence.candles import SqlCandleStore
+    from persistence.db import init_db
+    from tools.importers import import_file
+
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DATA_SOURCE", "store")
+    monkeypatch.setenv("LLM_PROVIDER", "rules")
+    get_settings.cache_clear()
+    import_file(SqlCandleStore(init_db(url)), real_btc_1h)
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+@pytest.mark.realdata
+def test_issue_range_past_the_real_store_exits_2_naming_the_missing_range(
+    real_store_env: Path,
+) -> None:
+    args = ["backtest", "BTCUSDT", "--interval", "4h", "--from", "2024-02-05", "--to", "2024-09-06"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    error = " ".join(result.stderr.split())
+    assert error.startswith("error: range: real BTCUSDT 4h data (store-resampled from 1h)")
+    assert "missing 2024-04-21 12:00 → 2024-09-06 20:00" in error
+    assert "--clip" in error and "cryptofirm data fetch BTCUSDT --interval 1h" in error
+
+
+@pytest.mark.realdata
+def test_issue_range_with_clip_runs_on_real_data_only_and_says_so(real_store_env: Path) -> None:
+    out = real_store_env / "export"
+    args = [
+        "backtest",
+        "BTCUSDT",
+        "--interval",
+        "4h",
+        "--from",
+        "2024-03-01",
+        "--to",
+        "2024-09-06",
+        "--every",
+        "6",
+        "--clip",
+        "--export",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    stderr = " ".join(result.stderr.split())
+    assert "data: store-resampled" in stderr and "note: clipped to real data" in stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data_source"] == "store-resampled"
+    assert any("clipped to real data" in w for w in metrics["warnings"])
+    equity = (out / "equity.csv").read_text().splitlines()
+    assert equity[-1].startswith("2024-04-21")  # nothing after the last real bar

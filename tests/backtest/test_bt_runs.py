@@ -75,7 +75,15 @@ def test_run_persists_result_progress_and_events(sqlite_engine: Engine, frame) -
     assert result is not None and not result.partial
     assert len(result.equity_curve) == BARS - 200
     assert set(result.baselines) == {"buy_and_hold", "sma_cross", "rules"}
+    assert result.baselines["rules"]["same_as_desk"] is True
     assert "same run" in result.baselines["rules"]["note"]
+    # One buy & hold: the curve the UI draws ends at the equity the metrics report, and the
+    # desk's metrics carry no second, fee-less buy & hold figure.
+    bh = result.baselines["buy_and_hold"]
+    assert len(bh["equity_curve"]) == len(result.equity_curve)
+    assert bh["equity_curve"][-1][1] == pytest.approx(bh["metrics"]["final_equity"])
+    assert "fees and slippage" in bh["note"]
+    assert "buy_and_hold_return" not in result.metrics
     spread = result.decision_spread
     assert spread["buy"] + spread["sell"] + spread["hold"] == BARS - 200 - 1
     types = [e.type for e in events]

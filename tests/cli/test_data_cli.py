@@ -110,5 +110,30 @@ def test_malformed_import_writes_nothing(sqlite_database: str, tmp_path: Path) -
     path.write_text("[" + ",".join(r.replace("'", '"') for r in rows) + "]")
     result = runner.invoke(app, ["data", "import", str(path)])
     assert result.exit_code == 2
-    assert "row 51, column 'open'" in result.output
+    assert "row 51, field 'open', value 'x'" in result.output
     assert stored_rows(sqlite_database) == 0
+
+
+def test_bad_row_exits_2_and_skip_bad_imports_the_rest(
+    sqlite_database: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "BTC_USDT-1h.json"
+    rows = [[1_704_067_200_000 + i * 3_600_000, 1.0, 2.0, 0.5, 1.5, 10.0] for i in range(50)]
+    rows[20][2] = 1.2  # high below the close: row 21
+    path.write_text(str(rows))
+    refused = runner.invoke(app, ["data", "import", str(path)])
+    assert refused.exit_code == 2
+    named = "row 21 (2024-01-01 20:00), field 'high', value '1.2': high < max(open, close)"
+    assert named in refused.output
+    assert stored_rows(sqlite_database) == 0
+    skipped = runner.invoke(app, ["data", "import", str(path), "--skip-bad"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "49 new" in skipped.output and "1 rejected" in skipped.output
+    assert stored_rows(sqlite_database) == 49
+    rows[5][4] = 1.25  # a different close for a stored candle
+    path.write_text(str(rows))
+    conflict = runner.invoke(app, ["data", "import", str(path), "--skip-bad"])
+    assert "1 stored candles differ from this data: 0 replaced, 1 kept" in conflict.output
+    assert "--replace" in conflict.output
+    replaced = runner.invoke(app, ["data", "import", str(path), "--skip-bad", "--replace"])
+    assert "1 replaced, 0 kept" in replaced.output

@@ -1,5 +1,6 @@
 """Stand-ins for the desk tests: hand-built snapshots and a scripted, delayable model client
-plugged in at the `ModelClient` seam (fake chat models lack structured output)."""
+plugged in at the `ModelClient` seam: its chat model is a LangChain `BaseChatModel` that answers
+with `script(agent, prompt, attempt)`, streamed word by word, with usage in the last chunk."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import BaseModel, ConfigDict
 
 from core.settings import ModelPrice, Settings
 from graph.context import DeskContext, PortfolioView
 from graph.llm import stream_words
-from graph.models import ModelReply, Prompt, TokenCallback, Usage
+from graph.models import Prompt
 from graph.rules_engine import RulesModelClient
 from tools.sentiment import Headline, SentimentInputs
 from tools.snapshot import IndicatorSnapshot, RecentHistory
+from tools.tokenomics import PointInTimeTokenomicsProvider
 
 NOW = datetime(2024, 4, 1, 12, tzinfo=UTC)
 FAKE_MODEL = "fake-model"
@@ -44,7 +50,7 @@ def snapshot(
         interval=interval,
         as_of=as_of,
         bars_of_history=500,
-        source="test",
+        source="store",
         open=close * (1 - 0.002 * sign),
         high=close * 1.004,
         low=close * 0.996,
@@ -85,13 +91,13 @@ class StaticSentiment:
         self.fear_greed = fear_greed
         self.headlines = headlines or ["Markets steady"]
 
-    def get(self, symbol: str) -> SentimentInputs:
+    def get(self, symbol: str, *, at: datetime | None = None) -> SentimentInputs:
         return SentimentInputs(
             symbol=symbol,
             fear_greed=self.fear_greed,
             fear_greed_label="Greed" if self.fear_greed > 50 else "Fear",
             headlines=[Headline(title=t) for t in self.headlines],
-            source="test",
+            source="store",
         )
 
 
@@ -107,6 +113,12 @@ Script = Callable[[str, Prompt, int], str]
 
 
 @dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
 class CallTrace:
     agent: str
     start: float
@@ -114,19 +126,79 @@ class CallTrace:
     prompt: Prompt
 
 
+class ScriptedChatModel(BaseChatModel):
+    """The fake client's chat model: asks its owner for the text of each call."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    owner: Any
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-fake"
+
+    def _usage(self) -> dict[str, int]:
+        u = self.owner.usage
+        return {
+            "input_tokens": u.prompt_tokens,
+            "output_tokens": u.completion_tokens,
+            "total_tokens": u.prompt_tokens + u.completion_tokens,
+        }
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        raise NotImplementedError("the fake is async only")
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = await self.owner.answer(kwargs["agent"], kwargs["prompt"])
+        message = AIMessage(content=text, usage_metadata=self._usage())  # type: ignore[arg-type]
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        text = await self.owner.answer(kwargs["agent"], kwargs["prompt"])
+        pieces: list[str] = []
+        stream_words(text, pieces.append)
+        for piece in pieces:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            await asyncio.sleep(0)
+        usage: Any = self._usage()
+        last = AIMessageChunk(content="", usage_metadata=usage)
+        yield ChatGenerationChunk(message=last, generation_info={"finish_reason": "stop"})
+
+
 @dataclass
 class FakeModelClient:
     """Metered fake: answers with `script(agent, prompt, attempt)` (default: rules-engine text
-    in LLM format), after `delay_s`, streaming the answer word by word."""
+    in LLM format), after `delay_s`, streamed word by word."""
 
     script: Script | None = None
     delay_s: float = 0.0
     usage: Usage = field(default_factory=lambda: Usage(prompt_tokens=100, completion_tokens=50))
     metered: bool = True
     model: str = FAKE_MODEL
+    provider: str = "fake"
     calls: list[CallTrace] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    """Agents whose call reached the model (also those cancelled before answering)."""
     raise_for: dict[str, BaseException] = field(default_factory=dict)
     _attempts: Counter[str] = field(default_factory=Counter, repr=False)
+    _chat: Any = field(default=None, repr=False)
 
     def model_for(self, agent: str) -> str:
         return self.model
@@ -139,14 +211,14 @@ class FakeModelClient:
         self.calls.append(CallTrace(agent, start, time.perf_counter(), prompt))
         self._attempts[agent] += 1
 
-    async def generate(
-        self,
-        agent: str,
-        prompt: Prompt,
-        schema: type[BaseModel],
-        on_token: TokenCallback | None = None,
-    ) -> ModelReply:
+    def chat_model(self, agent: str, prompt: Prompt, schema: type[BaseModel]) -> Any:
+        if self._chat is None:
+            self._chat = ScriptedChatModel(owner=self)
+        return self._chat.bind(agent=agent, prompt=prompt)
+
+    async def answer(self, agent: str, prompt: Prompt) -> str:
         start = time.perf_counter()
+        self.started.append(agent)
         attempt = self.attempts(agent)
         if agent in self.raise_for:
             exc = self.raise_for.pop(agent)
@@ -155,10 +227,8 @@ class FakeModelClient:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         text = (self.script or (lambda a, p, n: rules_text_reply(a, p)))(agent, prompt, attempt)
-        if on_token is not None:
-            stream_words(text, on_token)
         self._trace(agent, start, prompt)
-        return ModelReply(text=text, usage=self.usage, model=self.model)
+        return text
 
 
 def fake_settings(tmp_path: Any = None, **overrides: Any) -> Settings:
@@ -178,6 +248,7 @@ def desk_context(client: Any = None, **kwargs: Any) -> DeskContext:
     kwargs.setdefault("settings", fake_settings())
     kwargs.setdefault("now", NOW)
     kwargs.setdefault("sentiment", StaticSentiment())
+    kwargs.setdefault("tokenomics", PointInTimeTokenomicsProvider())  # NOW predates the table
     kwargs.setdefault("portfolio", PortfolioView.fresh(10_000))
     return DeskContext(model_client=client or RulesModelClient(), **kwargs)
 
@@ -211,6 +282,7 @@ def overrides(client: Any = None, **kw: Any) -> dict[str, Any]:
         "model_client": client or RulesModelClient(),
         "market_data": StaticMarketData(),
         "sentiment": StaticSentiment(),
+        "tokenomics": PointInTimeTokenomicsProvider(),
         "now": NOW,
     }
     values.update(kw)

@@ -3,12 +3,14 @@ runner against a migrated SQLite database."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
 from graph_fakes import (
     FAKE_MODEL,
     FakeModelClient,
+    Usage,
     collect,
     fake_settings,
     json_reply,
@@ -17,9 +19,10 @@ from graph_fakes import (
 )
 from sqlalchemy import Engine, select
 
-from graph.budget import BudgetExceededError, BudgetGuard
+from core.settings import Settings
+from graph.budget import BudgetExceededError, BudgetGuard, Reservation
 from graph.graph import TRANSIENT_RETRY
-from graph.models import Prompt, Usage
+from graph.models import Prompt
 from graph.runner import run_analysis
 from persistence.db import session_scope
 from persistence.models import AgentLog, Run, Trade
@@ -71,13 +74,28 @@ async def test_every_call_is_logged_with_tokens_cost_and_latency(sqlite_engine: 
     assert run_row(sqlite_engine, "cost-1").status == "completed"
 
 
+async def analyst_estimates(settings: Settings) -> dict[str, int]:
+    """The budget's upper-bound estimate (tokens) of each agent's first call, from the prompts
+    of one unconstrained run of the same desk."""
+    from graph_fakes import desk_context, state_in
+
+    from graph.graph import graph
+
+    probe = FakeModelClient()
+    await graph.ainvoke(state_in(), context=desk_context(probe, settings=settings))
+    guard = BudgetGuard(settings)
+    return {c.agent: guard.estimate(FAKE_MODEL, c.prompt.texts).tokens for c in probe.calls}
+
+
 async def test_budget_exceeded_mid_run_stops_without_trade(sqlite_engine: Engine) -> None:
-    # Each call is checked as spent + prompt chars/4 + 800 output tokens. The analysts' checks
-    # (spent 0) fit in 4000 tokens; their calls then spend 3 × 1500, so the researcher's
-    # check fails.
-    settings = fake_settings(budget_run_tokens=4_000)
+    # Each call reserves its upper-bound estimate before it starts. The limit holds exactly the
+    # three analysts' reservations; they then really spend 3 × 3000 (more than reserved), so
+    # the researcher's reservation is refused.
+    estimates = await analyst_estimates(fake_settings())
+    limit = sum(estimates[a] for a in ("technical", "sentiment", "tokenomics"))
+    settings = fake_settings(budget_run_tokens=limit)
     pid = create_portfolio(sqlite_engine, "budget", Decimal(10_000)).id
-    client = FakeModelClient(delay_s=0.05, usage=Usage(prompt_tokens=1000, completion_tokens=500))
+    client = FakeModelClient(delay_s=0.05, usage=Usage(prompt_tokens=2500, completion_tokens=500))
     events = await collect(
         run_analysis(
             "BTCUSDT",
@@ -101,6 +119,31 @@ async def test_budget_exceeded_mid_run_stops_without_trade(sqlite_engine: Engine
         assert s.scalars(select(Trade)).all() == []
 
 
+@pytest.mark.parametrize("fits", [1, 2])
+async def test_parallel_analysts_never_exceed_the_run_limit(fits: int) -> None:
+    """Three analysts start together; the limit has room for `fits` reservations. The others
+    are refused before they call, so the spend (here equal to the estimates) stays within it."""
+    from graph_fakes import desk_context, state_in
+
+    from graph.graph import graph
+
+    estimates = await analyst_estimates(fake_settings())
+    biggest = max(estimates[a] for a in ("technical", "sentiment", "tokenomics"))
+    limit = biggest * fits + biggest // 2
+    settings = fake_settings(budget_run_tokens=limit, llm_max_output_tokens=800)
+    guard = BudgetGuard(settings)
+    # Each call really spends as much as the largest reservation: without reservations, all
+    # three would pass their checks at spend 0 and spend 3 × biggest > limit.
+    client = FakeModelClient(
+        delay_s=0.05, usage=Usage(prompt_tokens=biggest - 800, completion_tokens=800)
+    )
+    ctx = desk_context(client, settings=settings, budget=guard)
+    with pytest.raises(BudgetExceededError):
+        await graph.ainvoke(state_in(), context=ctx)
+    assert len(client.started) == fits
+    assert guard.run_tokens <= limit
+
+
 def test_budget_error_is_not_retried_by_langgraph() -> None:
     exc = BudgetExceededError(
         "run", "x", spent_usd=Decimal(0), limit_usd=Decimal(0), spent_tokens=0, limit_tokens=0
@@ -113,12 +156,12 @@ def test_budget_error_is_not_retried_by_langgraph() -> None:
 
 async def test_budget_node_runs_once(sqlite_engine: Engine) -> None:
     settings = fake_settings(budget_run_usd=Decimal("0.000001"))
-    checks: list[str] = []
+    reservations: list[str] = []
 
     class CountingGuard(BudgetGuard):
-        def check(self, model: str, prompt_text: str) -> None:
-            checks.append(model)
-            super().check(model, prompt_text)
+        def reserve(self, model: str, prompt_texts: Sequence[str]) -> Reservation:
+            reservations.append(model)
+            return super().reserve(model, prompt_texts)
 
     client = FakeModelClient()
     events = await collect(
@@ -132,7 +175,7 @@ async def test_budget_node_runs_once(sqlite_engine: Engine) -> None:
         )
     )
     assert events[-1].status == "budget_exceeded"
-    assert len(checks) == 3  # one per analyst, none repeated by a retry
+    assert len(reservations) == 3  # one per analyst, none repeated by a retry
     assert client.calls == []
 
 
@@ -191,7 +234,11 @@ async def test_unrepairable_output_falls_back_safely(sqlite_engine: Engine) -> N
     assert out["technical"].output["signal"] == "neutral"
     assert out["trader"].fallback and out["trader"].output["action"] == "hold"
     assert not out["sentiment"].fallback
-    assert events[-1].status == "completed"
+    # The trader and risk manager fell back: the decision could not be made.
+    assert events[-1].status == "failed"
+    assert "trader" in (events[-1].reason or "") and "risk_manager" in (events[-1].reason or "")
+    assert run_row(sqlite_engine, "fb-1").status == "failed"
+    assert any(e.type == "error" and "could not be made" in e.message for e in events)
     decision = next(e for e in events if e.type == "decision")
     assert decision.action == "hold"
     failed = [r for r in logs(sqlite_engine, "fb-1") if not r.ok]
@@ -263,3 +310,62 @@ async def test_answer_cache_hit_makes_no_model_calls(sqlite_engine: Engine) -> N
     d1 = run_row(sqlite_engine, "cache-1").result
     d2 = run_row(sqlite_engine, "cache-2").result
     assert d1 and d2 and d1["decision"] == d2["decision"]
+
+
+async def test_invalid_answers_are_recorded_and_replayed_identically(sqlite_engine: Engine) -> None:
+    """Every response is recorded, valid or not: a replay repairs exactly as the original did,
+    makes no call, and reports the same tokens and costs."""
+    settings = fake_settings()
+    first = FakeModelClient(script=malformed_then_valid)
+    a = await collect(
+        run_analysis(
+            "BTCUSDT",
+            "1h",
+            run_id="rec-1",
+            engine=sqlite_engine,
+            settings=settings,
+            context_overrides=overrides(first, use_cache=True),
+        )
+    )
+    assert first.attempts("trader") == 2
+    replay = fake_settings(llm_replay=True)
+    second = FakeModelClient(script=lambda *_: "never asked")
+    b = await collect(
+        run_analysis(
+            "BTCUSDT",
+            "1h",
+            run_id="rec-2",
+            engine=sqlite_engine,
+            settings=replay,
+            context_overrides=overrides(second, use_cache=True),
+        )
+    )
+    assert second.calls == []
+    out_a = {e.node: e for e in a if e.type == "agent_output"}
+    out_b = {e.node: e for e in b if e.type == "agent_output"}
+    assert out_b["trader"].repaired and out_b["trader"].cached
+    for node, event in out_a.items():
+        assert out_b[node].output == event.output
+        assert (out_b[node].prompt_tokens, out_b[node].cost_usd) == (
+            event.prompt_tokens,
+            event.cost_usd,
+        )
+    assert b[-1].status == a[-1].status == "completed"
+    assert b[-1].cost_usd == 0  # nothing was spent by the replay itself
+
+
+async def test_replay_without_a_recording_fails_the_run(sqlite_engine: Engine) -> None:
+    client = FakeModelClient()
+    events = await collect(
+        run_analysis(
+            "BTCUSDT",
+            "1h",
+            run_id="miss-1",
+            engine=sqlite_engine,
+            settings=fake_settings(llm_replay=True),
+            context_overrides=overrides(client, use_cache=True),
+        )
+    )
+    assert client.calls == []
+    assert events[-1].status == "failed" and "replay" in (events[-1].reason or "")
+    assert run_row(sqlite_engine, "miss-1").status == "failed"

@@ -5,18 +5,24 @@ from __future__ import annotations
 from graph.graph import graph
 from graph.state import DeskState
 
-# Node → the state fields it reads. Nothing reads `messages` (for people and Studio) or
-# `calls` (for the cost log): they are write-only for the desk.
+# Node → the state fields it reads. Only `intake` reads `messages` (the user's turn); nobody
+# reads `calls` (for the cost log): it is write-only for the desk.
+BASE = {"symbol", "interval", "snapshot", "as_of"}
 READS = {
-    "prepare": {"symbol", "interval", "snapshot"},
-    "technical": {"symbol", "interval", "snapshot", "sentiment_inputs", "tokenomics_inputs"},
-    "sentiment": {"symbol", "interval", "snapshot", "sentiment_inputs", "tokenomics_inputs"},
-    "tokenomics": {"symbol", "interval", "snapshot", "sentiment_inputs", "tokenomics_inputs"},
-    "researcher": {"symbol", "interval", "snapshot", "reports"},
-    "trader": {"symbol", "interval", "snapshot", "portfolio", "thesis"},
-    "risk_manager": {"symbol", "interval", "snapshot", "portfolio", "thesis", "proposal"},
-    "risk_gate": {"symbol", "interval", "snapshot", "portfolio", "thesis", "proposal", "review"},
-    "execute": {"symbol", "interval", "snapshot", "portfolio", "decision"},
+    "intake": BASE
+    | {"messages", "execute", "last_turn", "handled_message_id", "request", "snapshot_loaded"},
+    "prepare": BASE,
+    "technical": BASE | {"sentiment_inputs", "tokenomics_inputs"},
+    "sentiment": BASE | {"sentiment_inputs", "tokenomics_inputs"},
+    "tokenomics": BASE | {"sentiment_inputs", "tokenomics_inputs"},
+    "researcher": BASE | {"reports"},
+    "trader": BASE | {"portfolio", "thesis"},
+    "risk_manager": BASE | {"portfolio", "thesis", "proposal"},
+    "risk_gate": BASE | {"portfolio", "thesis", "proposal", "review"},
+    "execute": BASE | {"portfolio", "decision", "execute", "turn_id"},
+    "report": BASE
+    | {"portfolio", "decision", "execute", "turn_id", "reports", "thesis", "proposal"}
+    | {"review", "execution", "warnings"},
 }
 
 
@@ -32,7 +38,7 @@ def test_each_node_reads_only_its_slice_of_the_state() -> None:
 
 def test_the_slices_cover_the_state_and_reducers_stay_on_the_state() -> None:
     read_somewhere = set().union(*READS.values())
-    assert set(DeskState.model_fields) - read_somewhere == {"messages", "calls", "execution"}
+    assert set(DeskState.model_fields) - read_somewhere == {"calls"}
     channels = graph.channels
     assert type(channels["reports"]).__name__ == "BinaryOperatorAggregate"
     assert type(channels["messages"]).__name__ == "BinaryOperatorAggregate"

@@ -26,6 +26,7 @@ from graph.runner import run_analysis
 from graph.schemas import AnalystReport
 from persistence.db import init_db, session_scope
 from persistence.models import AgentLog
+from tools.tokenomics import PointInTimeTokenomicsProvider
 
 CHEAP, STRONG = "fake-cheap", "fake-strong"
 PRICES = {
@@ -205,7 +206,12 @@ def openai_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings
 
 def desk_overrides() -> dict[str, Any]:
     """Fixed market snapshot and sentiment; the model client comes from the settings."""
-    return {"market_data": StaticMarketData(), "sentiment": StaticSentiment(), "now": NOW}
+    return {
+        "market_data": StaticMarketData(),
+        "sentiment": StaticSentiment(),
+        "tokenomics": PointInTimeTokenomicsProvider(),  # NOW predates the offline table
+        "now": NOW,
+    }
 
 
 def agent_logs(engine: Engine, run_id: str) -> list[AgentLog]:
@@ -319,7 +325,8 @@ async def test_malformed_json_is_repaired_then_falls_back_with_raw_text_logged(
             context_overrides=desk_overrides(),
         )
     )
-    assert events[-1].status == "completed"
+    # The trader never answered validly: the decision could not be made.
+    assert events[-1].status == "failed" and "trader" in (events[-1].reason or "")
     rows = agent_logs(engine, "repair-1")
 
     trader_rows = [r for r in rows if r.agent == "trader"]
@@ -397,5 +404,6 @@ async def test_unreachable_base_url_raises_a_connection_error(tmp_path: Path) ->
     client._models = {
         name: model.model_copy(update={"max_retries": 0}) for name, model in client._models.items()
     }
+    prompt = Prompt("s", "u")
     with pytest.raises(Exception, match="Connection"):
-        await client.generate("technical", Prompt("s", "u"), AnalystReport)
+        await client.chat_model("technical", prompt, AnalystReport).ainvoke(prompt.messages())

@@ -69,7 +69,7 @@ def server() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
 
 def test_offline_providers_are_labelled() -> None:
     s = OfflineSentimentProvider().get("BTCUSDT")
-    assert s.source == "offline-fixture" and 0 <= s.fear_greed <= 100 and s.headlines
+    assert s.source == "offline-sample" and 0 <= s.fear_greed <= 100 and s.headlines
     t = OfflineTokenomicsProvider().get("BTCUSDT", price=60_000)
     assert t.source == "offline-table" and t.max_supply == 21_000_000
     assert t.market_cap_usd == pytest.approx(t.circulating_supply * 60_000)
@@ -136,7 +136,7 @@ async def test_unavailable_feed_makes_a_neutral_labelled_report() -> None:
     class DownFeed:
         name = "live"
 
-        def get(self, symbol: str):  # type: ignore[no-untyped-def]
+        def get(self, symbol: str, *, at: object = None):  # type: ignore[no-untyped-def]
             raise SentimentUnavailableError("fear & greed feed http://x failed: boom")
 
     ctx = desk_context(run_id="down", sentiment=DownFeed())

@@ -17,8 +17,9 @@ from cli.main import app
 from core.settings import Settings, get_settings
 from graph.events import AgentOutput, Decision, ErrorEvent, RunFinished, RunStarted
 from graph.runner import run_analysis
+from persistence.candles import store_candles
 from persistence.db import init_db
-from tools.candle_store import datetime_to_ms, store_candles
+from tools.candle_frame import datetime_to_ms
 from tools.synthetic import generate_candles
 
 FIRST_BAR = datetime(2024, 2, 5, 0, tzinfo=UTC)
@@ -134,6 +135,7 @@ def test_cli_live_on_stale_store_prints_warning(cli_store) -> None:  # type: ign
     result = CliRunner().invoke(app, ["analyze", "BTCUSDT"])
     assert result.exit_code == 0, result.output
     assert "WARNING stale data" in " ".join(result.output.split())
+    assert "--as-of" in result.output  # the CLI's own advice, not the web's
     assert "REPLAY" not in result.output
 
 

@@ -32,6 +32,8 @@ async def test_langgraph_dev_serves_the_desk(dev_server: str) -> None:
     ):
         if part.event == "updates" and isinstance(part.data, dict):
             seen.extend(part.data)
+    # A fresh structured run goes straight to prepare (no chat turn to read).
+    assert "intake" not in seen
     assert {
         "prepare",
         "technical",
@@ -42,9 +44,11 @@ async def test_langgraph_dev_serves_the_desk(dev_server: str) -> None:
         "risk_manager",
         "risk_gate",
         "execute",
+        "report",
     } <= set(seen)
     state = await client.threads.get_state(thread["thread_id"])
     values = state["values"]
     assert values["decision"]["action"] in ("buy", "sell", "hold")
     names = [m.get("name") for m in values["messages"]]
-    assert len(names) == 6 and "risk_manager" in names
+    # Six agents' messages, then the desk's answer.
+    assert len(names) == 7 and "risk_manager" in names and names[-1] == "desk"

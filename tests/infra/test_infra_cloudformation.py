@@ -15,7 +15,7 @@ from infra_paths import AWS_DIR, REPO_ROOT, STACK_FILES
 
 # Linted against the region cfn-lint treats as primary and one more (services differ by region).
 LINT_REGIONS = ["us-east-1", "eu-west-1"]
-EXPECTED_STACKS = {"network", "data", "registry", "app", "web"}
+EXPECTED_STACKS = {"network", "data", "registry", "app", "worker", "monitoring", "web"}
 
 
 def _walk(node: Any) -> Any:
@@ -243,3 +243,64 @@ def test_cloudfront_function_matches_the_web_export_layout() -> None:
     text = config.read_text()
     assert re.search(r"output:\s*[\"']export[\"']", text)
     assert re.search(r"trailingSlash:\s*true", text)
+
+
+def test_api_scales_on_cpu_and_requests_and_hides_metrics(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    app = templates["app"]
+    policies = _resources_of_type(app, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    kinds = {
+        p["Properties"]["TargetTrackingScalingPolicyConfiguration"][
+            "PredefinedMetricSpecification"
+        ]["PredefinedMetricType"]
+        for p in policies
+    }
+    assert kinds == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    (rule,) = _resources_of_type(app, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    paths = rule["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"]
+    assert "/metrics" in paths
+    assert rule["Properties"]["Actions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
+    (task,) = _resources_of_type(app, "AWS::ECS::TaskDefinition").values()
+    env = {
+        e["Name"]: e["Value"]
+        for e in task["Properties"]["ContainerDefinitions"][0]["Environment"]
+        if "Name" in e
+    }
+    assert env["LOG_FORMAT"] == "json"
+
+
+def test_worker_is_its_own_service_scaling_on_the_queue_depth(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    worker = templates["worker"]
+    (service,) = _resources_of_type(worker, "AWS::ECS::Service").values()
+    assert "LoadBalancers" not in service["Properties"]
+    (task,) = _resources_of_type(worker, "AWS::ECS::TaskDefinition").values()
+    container = task["Properties"]["ContainerDefinitions"][0]
+    assert container["Command"] == ["cryptofirm", "worker"]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    (metric_filter,) = _resources_of_type(worker, "AWS::Logs::MetricFilter").values()
+    assert '$.event = "queue depth"' in metric_filter["Properties"]["FilterPattern"]
+    alarms = _resources_of_type(worker, "AWS::CloudWatch::Alarm").values()
+    actions = {a["Properties"]["AlarmActions"][0]["Ref"] for a in alarms}
+    assert actions == {"ScaleOutPolicy", "ScaleInPolicy"}
+    assert {a["Properties"]["MetricName"] for a in alarms} == {"QueueDepth"}
+
+
+def test_alarms_match_the_log_lines_the_code_writes(templates: dict[str, dict[str, Any]]) -> None:
+    # The metric filters match JSON log lines by their `event`: the code must write them.
+    code = (REPO_ROOT / "core" / "metrics.py").read_text() + (
+        REPO_ROOT / "api" / "metrics.py"
+    ).read_text()
+    for template in (templates["worker"], templates["monitoring"]):
+        for metric_filter in _resources_of_type(template, "AWS::Logs::MetricFilter").values():
+            pattern = metric_filter["Properties"]["FilterPattern"]
+            event = re.search(r'\$\.event = "([^"]+)"', pattern)
+            assert event and f'"{event.group(1)}"' in code, pattern
+    monitoring = templates["monitoring"]
+    alarmed = {
+        a["Properties"]["MetricName"]
+        for a in _resources_of_type(monitoring, "AWS::CloudWatch::Alarm").values()
+    }
+    assert {"FailedRuns", "BudgetStops", "HTTPCode_Target_5XX_Count", "QueueDepth"} <= alarmed

@@ -72,10 +72,13 @@ def test_api_image_is_multi_stage_with_python_312_and_node_20() -> None:
 
 def test_uv_is_pinned_to_an_exact_version() -> None:
     # A floating uv tag could meet a lock format it does not know and break `--frozen` builds.
-    pinned = re.search(r"^ARG UV_VERSION=(\S+)$", API_DOCKERFILE.read_text(), re.MULTILINE)
+    text = API_DOCKERFILE.read_text()
+    pinned = re.search(r"^ARG UV_VERSION=(\S+)$", text, re.MULTILINE)
     assert pinned, "api.Dockerfile does not pin UV_VERSION"
     assert re.fullmatch(r"\d+\.\d+\.\d+", pinned.group(1))
-    assert "FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv" in API_DOCKERFILE.read_text()
+    # The official image by default; a local stand-in may be passed as UV_IMAGE.
+    assert "ARG UV_IMAGE=ghcr.io/astral-sh/uv:${UV_VERSION}" in text
+    assert "FROM ${UV_IMAGE} AS uv" in text
 
 
 def test_api_image_copies_every_packaged_module() -> None:
@@ -110,10 +113,53 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     assert {"**/.env", ".git", ".venv", "var", "web/node_modules", "web/out"} <= ignored
 
 
-def test_web_image_exports_only_the_static_files() -> None:
-    instructions = _instructions(WEB_DOCKERFILE)
-    assert instructions[-2][0] == "FROM" and instructions[-2][1].startswith("scratch")
-    assert instructions[-1] == ("COPY", "--from=build /web/out /")
+def _stage(path: Path, name: str) -> list[tuple[str, str]]:
+    instructions = _instructions(path)
+    starts = [i for i, (op, args) in enumerate(instructions) if op == "FROM"]
+    for begin, end in zip(starts, [*starts[1:], len(instructions)], strict=True):
+        if instructions[begin][1].endswith(f" AS {name}"):
+            return instructions[begin:end]
+    raise AssertionError(f"{path.name} has no stage {name}")
+
+
+def test_web_export_stage_holds_only_the_static_files() -> None:
+    export = _stage(WEB_DOCKERFILE, "export")
+    assert export[0][1].startswith("scratch")
+    assert export[1:] == [("COPY", "--from=build /web/out /")]
+
+
+def test_web_image_serves_the_export_as_non_root_with_a_healthcheck() -> None:
+    serve = _final_stage(WEB_DOCKERFILE)
+    assert serve[0][1] == "${NGINX_IMAGE} AS serve"
+    assert ("COPY", "--from=build /web/out /usr/share/nginx/html") in serve
+    users = [args for op, args in serve if op == "USER"]
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    (health,) = [a for op, a in serve if op == "HEALTHCHECK"]
+    assert "http://127.0.0.1:8080/healthz" in health
+    conf = (DOCKER_DIR / "nginx.conf").read_text()
+    assert "proxy_pass http://api:8000;" in conf and "proxy_buffering off;" in conf
+    assert "listen 8080;" in conf and "pid /tmp/nginx.pid;" in conf
+
+
+@pytest.mark.parametrize("path", [API_DOCKERFILE, WEB_DOCKERFILE], ids=lambda p: p.name)
+def test_base_images_are_build_arguments_with_official_defaults(path: Path) -> None:
+    instructions = _instructions(path)
+    args = {a.split("=", 1)[0]: a.split("=", 1)[1] for op, a in instructions if op == "ARG"}
+    official = {
+        "PYTHON_IMAGE": "python:3.12-slim",
+        "NODE_IMAGE": "node:20",
+        "NGINX_IMAGE": "nginxinc/nginx-unprivileged:",
+        "UV_IMAGE": "ghcr.io/astral-sh/uv:",
+    }
+    for op, image in instructions:
+        if op != "FROM" or image.startswith("scratch"):
+            continue
+        ref = image.split()[0]
+        if ref in {"${PYTHON_IMAGE}", "${NODE_IMAGE}", "${NGINX_IMAGE}", "${UV_IMAGE}"}:
+            name = ref[2:-1]
+            assert args[name].startswith(official[name]), (name, args[name])
+        else:  # an earlier stage of the same file
+            assert not any(c in ref for c in "/:$"), f"{path.name}: FROM {ref} is hard-coded"
 
 
 def _run_entrypoint(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from persistence.candles import list_series, read_candles, store_candles, store_gaps
 from persistence.models import Candle
 from tools.candle_frame import find_gaps, validate_candles
-from tools.candle_store import list_series, read_candles, store_candles, store_gaps
 
 HOUR = 3_600_000
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC

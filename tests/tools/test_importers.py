@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from persistence.candles import SqlCandleStore, read_candles
 from persistence.models import Candle
-from tools.candle_store import read_candles
 from tools.importers import (
+    BadRowsError,
     ImportFormatError,
     import_file,
     infer_symbol_interval,
@@ -88,9 +89,9 @@ def test_zip_import(tmp_path: Path, sqlite_engine: Engine) -> None:
     path = tmp_path / "ETHUSDT-1h-2024-01.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("ETHUSDT-1h-2024-01.csv", kline_lines(48))
-    report = import_file(sqlite_engine, path)
+    report = import_file(SqlCandleStore(sqlite_engine), path)
     assert (report.symbol, report.interval, report.rows_new) == ("ETHUSDT", "1h", 48)
-    assert import_file(sqlite_engine, path).rows_new == 0
+    assert import_file(SqlCandleStore(sqlite_engine), path).rows_new == 0
 
 
 def test_freqtrade_json_and_feather(tmp_path: Path) -> None:
@@ -131,7 +132,7 @@ def test_header_csv_with_override(tmp_path: Path) -> None:
         (
             "BTCUSDT-1h-2024-02.csv",
             kline_lines(3).replace("42001.0", "abc", 1),
-            "'abc' is not a number",
+            "line 2, field 'open', value 'abc': not a number",
         ),
         ("BTC_USDT-1h.json", "{not json", "not valid JSON"),
         ("BTC_USDT-1h.json", "[[1, 2, 3]]", "row 1 is not a"),
@@ -147,7 +148,7 @@ def test_malformed_files_fail_clearly_and_write_nothing(
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(ImportFormatError, match=message):
-        import_file(sqlite_engine, path)
+        import_file(SqlCandleStore(sqlite_engine), path)
     assert count_rows(sqlite_engine) == 0
 
 
@@ -158,8 +159,8 @@ def test_row_level_parse_error_leaves_nothing_partial(
     lines[-1] = lines[-1].replace(",1.5,", ",oops,")
     path = tmp_path / "BTCUSDT-1h-2024-01.csv"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ImportFormatError, match=r"row 10000, column 'volume'"):
-        import_file(sqlite_engine, path)
+    with pytest.raises(ImportFormatError, match=r"line 10000, field 'volume', value 'oops'"):
+        import_file(SqlCandleStore(sqlite_engine), path)
     assert count_rows(sqlite_engine) == 0
 
 
@@ -181,7 +182,7 @@ def test_missing_file() -> None:
 def test_real_btc_1h_imports_with_its_28_gaps_idempotently(
     engine: Engine, real_btc_1h: Path
 ) -> None:
-    first = import_file(engine, real_btc_1h)
+    first = import_file(SqlCandleStore(engine), real_btc_1h)
     assert (first.symbol, first.interval) == ("BTCUSDT", "1h")
     assert first.rows_new == 58_419
     assert first.rejected == 0
@@ -189,7 +190,7 @@ def test_real_btc_1h_imports_with_its_28_gaps_idempotently(
     assert sum(g.missing for g in first.gaps) == 128
     longest = max(first.gaps, key=lambda g: g.missing)
     assert (longest.start.isoformat(), longest.missing) == ("2018-02-08T01:00:00+00:00", 33)
-    second = import_file(engine, real_btc_1h)
+    second = import_file(SqlCandleStore(engine), real_btc_1h)
     assert second.rows_new == 0
     assert count_rows(engine) == 58_419
 
@@ -198,7 +199,9 @@ def test_real_btc_1h_imports_with_its_28_gaps_idempotently(
 def test_every_real_file_imports_cleanly(sqlite_engine: Engine, real_data_dir: Path) -> None:
     files = sorted(p for p in real_data_dir.rglob("*") if p.suffix in {".feather", ".csv"})
     assert len(files) >= 4
-    reports = {f"{p.parent.name}/{p.name}": import_file(sqlite_engine, p) for p in files}
+    reports = {
+        f"{p.parent.name}/{p.name}": import_file(SqlCandleStore(sqlite_engine), p) for p in files
+    }
     assert all(r.rejected == 0 for r in reports.values())
     basana = reports["gbeced__basana/binance_btcusdt_day_2020.csv"]
     assert (basana.symbol, basana.interval, basana.rows_new, len(basana.gaps)) == (
@@ -215,3 +218,125 @@ def test_every_real_file_imports_cleanly(sqlite_engine: Engine, real_data_dir: P
     assert nic.rows_new + daisy.rows_new == 58_419
     stored = read_candles(sqlite_engine, "BTCUSDT", "1d")
     assert np.isclose(stored["open"].iloc[0], 7195.24)
+
+
+def test_an_insane_row_imports_nothing_and_is_named(tmp_path: Path, sqlite_engine: Engine) -> None:
+    lines = kline_lines(30).splitlines()
+    fields = lines[6].split(",")
+    fields[3] = "99999.0"  # low above high: line 7
+    lines[6] = ",".join(fields)
+    path = tmp_path / "BTCUSDT-1h-2024-01.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadRowsError) as caught:
+        import_file(SqlCandleStore(sqlite_engine), path)
+    assert "line 7 (2024-01-01 06:00), field 'low', value '99999.0': low > high" in str(
+        caught.value
+    )
+    assert caught.value.count == 1
+    assert count_rows(sqlite_engine) == 0
+
+
+def test_skip_bad_imports_the_good_rows_and_reports_the_rest(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    lines = kline_lines(30).splitlines()
+    lines[3] = lines[3].replace(",1.5,", ",-1,")  # negative volume
+    lines[9] = lines[9].replace(",1.5,", ",lots,")  # not a number
+    path = tmp_path / "BTCUSDT-1h-2024-01.csv"
+    path.write_text("\n".join(lines) + "\n")
+    report = import_file(SqlCandleStore(sqlite_engine), path, skip_bad=True)
+    assert (report.rows_in, report.rows_new, report.rejected) == (30, 28, 2)
+    described = sorted(r.describe() for r in report.rejected_examples)
+    assert any("line 10" in d and "'volume'" in d and "'lots'" in d for d in described)
+    assert any("line 4" in d and "negative volume" in d for d in described)
+    assert count_rows(sqlite_engine) == 28
+
+
+def test_conflicting_reimport_is_reported_and_replace_overwrites(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    store = SqlCandleStore(sqlite_engine)
+    path = tmp_path / "BTCUSDT-1h-2024-01.csv"
+    path.write_text(kline_lines(20))
+    import_file(store, path)
+    changed = kline_lines(20).replace("42003.0,42013.0", "42003.5,42013.0", 1)
+    path.write_text(changed)
+    report = import_file(store, path)
+    assert (report.rows_new, report.conflicts, report.replaced) == (0, 1, 0)
+    [example] = report.conflict_examples
+    assert example.open_time == T0 + 3 * HOUR and example.stored_source == "import"
+    assert (example.stored["open"], example.incoming["open"]) == (42003.0, 42003.5)
+    assert read_candles(sqlite_engine, "BTCUSDT", "1h")["open"].iloc[3] == 42003.0  # kept
+    replaced = import_file(store, path, replace=True)
+    assert (replaced.conflicts, replaced.replaced) == (1, 1)
+    assert read_candles(sqlite_engine, "BTCUSDT", "1h")["open"].iloc[3] == 42003.5
+
+
+def test_a_candle_stored_while_forming_is_corrected_by_the_next_fetch(
+    sqlite_engine: Engine,
+) -> None:
+    """A fetch overwrites a differing candle it stored itself (it was still forming then);
+    it never silently overwrites an imported one."""
+    from persistence.candles import store_candles
+
+    def frame(close: float, start: int = 0, bars: int = 5) -> pd.DataFrame:
+        times = T0 + HOUR * np.arange(start, start + bars, dtype="int64")
+        return pd.DataFrame(
+            {
+                "open_time": times,
+                "open": 100.0,
+                "high": 120.0,
+                "low": 90.0,
+                "close": close,
+                "volume": 1.0,
+            }
+        )
+
+    later = T0 + 100 * HOUR
+    store_candles(sqlite_engine, "BTCUSDT", "1h", frame(101.0), source="binance", now=later)
+    fixed = store_candles(
+        sqlite_engine,
+        "BTCUSDT",
+        "1h",
+        frame(111.0),
+        source="binance",
+        now=later,
+        overwrite="same_source",
+    )
+    assert (fixed.conflicts, fixed.replaced) == (5, 5)
+    assert read_candles(sqlite_engine, "BTCUSDT", "1h")["close"].eq(111.0).all()
+    store_candles(sqlite_engine, "BTCUSDT", "1h", frame(95.0, 10), source="import", now=later)
+    kept = store_candles(
+        sqlite_engine,
+        "BTCUSDT",
+        "1h",
+        frame(97.0, 10),
+        source="binance",
+        now=later,
+        overwrite="same_source",
+    )
+    assert (kept.conflicts, kept.replaced) == (5, 0)
+
+
+def test_synthetic_rows_never_join_a_real_series(sqlite_engine: Engine) -> None:
+    from persistence.candles import store_candles
+    from tools.provenance import MixedSourceError
+    from tools.synthetic import generate_candles
+
+    store_candles(
+        sqlite_engine,
+        "BTCUSDT",
+        "1h",
+        generate_candles("BTCUSDT", "1h", T0, 10),
+        source="import",
+        now=T0 + 100 * HOUR,
+    )
+    with pytest.raises(MixedSourceError, match="already holds real candles"):
+        store_candles(
+            sqlite_engine,
+            "BTCUSDT",
+            "1h",
+            generate_candles("BTCUSDT", "1h", T0 + 10 * HOUR, 5),
+            source="synthetic",
+            now=T0 + 100 * HOUR,
+        )

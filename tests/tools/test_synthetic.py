@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tools.candle_frame import validate_candles
 from tools.synthetic import generate_candles, reference_price
@@ -65,3 +67,28 @@ def test_start_is_aligned_and_negative_bars_refused() -> None:
     assert frame["open_time"].iloc[0] == T0
     with pytest.raises(ValueError, match="bars"):
         generate_candles("BTCUSDT", "1h", T0, -1)
+
+
+def test_a_bar_does_not_depend_on_how_many_bars_are_asked_for() -> None:
+    """The issue: the same 4h bar closed at 45,089 with limit=500 and 28,209 with limit=2."""
+    end = T0 + 600 * 4 * HOUR
+    long = generate_candles("BTCUSDT", "4h", end - 500 * 4 * HOUR, 500)
+    short = generate_candles("BTCUSDT", "4h", end - 2 * 4 * HOUR, 2)
+    pd.testing.assert_frame_equal(long.tail(2).reset_index(drop=True), short)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offset=st.integers(min_value=0, max_value=5_000),
+    bars=st.integers(min_value=1, max_value=300),
+    interval=st.sampled_from(["15m", "1h", "4h", "1d"]),
+    seed=st.integers(min_value=0, max_value=3),
+)
+def test_candle_values_depend_only_on_symbol_interval_seed_and_time(
+    offset: int, bars: int, interval: str, seed: int
+) -> None:
+    step = {"15m": 15 * 60_000, "1h": HOUR, "4h": 4 * HOUR, "1d": 24 * HOUR}[interval]
+    whole = generate_candles("ETHUSDT", interval, T0, 5_400, seed=seed)
+    window = generate_candles("ETHUSDT", interval, T0 + offset * step, bars, seed=seed)
+    expected = whole.iloc[offset : offset + bars].reset_index(drop=True)
+    pd.testing.assert_frame_equal(window, expected)

@@ -38,7 +38,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_create_list_show_trades_snapshot(db_file: str) -> None:
     code, out = invoke("create", "alpha", "--cash", "5000", "--max-position-pct", "25")
     assert code == 0, out
-    assert "created portfolio 'alpha'" in out
+    assert "created real portfolio 'alpha'" in out
     code, out = invoke("list")
     assert code == 0 and "default" in out and "alpha" in out
 

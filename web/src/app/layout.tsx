@@ -1,5 +1,6 @@
 import type { Metadata, Viewport } from "next";
 import { Nav } from "@/components/Nav";
+import { OfflineBanner } from "@/components/ui";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -14,7 +15,10 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
     <html lang="en">
       <body>
         <Nav />
-        <main className="page">{children}</main>
+        <main className="page">
+          <OfflineBanner />
+          {children}
+        </main>
       </body>
     </html>
   );

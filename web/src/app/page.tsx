@@ -4,7 +4,8 @@ import Link from "next/link";
 import { useEffect, useState } from "react";
 import { PriceChart } from "@/components/charts";
 import { PortfolioSummary } from "@/components/PortfolioSummary";
-import { runDecision } from "@/components/runs";
+import { decisionVerdict } from "@/components/decision";
+import { runDecision, runExecution } from "@/components/runs";
 import { Card, Empty, ErrorBox, Loading, ModelBadge, ReplayBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
@@ -18,11 +19,11 @@ export default function DashboardPage() {
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
   const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const candles = useApi(() => api.candles(symbol, interval, 500), [symbol, interval]);
-  const portfolios = useApi(() => api.portfolios(), []);
+  const portfolios = useApi(() => api.portfolios(), [], true, 15_000);
   const pid = portfolios.data?.[0]?.id;
-  const portfolio = useApi(() => api.portfolio(pid as number), [pid], pid !== undefined);
+  const portfolio = useApi(() => api.portfolio(pid as number), [pid], pid !== undefined, 15_000);
   // The run list carries no results: fetch the details of the latest few for their decisions.
-  const runs = useApi(async () => Promise.all((await api.analysisRuns()).slice(0, 6).map((r) => api.analysisRun(r.id))), []);
+  const runs = useApi(async () => Promise.all((await api.analysisRuns()).slice(0, 6).map((r) => api.analysisRun(r.id))), [], true, 15_000);
 
   // Fall back to the first known symbol when the default one isn't in the store.
   useEffect(() => {
@@ -65,7 +66,7 @@ export default function DashboardPage() {
             {last && <span className="muted"> · last close {fmtMoney(last.close)}</span>}
           </>
         }
-        actions={<SourceBadge source={effectiveSource(candles.data?.source, series.data, symbol, interval)} />}
+        actions={<SourceBadge source={effectiveSource(candles.data?.source, series.data, symbol, interval, candles.data?.derived_from)} />}
       >
         <View state={candles} isEmpty={(d) => d.candles.length === 0} empty={`No ${symbol} ${interval} candles in the store yet.`}>
           {(d) => <PriceChart candles={d.candles} />}
@@ -74,7 +75,7 @@ export default function DashboardPage() {
 
       <div className="grid halves">
         <Card title="Portfolio" actions={<Link href="/portfolio/">Details →</Link>}>
-          {portfolios.error ? (
+          {portfolios.error && !portfolios.data ? (
             <ErrorBox error={portfolios.error} onRetry={portfolios.reload} />
           ) : portfolios.data && portfolios.data.length === 0 ? (
             <Empty>No portfolio yet — run an analysis with execution to create the default one.</Empty>
@@ -85,9 +86,10 @@ export default function DashboardPage() {
         <Card title="Latest decisions" actions={<Link href="/analysis/">New analysis →</Link>}>
           <View state={runs} isEmpty={(r) => r.length === 0} empty="No analysis runs yet.">
             {(list) => (
-              <Table head={["When", "Symbol", "Decision", "Status", "Model"]} testId="decisions-table">
+              <Table caption="Latest decisions" head={["When", "Symbol", "Decision", "Run", "Model"]} testId="decisions-table">
                 {list.map((r) => {
                   const d = runDecision(r);
+                  const v = d && decisionVerdict(d, runExecution(r), { awaitingApproval: r.status === "paused" });
                   return (
                     <tr key={r.id}>
                       <td>
@@ -97,10 +99,14 @@ export default function DashboardPage() {
                       </td>
                       <td>{r.symbol}</td>
                       <td>
-                        {d?.action ? (
-                          <span className={`badge ${d.approved === false ? "hold" : d.action}`} title={d.approved === false ? "not approved by risk checks" : undefined}>
-                            {d.action.toUpperCase()}
-                            {d.approved === false && d.action !== "hold" ? " · blocked" : ""}
+                        {v ? (
+                          <span className="card-actions">
+                            <span className={`badge ${v.headlineClass}`} title={v.reason}>
+                              {v.headline}
+                            </span>
+                            <span className={`badge ${v.statusTone}`} title={v.reason}>
+                              {v.status}
+                            </span>
                           </span>
                         ) : (
                           "—"

@@ -1,10 +1,18 @@
 import type { AgentOutputEvent } from "@/lib/api-types";
+import { plainText } from "@/lib/api";
 import { fmtNum, fmtUsd } from "@/lib/format";
-import { ModelBadge } from "./ui";
-import { agentLabel, type AgentView } from "./runView";
+import { Flags, ModelBadge } from "./ui";
+import { agentLabel, outputFlags, type AgentView } from "./runView";
 
 export function AgentMeta({ output }: { output?: AgentOutputEvent }) {
   if (!output) return null;
+  if (output.model.startsWith("rules") && output.cost_usd === 0) {
+    return (
+      <span className="agent-meta" data-testid="agent-meta" title="The rules engine decides in code: no model call, no tokens, no cost.">
+        no model call · no cost
+      </span>
+    );
+  }
   return (
     <span className="agent-meta" data-testid="agent-meta">
       {output.prompt_tokens + output.completion_tokens} tok · {fmtUsd(output.cost_usd)}
@@ -26,9 +34,10 @@ export function OutputSummary({ output }: { output: Record<string, unknown> }) {
     facts.push([key.replace(/_/g, " "), typeof v === "number" ? fmtNum(v, 3) : String(v)]);
   }
   const lists = ["key_points", "key_risks", "reasons"].flatMap((k) =>
-    Array.isArray(output[k]) ? (output[k] as unknown[]).map(String) : [],
+    Array.isArray(output[k]) ? (output[k] as unknown[]).map((v) => plainText(String(v))) : [],
   );
-  const text = str(output.summary) ?? str(output.rationale);
+  const raw = str(output.summary) ?? str(output.rationale);
+  const text = raw && plainText(raw);
   return (
     <>
       {facts.length > 0 && (
@@ -57,7 +66,7 @@ function Head({ a }: { a: AgentView }) {
     <div className="agent-head">
       <span className="agent-name">{agentLabel(a.node)}</span>
       <span className="card-actions">
-        {a.output?.fallback && <span className="badge bad">fallback</span>}
+        <Flags flags={outputFlags(a.output)} />
         <ModelBadge model={a.output?.model} />
         <AgentMeta output={a.output} />
       </span>

@@ -18,8 +18,8 @@ export type RunSummary = Schemas["RunSummary"];
 export type Run = Schemas["RunDetail"];
 export type RunPage = Schemas["RunPage"];
 export type StartAnalysisRequest = Schemas["AnalysisStart"];
-/** The candle intervals the API accepts (an enum in the schema). */
-export type Interval = NonNullable<Schemas["AnalysisStart"]["interval"]>;
+/** The Binance intervals the API accepts (an enum in the schema). */
+export type Interval = NonNullable<StartAnalysisRequest["interval"]>;
 export type RunCreated = Schemas["RunAccepted"];
 /** The server fills in the defaults (cash, fees, warm-up…): the form sends the essentials. */
 export type BacktestRequest = Pick<Schemas["BacktestParams"], "symbol" | "interval" | "start" | "end" | "every"> &

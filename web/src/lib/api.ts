@@ -33,15 +33,93 @@ export class ApiError extends Error {
     super(message);
     this.name = "ApiError";
   }
+
+  /** The API answered "no such thing" (an unknown run, portfolio or backtest). */
+  get notFound(): boolean {
+    return this.status === 404;
+  }
+
+  /** The request never got an answer: the API is down or the network is. */
+  get offline(): boolean {
+    return this.status === 0;
+  }
 }
 
-/** The API's one error shape: `{detail, errors?: [{field, message}]}` (api/errors.py). */
-function describeError(body: unknown, fallback: string): string {
-  if (!body || typeof body !== "object" || !("detail" in body)) return typeof body === "string" && body ? body : fallback;
-  const { detail, errors } = body as ErrorResponse;
-  const fields = (errors ?? []).map((e) => `${e.field}: ${e.message}`);
-  return fields.length && !fields.some((f) => String(detail).includes(f)) ? `${detail} (${fields.join("; ")})` : String(detail);
+export const OFFLINE_MESSAGE = "Cannot reach the API: the server is not answering.";
+
+/** The form's words for the API's field names (errors name fields as the API spells them). */
+const FIELD_LABELS: Record<string, string> = {
+  as_of: "Replay at",
+  symbol: "Symbol",
+  interval: "Interval",
+  start: "From",
+  end: "To",
+  every: "Every N bars",
+  portfolio_id: "Portfolio",
+  starting_cash: "Starting cash",
+  limit: "Number of bars",
+};
+
+export function fieldLabel(field: string): string {
+  const last = field.split(".").filter((p) => !/^\d+$/.test(p)).at(-1) ?? field;
+  const label = FIELD_LABELS[last] ?? last.replace(/_/g, " ");
+  return label.charAt(0).toUpperCase() + label.slice(1);
 }
+
+/** What the user sees for an HTTP status with no message of its own. */
+function statusMessage(status: number): string {
+  if (status === 404) return "Not found.";
+  if (status === 429) return "Too many requests or the budget is used up: try again later.";
+  if (status >= 500) return "The server hit an unexpected error; the request was not completed.";
+  return `The request failed (HTTP ${status}).`;
+}
+
+/**
+ * The API's one error shape is `{detail, errors?: [{field, message}]}` (api/errors.py). Field
+ * errors are shown with the form's labels; a bare 500 never shows "internal server error".
+ */
+function describeError(body: unknown, status: number): string {
+  if (!body || typeof body !== "object" || !("detail" in body)) return statusMessage(status);
+  const { detail, errors } = body as ErrorResponse;
+  if (errors?.length) return errors.map((e) => `${fieldLabel(e.field)}: ${plainText(e.message)}`).join("; ");
+  if (status >= 500 && /internal server error/i.test(String(detail))) return statusMessage(status);
+  return plainText(String(detail));
+}
+
+/**
+ * A message in a trader's words: no exception class names ("ReplayDataError: …"), no
+ * "run failed:" wrapper, and times as "2024-03-01 12:00 UTC" rather than ISO with microseconds.
+ * Messages built for the UI already read so (graph/context.py, graph/prepare.py); this is the
+ * net for the rest.
+ */
+export function plainText(message: string): string {
+  return message
+    .replace(/^run failed:\s*/i, "")
+    .replace(/^(?:[A-Z][A-Za-z0-9]*\.)*[A-Z][A-Za-z0-9]*(?:Error|Exception|Exhausted|Exceeded):\s*/, "")
+    .replace(/^([a-z][a-z0-9]*(?:_[a-z0-9]+)+(?:\.[a-z0-9_]+)*):\s+/, (_, field: string) => `${fieldLabel(field)}: `)
+    .replace(/\b(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(?:Z|[+-]00:?00)?/g, "$1 $2 UTC")
+    .replace(/ UTC UTC/g, " UTC");
+}
+
+/**
+ * Whether the API answered the latest request: the header shows one "offline" banner for the
+ * whole page (cards then only grey their figures with their time).
+ */
+let offlineSince: number | null = null;
+const listeners = new Set<() => void>();
+function setOffline(offline: boolean) {
+  const next = offline ? (offlineSince ?? Date.now()) : null;
+  if (next === offlineSince) return;
+  offlineSince = next;
+  for (const l of listeners) l();
+}
+export const connection = {
+  subscribe(listener: () => void) {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  },
+  offlineSince: () => offlineSince,
+};
 
 export async function request<T>(path: string, init?: RequestInit): Promise<T> {
   let res: Response;
@@ -50,9 +128,11 @@ export async function request<T>(path: string, init?: RequestInit): Promise<T> {
       ...init,
       headers: { Accept: "application/json", ...(init?.body ? { "Content-Type": "application/json" } : {}) },
     });
-  } catch (err) {
-    throw new ApiError(0, `Cannot reach the API (${(err as Error).message})`, path);
+  } catch {
+    setOffline(true);
+    throw new ApiError(0, OFFLINE_MESSAGE, path);
   }
+  setOffline(false);
   const text = await res.text();
   let body: unknown = null;
   if (text) {
@@ -62,7 +142,7 @@ export async function request<T>(path: string, init?: RequestInit): Promise<T> {
       body = text;
     }
   }
-  if (!res.ok) throw new ApiError(res.status, describeError(body, `${res.status} ${res.statusText}`), path);
+  if (!res.ok) throw new ApiError(res.status, describeError(body, res.status), path);
   return body as T;
 }
 
@@ -82,8 +162,8 @@ export const api = {
   /** What the candle store holds: one row per symbol and interval, with the rows' sources. */
   series: () => request<StoredSeries[]>("/market/symbols"),
   /** Candles with their indicator columns flattened onto each bar. */
-  candles: async (symbol: string, interval: string, limit = 500): Promise<CandlesResponse> => {
-    const body = await request<CandlesOut>(`/market/candles${qs({ symbol, interval, limit })}`);
+  candles: async (symbol: string, interval: string, limit = 500, end?: string): Promise<CandlesResponse> => {
+    const body = await request<CandlesOut>(`/market/candles${qs({ symbol, interval, limit, end })}`);
     return { ...body, candles: body.candles.map(({ indicators, ...bar }) => ({ ...bar, ...indicators })) };
   },
   portfolios: () => request<PortfolioInfo[]>("/portfolios"),

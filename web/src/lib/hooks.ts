@@ -8,18 +8,28 @@ export interface Loadable<T> {
   error: Error | undefined;
   loading: boolean;
   reload: () => void;
+  /** When `data` was last loaded (ms since epoch): shown when a refresh fails. */
+  updatedAt: number | undefined;
+  /** `data` is from an earlier, successful load and the latest one failed. */
+  stale: boolean;
 }
 
-/** Fetch on mount and whenever `deps` change; stale responses are dropped. */
-export function useApi<T>(load: () => Promise<T>, deps: unknown[], enabled = true): Loadable<T> {
-  const [data, setData] = useState<T>();
-  const [error, setError] = useState<Error>();
+/**
+ * Fetch on mount and whenever `deps` change; stale responses are dropped. Data of other deps is
+ * never shown for the new ones (switching interval clears the old candles), but a failed refresh
+ * of the same deps keeps the last data, marked `stale` with its time. `refreshMs` polls, so
+ * lists update live and a dead API shows up without a click.
+ */
+export function useApi<T>(load: () => Promise<T>, deps: unknown[], enabled = true, refreshMs?: number): Loadable<T> {
+  const [loaded, setLoaded] = useState<{ key: string; data: T; at: number }>();
+  const [failed, setFailed] = useState<{ key: string; error: Error }>();
   const [loading, setLoading] = useState(enabled);
   const [nonce, setNonce] = useState(0);
   const loadRef = useRef(load);
   useEffect(() => {
     loadRef.current = load;
   });
+  const key = JSON.stringify(deps);
 
   useEffect(() => {
     if (!enabled) return;
@@ -30,11 +40,11 @@ export function useApi<T>(load: () => Promise<T>, deps: unknown[], enabled = tru
       .current()
       .then((d) => {
         if (!live) return;
-        setData(d);
-        setError(undefined);
+        setLoaded({ key, data: d, at: Date.now() });
+        setFailed(undefined);
       })
       .catch((e: unknown) => {
-        if (live) setError(e instanceof Error ? e : new Error(String(e)));
+        if (live) setFailed({ key, error: e instanceof Error ? e : new Error(String(e)) });
       })
       .finally(() => {
         if (live) setLoading(false);
@@ -42,11 +52,26 @@ export function useApi<T>(load: () => Promise<T>, deps: unknown[], enabled = tru
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- callers pass their own deps
-  }, [...deps, nonce, enabled]);
+  }, [key, nonce, enabled]);
 
   const reload = useCallback(() => setNonce((n) => n + 1), []);
-  return { data, error, loading, reload };
+
+  useEffect(() => {
+    if (!enabled || !refreshMs) return;
+    const timer = window.setInterval(() => {
+      if (document.visibilityState === "visible") reload();
+    }, refreshMs);
+    window.addEventListener("online", reload);
+    return () => {
+      window.clearInterval(timer);
+      window.removeEventListener("online", reload);
+    };
+  }, [enabled, refreshMs, reload]);
+
+  // Only what was loaded for these deps: never the old interval's candles under the new title.
+  const data = loaded?.key === key ? loaded.data : undefined;
+  const error = failed?.key === key ? failed.error : undefined;
+  return { data, error, loading, reload, updatedAt: data === undefined ? undefined : loaded?.at, stale: error !== undefined && data !== undefined };
 }
 
 export type StreamState = "idle" | "connecting" | "open" | "closed" | "error";

@@ -107,6 +107,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/analysis/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Analysis Run
+         * @description Stop a pending, running or paused run on whichever worker runs it (within a second).
+         */
+        post: operations["cancel_analysis_run_api_analysis_runs__run_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/analysis/runs/{run_id}/events": {
         parameters: {
             query?: never;
@@ -503,6 +523,16 @@ export interface components {
              */
             at?: string;
             /**
+             * Attempts
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Cached
+             * @default false
+             */
+            cached: boolean;
+            /**
              * Completion Tokens
              * @default 0
              */
@@ -512,6 +542,16 @@ export interface components {
              * @default 0
              */
             cost_usd: number;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /**
+             * Estimated Tokens
+             * @default false
+             */
+            estimated_tokens: boolean;
             /**
              * Fallback
              * @default false
@@ -535,6 +575,11 @@ export interface components {
              * @default 0
              */
             prompt_tokens: number;
+            /**
+             * Repaired
+             * @default false
+             */
+            repaired: boolean;
             /** Run Id */
             run_id: string;
             /**
@@ -554,6 +599,12 @@ export interface components {
              * @example 2024-04-01T12:00:00Z
              */
             as_of?: string | null;
+            /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times; a blind run never trades, so it cannot be combined with execute
+             * @default false
+             */
+            blind: boolean;
             /**
              * Execute
              * @description trade the decision on the portfolio
@@ -597,6 +648,23 @@ export interface components {
          * @description What to backtest. `start` is inclusive, `end` exclusive (open times of traded bars).
          */
         BacktestParams: {
+            /**
+             * Blind
+             * @description the desk sees an anonymous ticker, rebased prices and relative times (fills and accounting stay real): compare with and without to spot memorisation
+             * @default false
+             */
+            blind: boolean;
+            /**
+             * Clip
+             * @description run on the part of the range real data covers (else such a range is refused)
+             * @default false
+             */
+            clip: boolean;
+            /**
+             * Data Notes
+             * @description what the data loader changed (clipped range, start moved past warm-up)
+             */
+            data_notes?: string[];
             /**
              * End
              * Format: date-time
@@ -643,6 +711,12 @@ export interface components {
             /** Symbol */
             symbol: string;
             /**
+             * Synthetic
+             * @description ask for synthetic candles (labelled so everywhere)
+             * @default false
+             */
+            synthetic: boolean;
+            /**
              * Use Llm Cache
              * @default true
              */
@@ -670,6 +744,11 @@ export interface components {
             };
             /** Equity Curve */
             equity_curve: unknown[];
+            /**
+             * Memorisation Note
+             * @description set when the window starts before a desk model's training cutoff
+             */
+            memorisation_note?: string | null;
             /** Metrics */
             metrics: {
                 [key: string]: unknown;
@@ -769,13 +848,39 @@ export interface components {
         CandlesOut: {
             /** Candles */
             candles: components["schemas"]["CandleRow"][];
+            /**
+             * Derived From
+             * @description the stored interval store-resampled candles were built from
+             */
+            derived_from?: string | null;
+            /**
+             * Generated At
+             * Format: date-time
+             * @description server time of this answer (age = now − close)
+             */
+            generated_at: string;
             /** Indicator Columns */
             indicator_columns: string[];
             /** Interval */
             interval: string;
             /**
+             * Last Bar
+             * @description open time of the newest candle, UTC
+             */
+            last_bar: string | null;
+            /**
+             * Last Bar Close
+             * @description when the newest candle closed, UTC
+             */
+            last_bar_close: string | null;
+            /**
+             * Market
+             * @description real | synthetic: synthetic candles are not market prices
+             */
+            market: string;
+            /**
              * Source
-             * @description binance | store | synthetic: where these candles came from
+             * @description binance | store | store-resampled | synthetic: where these candles came from
              */
             source: string;
             /** Symbol */
@@ -826,6 +931,11 @@ export interface components {
              */
             awaiting_approval: boolean;
             /**
+             * Clamped
+             * @default false
+             */
+            clamped: boolean;
+            /**
              * Entry
              * @default null
              */
@@ -869,6 +979,11 @@ export interface components {
              * Format: date-time
              */
             at?: string;
+            /**
+             * Code
+             * @default null
+             */
+            code: string | null;
             /** Message */
             message: string;
             /**
@@ -988,6 +1103,13 @@ export interface components {
         };
         /** PortfolioCreate */
         PortfolioCreate: {
+            /**
+             * Kind
+             * @description the market its fills come from; a synthetic portfolio trades synthetic candles only, a real one never takes a synthetic fill
+             * @default real
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /**
@@ -1016,6 +1138,11 @@ export interface components {
             fees_paid: string;
             /** Id */
             id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /** Positions */
@@ -1047,6 +1174,11 @@ export interface components {
             created_at: string;
             /** Id */
             id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "real" | "synthetic";
             /** Name */
             name: string;
             /** Require Approval */
@@ -1251,13 +1383,18 @@ export interface components {
              * @default 0
              */
             prompt_tokens: number;
+            /**
+             * Reason
+             * @default null
+             */
+            reason: string | null;
             /** Run Id */
             run_id: string;
             /**
              * Status
              * @enum {string}
              */
-            status: "completed" | "failed" | "cancelled" | "budget_exceeded" | "paused";
+            status: "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded" | "paused";
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1374,9 +1511,14 @@ export interface components {
             binance_base_url: string;
             /**
              * Chain
-             * @description sources tried in order
+             * @description sources used in order; never falls back to synthetic unless mode is synthetic
              */
             chain: string[];
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
             /** Llm Provider */
             llm_provider: string;
             /**
@@ -1385,9 +1527,12 @@ export interface components {
              */
             mode: string;
             /** Stored */
-            stored: components["schemas"]["StoredSeries"][];
+            stored: components["schemas"]["StoredSeriesStatus"][];
         };
-        /** StoredSeries */
+        /**
+         * StoredSeries
+         * @description One (symbol, interval) held in the store.
+         */
         StoredSeries: {
             /**
              * First
@@ -1401,6 +1546,37 @@ export interface components {
              * Format: date-time
              */
             last: string;
+            /** Rows */
+            rows: number;
+            /** Sources */
+            sources: string[];
+            /** Symbol */
+            symbol: string;
+        };
+        /** StoredSeriesStatus */
+        StoredSeriesStatus: {
+            /**
+             * Age Seconds
+             * @description seconds since the newest stored candle closed
+             */
+            age_seconds: number;
+            /**
+             * First
+             * Format: date-time
+             */
+            first: string;
+            /** Interval */
+            interval: string;
+            /**
+             * Last
+             * Format: date-time
+             */
+            last: string;
+            /**
+             * Market
+             * @description real | synthetic
+             */
+            market: string;
             /** Rows */
             rows: number;
             /** Sources */
@@ -1481,6 +1657,11 @@ export interface components {
             price: string;
             /** Quantity */
             quantity: string;
+            /**
+             * Realized Pnl
+             * @description a sell's realised P&L (proceeds - the cost basis sold, before fees); None for a buy
+             */
+            realized_pnl?: string | null;
             /** Reason */
             reason: string;
             /** Run Id */
@@ -1627,7 +1808,7 @@ export interface operations {
     list_analysis_runs_api_analysis_runs_get: {
         parameters: {
             query?: {
-                status?: "pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded";
+                status?: "pending" | "running" | "paused" | "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded";
                 limit?: number;
                 offset?: number;
             };
@@ -1825,6 +2006,67 @@ export interface operations {
             };
         };
     };
+    cancel_analysis_run_api_analysis_runs__run_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunAccepted"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     analysis_events_api_analysis_runs__run_id__events_get: {
         parameters: {
             query?: {
@@ -1938,7 +2180,7 @@ export interface operations {
     list_backtests_api_backtests_get: {
         parameters: {
             query?: {
-                status?: "pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded";
+                status?: "pending" | "running" | "paused" | "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded";
                 limit?: number;
                 offset?: number;
             };
@@ -2267,6 +2509,8 @@ export interface operations {
                 symbol: string;
                 interval?: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
                 limit?: number;
+                /** @description only bars that open before this time (UTC if naive): a past window */
+                end?: string | null;
             };
             header?: never;
             path?: never;

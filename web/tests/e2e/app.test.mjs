@@ -4,10 +4,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startBackend } from "./lib/backend.mjs";
+import { axeViolations } from "./lib/axe.mjs";
 import { canvasColourCount, DESKTOP, launchBrowser, newPage, PHONE, screenshot } from "./lib/browser.mjs";
 
 let backend;
 let browser;
+/** Pages with real content, collected by the scenarios for the accessibility sweep at the end. */
+const visited = { run: null, portfolio: null, backtest: null };
 
 before(async () => {
   backend = await startBackend();
@@ -37,7 +40,7 @@ async function createPortfolio(extra = {}) {
 
 /**
  * Markets to try, in order: the rules engine may well say HOLD on one, and a test that needs a
- * trade moves on to the next. Intervals without stored candles run on labelled synthetic data.
+ * trade moves on to the next. 4h and 1d are resampled from the stored 1h candles.
  */
 async function markets(page) {
   const symbols = await page.locator('[data-testid="analysis-symbol"] option').allTextContents();
@@ -91,11 +94,18 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await page.waitForSelector('[data-testid="portfolio-summary"], [data-testid="chart-card"] .state');
     await screenshot(page, "dashboard-1280");
 
-    // Nothing is stored at 15m, so the API falls back to generated candles: they must be labelled.
+    // Nothing is stored at 15m (nor anything finer): the API refuses to invent candles and the
+    // chart says what is missing instead of drawing generated ones.
     await page.selectOption('[data-testid="interval-select"]', "15m");
-    await page.waitForSelector('[data-testid="synthetic-badge"]');
+    await page.waitForSelector('[data-testid="chart-card"] .state.error');
+    assert.match(await page.locator('[data-testid="chart-card"] .state.error').innerText(), /no stored/);
     await page.waitForTimeout(300);
-    await screenshot(page, "dashboard-1280-synthetic");
+    await screenshot(page, "dashboard-1280-missing");
+    // 4h is built from the stored 1h candles, and labelled so (or SYNTHETIC if the demo stored those).
+    await page.selectOption('[data-testid="interval-select"]', "4h");
+    await page.waitForSelector(
+      '[data-testid="chart-card"] [data-testid="source-badge"]:has-text("resampled from 1h"), [data-testid="synthetic-badge"]',
+    );
     await page.selectOption('[data-testid="interval-select"]', "1h");
     await page.waitForSelector('[data-testid="chart-card"] [data-testid="source-badge"], [data-testid="synthetic-badge"]');
 
@@ -155,6 +165,10 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
       for (const agent of ["researcher", "trader", "risk_manager"]) {
         await page.waitForSelector(`[data-testid="agent-${agent}"] [data-testid="agent-meta"]`);
       }
+      // The live graph of the desk ends with every node done; the rules engine's zero cost is explained.
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="pipeline"] [data-state]')].every((n) => n.getAttribute("data-state") === "done"));
+      assert.equal(await page.locator('[data-testid="pipeline"] [data-state="done"]').count(), 9);
+      assert.equal(await page.locator('[data-testid="run-totals"]').textContent(), "rules engine: no model calls, no cost");
       await page.waitForTimeout(300);
       await screenshot(page, `analysis-${symbol}-${interval}`);
       if (await page.locator('[data-testid="trade-card"]').count()) {
@@ -165,6 +179,9 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     assert.ok(await page.locator('[data-testid="rules-badge"]').first().isVisible(), "offline model is labelled");
     await screenshot(page, "analysis-1280");
     assert.ok(traded, "no analysis produced a trade on any tried market");
+    assert.equal(await page.locator('[data-testid="decision-card"] [data-testid="decision-status"]').textContent(), "approved");
+    visited.run = new URL(page.url()).searchParams.get("run");
+    visited.portfolio = pid;
     assert.deepEqual(problems, []);
     await context.close();
 
@@ -179,8 +196,25 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     const summary = await p.page.locator('[data-testid="portfolio-summary"]').textContent();
     assert.match(summary ?? "", /Fees paid\s*(?!0\.00)\d/, "the fill's fee shows in the summary");
     await p.page.waitForSelector('[data-testid="equity-chart"] canvas');
+    await p.page.waitForSelector('[data-testid="drawdown-chart"]'); // one snapshot: says it needs more
     await p.page.waitForTimeout(400);
     assert.ok((await canvasColourCount(p.page, '[data-testid="equity-chart"]')) > 5, "equity chart drawn");
+    // The traded market with the fill marked, and the open position's levels; the trade's reason.
+    await p.page.waitForSelector('[data-testid="portfolio-price-chart"] canvas');
+    assert.match((await p.page.locator('[data-testid="portfolio-price-chart"]').getAttribute("aria-label")) ?? "", /1 trades marked/);
+    assert.equal(await p.page.locator('[data-testid="trades-table"] [data-testid="exit-reason"]').count(), 1);
+    // A buy realises nothing: its P&L cell says so with a dash, in a sortable P&L column.
+    assert.equal(await p.page.locator('[data-testid="trades-table"] [data-testid="col-realized_pnl"] button').count(), 1);
+    // The OHLCV readout follows the pointer over the chart.
+    const readout = p.page.locator('[data-testid="portfolio-price"] [data-testid="ohlc-readout"]');
+    const before = await readout.textContent();
+    const chart = p.page.locator('[data-testid="portfolio-price-chart"]');
+    const box = await chart.boundingBox();
+    await chart.hover({ position: { x: box.width * 0.3, y: box.height * 0.3 } });
+    const scrolled = await chart.boundingBox(); // hover() scrolled the chart into view
+    await p.page.mouse.move(scrolled.x + scrolled.width * 0.3 + 8, scrolled.y + scrolled.height * 0.3, { steps: 3 });
+    await p.page.waitForFunction((b) => document.querySelector('[data-testid="portfolio-price"] [data-testid="ohlc-readout"]')?.textContent !== b, before);
+    assert.match((await readout.textContent()) ?? "", /O .*H .*L .*C .*V /);
     await screenshot(p.page, "portfolio-1280");
     await p.page.setViewportSize(PHONE);
     await p.page.waitForTimeout(300);
@@ -214,6 +248,11 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     assert.equal(await page.locator('[data-testid="trade-card"]').count(), 0, "no trade card");
     assert.equal((await api(`/portfolios/${pid}/trades`)).length, 0, "no trade in the ledger");
     assert.match((await page.locator('[data-testid="execution"]').textContent()) ?? "", /rejected by human/);
+    const card = page.locator('[data-testid="decision-card"]');
+    assert.equal(await card.locator('[data-testid="decision-status"]').textContent(), "rejected by human");
+    assert.equal(await card.locator(".badge.ok").count(), 0, "no green badge on a rejected order");
+    assert.equal(await card.locator(".badge", { hasText: /^approved$/ }).count(), 0, "no approved badge after Reject");
+    assert.equal(await card.locator(".badge.buy, .badge.sell").count(), 0, "the action is not shown as a live trade");
     await screenshot(page, "analysis-rejected");
     assert.deepEqual(problems, []);
     await context.close();
@@ -303,6 +342,20 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     assert.ok(done && done === total, `progress label "${label}"`);
     assert.ok((await canvasColourCount(page, '[data-testid="backtest-equity-chart"]')) > 5, "equity chart drawn");
     assert.ok(await page.locator('[data-testid="metrics-table"] tbody tr').count() > 3, "metrics listed");
+    assert.equal(await page.getAttribute('[data-testid="backtest-progress"] [role="progressbar"]', "aria-label"), "Backtest progress");
+    await page.waitForSelector('[data-testid="backtest-drawdown-chart"] canvas');
+    // Every closed trade says why it closed.
+    const rows = await page.locator('[data-testid="backtest-trades"] tbody tr').count();
+    assert.equal(await page.locator('[data-testid="backtest-trades"] [data-testid="exit-reason"]').count(), rows);
+    // The list shows the same progress as the detail.
+    const id = new URL(page.url()).searchParams.get("id");
+    const listRow = page.locator('[data-testid="backtests-table"] tr', { has: page.locator(`a[href="/backtest/?id=${id}"]`) });
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.textContent?.trim() === "100%",
+      `[data-testid="backtests-table"] tr:has(a[href="/backtest/?id=${id}"]) [data-testid="list-progress"]`,
+    );
+    assert.match((await listRow.textContent()) ?? "", /completed/);
+    visited.backtest = id;
     await screenshot(page, "backtest-1280");
     await page.setViewportSize(PHONE);
     await page.waitForTimeout(300);
@@ -316,8 +369,40 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await page.goto(`${backend.baseUrl}/costs/`);
     await page.waitForSelector('[data-testid^="budget-"]');
     await page.waitForSelector("table tbody tr");
+    // The rules engine made every call: the page says why everything costs nothing.
+    assert.match((await page.locator('[data-testid="zero-cost-note"]').textContent()) ?? "", /Rules engine: no model calls, no cost/);
+    for (const headers of await page.locator("table thead").allTextContents()) assert.ok(headers.trim(), "header text in every table");
+    const empty = await page.$$eval("th", (ths) => ths.filter((th) => !th.textContent?.trim()).length);
+    assert.equal(empty, 0, "no empty table header");
     await screenshot(page, "costs-1280");
     assert.deepEqual(problems, []);
     await context.close();
+  });
+
+  test("axe finds no violations on any page, at 1280 px and at phone width", async () => {
+    assert.ok(visited.run && visited.portfolio && visited.backtest, "the scenarios above ran");
+    const pages = [
+      ["dashboard", "/", '[data-testid="price-chart"] canvas'],
+      ["analysis", "/analysis/", '[data-testid="runs-table"]'],
+      ["analysis-run", `/analysis/?run=${visited.run}`, '[data-testid="pipe-execute"][data-state="done"]'],
+      ["portfolio", `/portfolio/?id=${visited.portfolio}`, '[data-testid="trades-table"] tbody tr'],
+      ["backtest", "/backtest/", '[data-testid="estimate-button"]'],
+      ["backtest-run", `/backtest/?id=${visited.backtest}`, '[data-testid="metrics-table"]'],
+      ["costs", "/costs/", "table tbody tr"],
+      ["not-found", "/portfolio/?id=abc", '[data-testid="not-found"]'],
+    ];
+    const found = [];
+    for (const [name, viewport] of [["1280", DESKTOP], ["390", PHONE]]) {
+      const { page, context } = await newPage(browser, viewport);
+      for (const [label, url, ready] of pages) {
+        await page.goto(`${backend.baseUrl}${url}`);
+        await page.waitForSelector(ready);
+        await page.waitForTimeout(300);
+        for (const v of await axeViolations(page)) found.push(`${label} @ ${name}: ${v}`);
+        await screenshot(page, `axe-${label}-${name}`);
+      }
+      await context.close();
+    }
+    assert.deepEqual(found, []);
   });
 });

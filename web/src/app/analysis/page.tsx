@@ -3,10 +3,14 @@
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useMemo, useState } from "react";
 import { AgentBubble, AnalystColumn } from "@/components/AgentPanels";
+import { DataFreshness } from "@/components/DataFreshness";
+import { PriceChart, type PriceLevel, type TradeMark } from "@/components/charts";
+import { DecisionCard } from "@/components/DecisionCard";
+import { Pipeline } from "@/components/Pipeline";
 import { runExecution } from "@/components/runs";
-import { ANALYSTS, DESK, foldRun, type AgentView } from "@/components/runView";
-import { Card, Empty, ErrorBox, Loading, ModelBadge, ReplayBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
-import { api } from "@/lib/api";
+import { agentLabel, ANALYSTS, DESK, foldRun, pipelineNodes, type AgentView, type RunView } from "@/components/runView";
+import { Card, Empty, ErrorBox, Loading, ModelBadge, NotFound, ReplayBadge, SourceBadge, StatusBadge, Table, View } from "@/components/ui";
+import { api, ApiError, OFFLINE_MESSAGE, plainText } from "@/lib/api";
 import type { ErrorEventData, Interval } from "@/lib/api-types";
 import { DEFAULT_INTERVAL, DEFAULT_SYMBOL, INTERVALS } from "@/lib/constants";
 import { fmtMoney, fmtNum, fmtTime, fmtUsd } from "@/lib/format";
@@ -25,8 +29,9 @@ function Analysis() {
   const router = useRouter();
   const runId = useSearchParams().get("run");
   const symbols = useApi(() => api.symbols(), []);
+  const stored = useApi(() => api.series(), []);
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
-  const [interval, setInterval] = useState<Interval>(DEFAULT_INTERVAL as Interval);
+  const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const [execute, setExecute] = useState(true);
   // "YYYY-MM-DDTHH:MM" from the datetime-local input, read as UTC (the API takes a naive time
   // as UTC); empty = a live analysis. A replay never trades, so it switches execution off.
@@ -38,7 +43,7 @@ function Analysis() {
   const chosenPortfolio = portfolioId ?? portfolios.data?.[0]?.id;
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<Error>();
-  const runs = useApi(() => api.analysisRuns(), [runId]);
+  const runs = useApi(() => api.analysisRuns(), [runId], true, 5000);
 
   async function analyze() {
     setStarting(true);
@@ -46,10 +51,11 @@ function Analysis() {
     try {
       const { run_id } = await api.startAnalysis({
         symbol,
-        interval,
+        interval: interval as Interval,
         execute: !replaying && execute && chosenPortfolio !== undefined,
         portfolio_id: chosenPortfolio ?? null,
         as_of: replaying ? replayAt : null,
+        blind: false,
       });
       router.push(`/analysis/?run=${run_id}`);
     } catch (e) {
@@ -76,7 +82,7 @@ function Analysis() {
           </label>
           <label className="field">
             Interval
-            <select value={interval} onChange={(e) => setInterval(e.target.value as Interval)} aria-label="Interval">
+            <select value={interval} onChange={(e) => setInterval(e.target.value)} aria-label="Interval">
               {INTERVALS.map((i) => (
                 <option key={i}>{i}</option>
               ))}
@@ -95,6 +101,7 @@ function Analysis() {
                   <option key={p.id} value={p.id}>
                     {p.name}
                     {p.require_approval ? " (approval)" : ""}
+                    {p.kind === "synthetic" ? " · SYNTHETIC market" : ""}
                   </option>
                 ))
               ) : (
@@ -132,6 +139,7 @@ function Analysis() {
             </button>
           )}
         </div>
+        <DataFreshness series={stored.data} symbol={symbol} interval={interval} />
         {replaying && <p className="muted">Replay of a past bar from stored history: nothing is traded.</p>}
         {startError && <ErrorBox error={startError} />}
       </Card>
@@ -175,7 +183,7 @@ function toReplayInput(at: string): string {
   return new Date(at).toISOString().slice(0, 16);
 }
 
-const isStaleWarning = (e: ErrorEventData) => e.severity === "warning" && /stale data/.test(e.message);
+const isStaleWarning = (e: ErrorEventData) => e.severity === "warning" && (e.code === "stale_data" || /stale data/.test(e.message));
 
 function RunStream({
   runId,
@@ -190,12 +198,14 @@ function RunStream({
   const [generation, setGeneration] = useState(0);
   const { events, state } = useRunEvents(api.analysisEventsUrl(runId), generation);
   const view = useMemo(() => foldRun(events), [events]);
+  const nodes = useMemo(() => pipelineNodes(view), [view]);
   const finishedStatus = view.finished?.status;
   useEffect(() => {
     if (finishedStatus) onFinished(); // the run list shows the new status
   }, [finishedStatus, onFinished]);
-  // What the execute node did (filled, skipped, rejected by a human…) is on the run's result.
-  const detail = useApi(() => api.analysisRun(runId), [runId, finishedStatus], finishedStatus === "completed");
+  // The run row: does it exist at all (a proper not-found page otherwise), and — once it has
+  // finished — what the execute node did (filled, skipped, rejected by a human…).
+  const detail = useApi(() => api.analysisRun(runId), [runId, finishedStatus]);
   const execution = runExecution(detail.data);
   const [acting, setActing] = useState(false);
   const [actError, setActError] = useState<Error>();
@@ -205,7 +215,13 @@ function RunStream({
     (t, o) => ({ tokens: t.tokens + o.prompt_tokens + o.completion_tokens, cost: t.cost + o.cost_usd }),
     { tokens: 0, cost: 0 },
   );
-  const paused = view.finished?.status === "paused" || (view.decision?.awaiting_approval && !view.finished);
+  const rulesOnly =
+    (view.started?.model_cheap ?? "").startsWith("rules") &&
+    (view.started?.model_strong ?? "").startsWith("rules") &&
+    outputs.every((o) => o.model.startsWith("rules"));
+  const paused = view.finished?.status === "paused" || (!!view.decision?.awaiting_approval && !view.finished);
+  const traderSize = view.agents.trader?.output?.output.size_pct;
+  const proposedSize = typeof traderSize === "number" ? traderSize : undefined;
 
   async function decide(approve: boolean) {
     setActing(true);
@@ -220,11 +236,17 @@ function RunStream({
     }
   }
 
+  if (detail.error instanceof ApiError && detail.error.notFound) {
+    return <NotFound what="Analysis run" id={runId} back="/analysis/" backLabel="Start a new analysis" />;
+  }
+  const offline = detail.error instanceof ApiError && detail.error.offline;
+
   const desk = DESK.map(agent).filter((a) => a.started || a.output);
   const replayOf = view.started?.as_of;
   // The newest stored bar of this run's market: where a replay of the stored history can start.
   const lastStored =
     view.started && series.data?.find((s) => s.symbol === view.started?.symbol && s.interval === view.started?.interval)?.last;
+  const status = view.finished?.status;
   return (
     <>
       <Card
@@ -250,64 +272,33 @@ function RunStream({
             <SourceBadge source={view.started && effectiveSource(view.dataSource, series.data, view.started.symbol, view.started.interval)} />
             {view.started && <ModelBadge model={view.started.model_cheap} />}
             {view.started && view.started.model_strong !== view.started.model_cheap && <ModelBadge model={view.started.model_strong} />}
-            <span className="agent-meta" data-testid="run-totals">
-              {totals.tokens} tok · {fmtUsd(view.finished?.cost_usd ?? totals.cost)}
+            <span className="agent-meta" data-testid="run-totals" title={rulesOnly ? "The rules engine decides in code: it calls no model and costs nothing." : undefined}>
+              {rulesOnly && totals.cost === 0 ? "rules engine: no model calls, no cost" : `${totals.tokens} tok · ${fmtUsd(view.finished?.cost_usd ?? totals.cost)}`}
             </span>
-            {view.finished ? (
-              <StatusBadge status={view.finished.status} />
+            {status ? (
+              <StatusBadge status={status} />
             ) : (
-              <span className="badge info">{state === "error" ? "disconnected" : "live"}</span>
+              <span className="badge info">{state === "error" ? (offline ? "offline" : "disconnected") : "live"}</span>
             )}
           </>
         }
       >
         {events.length === 0 && state !== "error" && <Loading label="Waiting for the desk…" />}
-        {state === "error" && !view.finished && <ErrorBox error="The event stream was closed by the server." />}
-        <div className="analysts">
-          {ANALYSTS.map((n) => (
-            <AnalystColumn key={n} a={agent(n)} />
-          ))}
-        </div>
+        {state === "error" && !view.finished && (
+          <ErrorBox
+            error={offline ? OFFLINE_MESSAGE : "The live updates of this run stopped; reload to see where it stands."}
+            onRetry={() => {
+              detail.reload();
+              setGeneration((g) => g + 1);
+            }}
+          />
+        )}
+        <Pipeline nodes={nodes} />
       </Card>
 
-      {desk.length > 0 && (
-        <div className="chat">
-          {desk.map((a) => (
-            <AgentBubble key={a.node} a={a} />
-          ))}
-        </div>
-      )}
-
       {view.decision && (
-        <Card title="Decision" className="decision-card" testId="decision-card">
-          <div className="decision-main">
-            <span className={`badge ${view.decision.action}`} style={{ fontSize: 14 }}>
-              {view.decision.action.toUpperCase()}
-            </span>
-            <span>
-              size <b>{fmtNum(view.decision.size_pct, 2)}%</b>
-            </span>
-            {view.decision.entry != null && <span>entry <b>{fmtMoney(view.decision.entry)}</b></span>}
-            {view.decision.stop_loss != null && <span>stop <b>{fmtMoney(view.decision.stop_loss)}</b></span>}
-            {view.decision.take_profit != null && <span>target <b>{fmtMoney(view.decision.take_profit)}</b></span>}
-            <span className={`badge ${view.decision.approved ? "ok" : "bad"}`}>{view.decision.approved ? "approved" : "not approved"}</span>
-          </div>
-          {(view.decision.reasons ?? []).length > 0 && (
-            <ul className="points">
-              {(view.decision.reasons ?? []).map((r, i) => (
-                <li key={i}>{r}</li>
-              ))}
-            </ul>
-          )}
-          {execution && (
-            <div className="kv" data-testid="execution">
-              <span>
-                execution <b>{execution.status.replace(/_/g, " ")}</b>
-              </span>
-              {execution.detail && <span>{execution.detail}</span>}
-            </div>
-          )}
-          {paused && (
+        <DecisionCard decision={view.decision} execution={execution} awaitingApproval={paused && !execution} proposedSize={proposedSize}>
+          {paused && !execution && (
             <div className="approval" data-testid="approval">
               <span>The desk is waiting for your approval to place this order.</span>
               <button className="btn ok" disabled={acting} onClick={() => decide(true)} data-testid="approve-button">
@@ -319,7 +310,7 @@ function RunStream({
             </div>
           )}
           {actError && <ErrorBox error={actError} />}
-        </Card>
+        </DecisionCard>
       )}
 
       {view.trades.map((t) => (
@@ -342,7 +333,7 @@ function RunStream({
       {view.errors
         .filter((e) => e.severity !== "warning")
         .map((e, i) => (
-          <ErrorBox key={`e${i}`} error={`${e.node ? `${e.node}: ` : ""}${e.message}`} />
+          <ErrorBox key={`e${i}`} error={`${e.node ? `${agentLabel(e.node)}: ` : ""}${e.message}`} />
         ))}
       {view.errors.some((e) => e.severity === "warning") && (
         <Card title="Warnings" testId="run-warnings">
@@ -350,7 +341,7 @@ function RunStream({
             {view.errors
               .filter((e) => e.severity === "warning")
               .map((e, i) => (
-                <li key={`w${i}`}>{`${e.node ? `${e.node}: ` : ""}${e.message}`}</li>
+                <li key={`w${i}`}>{plainText(`${e.node ? `${agentLabel(e.node)}: ` : ""}${e.message}`)}</li>
               ))}
           </ul>
           {!replayOf && view.errors.some(isStaleWarning) && (
@@ -368,6 +359,53 @@ function RunStream({
           )}
         </Card>
       )}
+
+      {view.started && <RunChart view={view} rejected={execution?.status === "rejected_by_human"} />}
+
+      <Card title="Analysts">
+        <div className="analysts">
+          {ANALYSTS.map((n) => (
+            <AnalystColumn key={n} a={agent(n)} />
+          ))}
+        </div>
+      </Card>
+
+      {desk.length > 0 && (
+        <div className="chat">
+          {desk.map((a) => (
+            <AgentBubble key={a.node} a={a} />
+          ))}
+        </div>
+      )}
     </>
+  );
+}
+
+/** The run's market with the decision's entry/stop/target and the run's fills marked. */
+function RunChart({ view, rejected }: { view: RunView; rejected: boolean }) {
+  const started = view.started as NonNullable<RunView["started"]>;
+  const end = started.as_of ?? undefined;
+  const candles = useApi(() => api.candles(started.symbol, started.interval, 200, end), [started.symbol, started.interval, end]);
+  const d = view.decision;
+  // Levels only for an order that stands: not for a hold, a 0% size, a refusal or a rejection.
+  const trades = !!d && d.action !== "hold" && d.size_pct > 0 && d.approved && !rejected;
+  const levels = useMemo<PriceLevel[]>(
+    () =>
+      trades && d
+        ? [
+            ...(d.entry != null ? [{ price: d.entry, kind: "entry" as const }] : []),
+            ...(d.stop_loss != null ? [{ price: d.stop_loss, kind: "stop" as const }] : []),
+            ...(d.take_profit != null ? [{ price: d.take_profit, kind: "target" as const }] : []),
+          ]
+        : [],
+    [trades, d],
+  );
+  const marks = useMemo<TradeMark[]>(() => view.trades.flatMap((t) => (t.at ? [{ time: t.at, side: t.side as "buy" | "sell", price: t.price }] : [])), [view.trades]);
+  return (
+    <Card title={`${started.symbol} · ${started.interval}${end ? ` up to ${fmtTime(end)} UTC` : ""}`} testId="run-chart">
+      <View state={candles} isEmpty={(c) => c.candles.length === 0} empty="No candles to draw.">
+        {(c) => <PriceChart candles={c.candles} height={420} levels={levels} marks={marks} />}
+      </View>
+    </Card>
   );
 }

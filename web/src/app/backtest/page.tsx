@@ -1,7 +1,7 @@
 "use client";
 
 import { useRouter, useSearchParams } from "next/navigation";
-import { Suspense, useEffect, useState } from "react";
+import { Suspense, useCallback, useEffect, useState } from "react";
 import { BacktestDetail } from "./BacktestDetail";
 import { Card, ErrorBox, Loading, ModelBadge, Stat, StatusBadge, Table, View } from "@/components/ui";
 import { api } from "@/lib/api";
@@ -20,8 +20,11 @@ export default function BacktestPage() {
 
 function Backtests() {
   const id = useSearchParams().get("id");
-  const runs = useApi(() => api.backtests(), [id]);
+  // The list updates live; the open run's row shows the same live progress as its detail.
+  const runs = useApi(() => api.backtests(), [id], true, 3000);
   const router = useRouter();
+  const [live, setLive] = useState<{ id: string; fraction: number }>();
+  const onProgress = useCallback((fraction: number) => id && setLive({ id, fraction }), [id]);
   return (
     <>
       <div className="page-head">
@@ -32,7 +35,7 @@ function Backtests() {
           </button>
         )}
       </div>
-      {id ? <BacktestDetail id={id} key={id} onFinished={runs.reload} /> : <BacktestForm />}
+      {id ? <BacktestDetail id={id} key={id} onFinished={runs.reload} onProgress={onProgress} /> : <BacktestForm />}
       <Card title="Backtest runs">
         <View state={runs} isEmpty={(r) => r.length === 0} empty="No backtests yet.">
           {(list) => (
@@ -50,7 +53,9 @@ function Backtests() {
                   <td>
                     <StatusBadge status={r.status} />
                   </td>
-                  <td className="num">{fmtNum((r.progress ?? 0) * 100, 0)}%</td>
+                  <td className="num" data-testid="list-progress">
+                    {fmtNum((r.status === "completed" ? 1 : live?.id === r.id ? Math.max(live.fraction, r.progress ?? 0) : (r.progress ?? 0)) * 100, 0)}%
+                  </td>
                   <td>
                     <ModelBadge model={r.model} />
                   </td>
@@ -70,7 +75,7 @@ function BacktestForm() {
   const router = useRouter();
   const symbols = useApi(() => api.symbols(), []);
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
-  const [interval, setInterval] = useState<Interval>(DEFAULT_INTERVAL as Interval);
+  const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
   const [every, setEvery] = useState(4);
@@ -91,7 +96,7 @@ function BacktestForm() {
 
   const body: BacktestRequest = {
     symbol,
-    interval,
+    interval: interval as Interval,
     start: from ? `${from}T00:00:00Z` : "",
     end: to ? `${to}T00:00:00Z` : "",
     every,
@@ -139,7 +144,7 @@ function BacktestForm() {
         </label>
         <label className="field">
           Interval
-          <select value={interval} onChange={(e) => setInterval(e.target.value as Interval)} aria-label="Interval">
+          <select value={interval} onChange={(e) => setInterval(e.target.value)} aria-label="Interval">
             {INTERVALS.map((i) => (
               <option key={i}>{i}</option>
             ))}

@@ -16,7 +16,15 @@ function BudgetMeter({ label, b }: { label: string; b: BudgetStatus }) {
       <div className="stat-value">
         {fmtUsd(b.spent_usd)} <span className="muted">/ {fmtUsd(b.limit_usd)}</span>
       </div>
-      <div className="budget-bar" title={`${(usd * 100).toFixed(1)}% of USD budget`}>
+      <div
+        className="budget-bar"
+        role="progressbar"
+        aria-label={`${label} budget used`}
+        aria-valuenow={Math.round(Math.min(1, usd) * 100)}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        title={`${(usd * 100).toFixed(1)}% of USD budget`}
+      >
         <div className={usd >= 1 ? "over" : ""} style={{ width: `${Math.min(1, usd) * 100}%` }} />
       </div>
       <div className="muted" style={{ marginTop: 6, fontSize: 12 }}>
@@ -29,16 +37,16 @@ function BudgetMeter({ label, b }: { label: string; b: BudgetStatus }) {
 function UsageTable({ rows, keyLabel, withModelBadge }: { rows: UsageRow[]; keyLabel: string; withModelBadge?: boolean }) {
   const max = Math.max(...rows.map((r) => num(r.cost_usd)), 0);
   return (
-    <Table head={[keyLabel, "Calls", "Prompt tok", "Completion tok", "Cost", ""]}>
+    <Table caption={`Model usage per ${keyLabel.toLowerCase()}`} numeric={[1, 2, 3, 4]} head={[keyLabel, "Calls", "Prompt tokens", "Completion tokens", "Cost", "Share of cost"]}>
       {rows.map((r) => (
         <tr key={r.key}>
-          <td>{withModelBadge ? <ModelBadge model={r.key} /> : r.key}</td>
+          <td>{withModelBadge ? <ModelBadge model={r.key} /> : r.key.replace(/_/g, " ")}</td>
           <td className="num">{fmtNum(r.calls, 0)}</td>
           <td className="num">{fmtNum(r.prompt_tokens, 0)}</td>
           <td className="num">{fmtNum(r.completion_tokens, 0)}</td>
           <td className="num">{fmtUsd(r.cost_usd)}</td>
           <td style={{ width: "25%" }}>
-            <div className="budget-bar">
+            <div className="budget-bar" role="img" aria-label={`${max > 0 ? ((num(r.cost_usd) / max) * 100).toFixed(0) : 0}% of the largest`}>
               <div style={{ width: `${max > 0 ? (num(r.cost_usd) / max) * 100 : 0}%` }} />
             </div>
           </td>
@@ -59,11 +67,19 @@ export default function CostsPage() {
     { calls: 0, tokens: 0, cost: 0 },
   );
   const empty = "No model calls recorded yet.";
+  // The offline rules engine "calls" no model: its calls are counted, and cost nothing.
+  const rulesOnly = (byModel.data ?? []).length > 0 && (byModel.data ?? []).every((r) => r.key.startsWith("rules"));
   return (
     <>
       <div className="page-head">
         <h1>Costs</h1>
       </div>
+      {rulesOnly && total.cost === 0 && (
+        <div className="note" role="note" data-testid="zero-cost-note">
+          <b>Rules engine: no model calls, no cost.</b> Every decision so far was made by the offline rules engine, in code: the calls below are its
+          decisions, counted so runs can be compared, with no tokens and no spend. Costs appear here once a model provider is configured.
+        </div>
+      )}
       <Card title="Budget">
         <View state={budget}>
           {(b) => (
@@ -101,11 +117,11 @@ export default function CostsPage() {
       <Card title="Recent calls">
         <View state={logs} isEmpty={(r) => r.length === 0} empty={empty}>
           {(rows) => (
-            <Table head={["Time", "Agent", "Model", "Tokens", "Cost", "Latency", "Status"]}>
+            <Table caption="Recent model calls" numeric={[3, 4, 5]} head={["Time", "Agent", "Model", "Tokens", "Cost", "Latency", "Status"]}>
               {rows.map((l) => (
                 <tr key={l.id}>
                   <td>{fmtTime(l.created_at)}</td>
-                  <td>{l.agent}</td>
+                  <td>{l.agent.replace(/_/g, " ")}</td>
                   <td>
                     <ModelBadge model={l.model} />
                   </td>

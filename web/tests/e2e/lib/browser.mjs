@@ -2,9 +2,10 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { WEB_DIR } from "./backend.mjs";
+import { REPO_DIR } from "./backend.mjs";
 
-export const ARTIFACTS = path.join(WEB_DIR, "test-results");
+/** Screenshots land in the repository's artifacts/ directory (CI uploads it). */
+export const ARTIFACTS = process.env.E2E_ARTIFACTS ?? path.join(REPO_DIR, "artifacts", "web-screenshots");
 export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 

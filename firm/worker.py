@@ -1,0 +1,149 @@
+"""A worker: procrastinate's worker loop on the `runs` queue plus the run sweep.
+
+`worker_running` runs one inside an existing event loop (the embedded worker of `cryptofirm
+serve`); `run_worker` is the whole `cryptofirm worker` process (its own engine, checkpointer
+and queue; SIGINT/SIGTERM stop it gracefully: running jobs are left to recovery, never
+marked cancelled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+from core.settings import Settings
+from firm.jobs import QUEUE, JobRuntime, RunFence, RunQueue, open_queue
+from firm.sweep import recover_orphans, sweep_forever
+
+logger = logging.getLogger("firm.worker")
+
+ABORT_POLL_SECONDS = 0.5
+"""Fallback when a cancel's notification is missed: a job hears of it within this time."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _worker_options(settings: Settings, runtime: JobRuntime, *, signals: bool) -> dict[str, Any]:
+    return {
+        "queues": [QUEUE],
+        "name": worker_name(),
+        "concurrency": settings.worker_concurrency,
+        "install_signal_handlers": signals,
+        "additional_context": {"runtime": runtime},
+        "update_heartbeat_interval": settings.worker_heartbeat_seconds,
+        "stalled_worker_timeout": settings.worker_stalled_seconds,
+        "abort_job_polling_interval": ABORT_POLL_SECONDS,
+        "fetch_job_polling_interval": max(settings.worker_sweep_seconds, 1.0),
+        "shutdown_graceful_timeout": 0.0,
+    }
+
+
+WARM_IMPORTS = ("graph.runner", "graph.backtest.runs", "graph.backtest.desk")
+"""Imported off the event loop before taking jobs: LangChain & co. take seconds to import,
+which inside a job would block the loop — and with it the worker's heartbeat."""
+
+
+async def warm_up() -> None:
+    for module in WARM_IMPORTS:
+        await asyncio.to_thread(importlib.import_module, module)
+
+
+def _sweeper(queue: RunQueue, settings: Settings) -> asyncio.Task[None]:
+    return asyncio.create_task(
+        sweep_forever(
+            queue,
+            every_seconds=settings.worker_sweep_seconds,
+            stalled_seconds=settings.worker_stalled_seconds,
+            max_recoveries=settings.max_run_recoveries,
+        ),
+        name="run-sweep",
+    )
+
+
+@contextlib.asynccontextmanager
+async def worker_running(
+    queue: RunQueue, runtime: JobRuntime, settings: Settings, *, recover_all: bool = False
+) -> AsyncIterator[None]:
+    """A worker (and its sweep) in the current event loop for the duration of the block.
+    `recover_all`: first give every pending/running run a recovery job (an in-process queue
+    starts empty, so runs of a previous process would otherwise wait for the sweep)."""
+    await warm_up()
+    fence = _fence_for(settings)
+    runtime.fence = fence
+    if recover_all:
+        await recover_orphans(
+            queue, quiet_seconds=0, max_recoveries=settings.max_run_recoveries, everything=True
+        )
+    worker = asyncio.create_task(
+        queue.app.run_worker_async(**_worker_options(settings, runtime, signals=False)),
+        name="run-worker",
+    )
+    sweeper = _sweeper(queue, settings)
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        worker.cancel()
+        await asyncio.gather(sweeper, worker, return_exceptions=True)
+        if fence is not None:
+            await fence.close()
+
+
+def _fence_for(settings: Settings) -> RunFence | None:
+    from graph.checkpoint import postgres_conninfo, uses_postgres
+
+    if not uses_postgres(settings.database_url):
+        return None
+    return RunFence(postgres_conninfo(settings.database_url))
+
+
+def _serve_metrics(engine: Any, settings: Settings) -> None:
+    """This process's Prometheus series (jobs, runs, model calls, queue depth) on
+    WORKER_METRICS_PORT; a port already taken is logged as an error, the worker still runs."""
+    from core.metrics import register_queue_reader, serve_worker_metrics
+    from firm.job_metrics import read_queue_depth
+
+    register_queue_reader(lambda: read_queue_depth(engine))
+    try:
+        serve_worker_metrics(settings.worker_metrics_port)
+    except OSError as exc:
+        logger.error("worker metrics: cannot listen on :%s (%s)", settings.worker_metrics_port, exc)
+
+
+async def run_worker(settings: Settings) -> None:
+    """The `cryptofirm worker` process: until SIGINT/SIGTERM."""
+    from firm.hub import RunHub
+    from firm.runners import GraphAnalysisRunner
+    from graph.checkpoint import open_checkpointer
+    from persistence.db import init_db
+
+    engine = await asyncio.to_thread(init_db, settings.database_url)
+    await warm_up()
+    hub = RunHub()
+    async with (
+        open_checkpointer(settings.database_url) as checkpointer,
+        open_queue(settings, engine, hub) as queue,
+    ):
+        runner = GraphAnalysisRunner(engine, settings, checkpointer)
+        fence = _fence_for(settings)
+        runtime = JobRuntime(
+            engine=engine, settings=settings, analysis_runner=runner, hub=hub, fence=fence
+        )
+        _serve_metrics(engine, settings)
+        sweeper = _sweeper(queue, settings)
+        logger.info("worker %s on queue %r", worker_name(), QUEUE)
+        try:
+            await queue.app.run_worker_async(**_worker_options(settings, runtime, signals=True))
+        finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+            if fence is not None:
+                await fence.close()
