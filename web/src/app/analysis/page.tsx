@@ -31,7 +31,7 @@ function Analysis() {
   const symbols = useApi(() => api.symbols(), []);
   const stored = useApi(() => api.series(), []);
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
-  const [interval, setInterval] = useState<Interval>(DEFAULT_INTERVAL as Interval);
+  const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const [execute, setExecute] = useState(true);
   // "YYYY-MM-DDTHH:MM" from the datetime-local input, read as UTC (the API takes a naive time
   // as UTC); empty = a live analysis. A replay never trades, so it switches execution off.
@@ -82,7 +82,7 @@ function Analysis() {
           </label>
           <label className="field">
             Interval
-            <select value={interval} onChange={(e) => setInterval(e.target.value as Interval)} aria-label="Interval">
+            <select value={interval} onChange={(e) => setInterval(e.target.value)} aria-label="Interval">
               {INTERVALS.map((i) => (
                 <option key={i}>{i}</option>
               ))}

@@ -75,7 +75,7 @@ function BacktestForm() {
   const router = useRouter();
   const symbols = useApi(() => api.symbols(), []);
   const [symbol, setSymbol] = useState(DEFAULT_SYMBOL);
-  const [interval, setInterval] = useState<Interval>(DEFAULT_INTERVAL as Interval);
+  const [interval, setInterval] = useState(DEFAULT_INTERVAL);
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
   const [every, setEvery] = useState(4);
@@ -144,7 +144,7 @@ function BacktestForm() {
         </label>
         <label className="field">
           Interval
-          <select value={interval} onChange={(e) => setInterval(e.target.value as Interval)} aria-label="Interval">
+          <select value={interval} onChange={(e) => setInterval(e.target.value)} aria-label="Interval">
             {INTERVALS.map((i) => (
               <option key={i}>{i}</option>
             ))}
