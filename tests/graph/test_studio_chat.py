@@ -1,9 +1,10 @@
 """The desk as a chat agent behind `langgraph dev`, driven the way Studio and the LangGraph chat
 clients drive it: langgraph-sdk (Python) here, @langchain/langgraph-sdk (Node) in tests/js.
 
-The server's database holds real Binance 1h candles for ETHUSDT and BTCUSDT (2023, so they
-are stale today); pairs/intervals it does not hold fall back to synthetic candles, which the
-desk must say. Offline: rules engine, no network."""
+The conversation server's database holds real Binance 1h candles for ETHUSDT and BTCUSDT
+(2023-24, so they are stale today; 4h is resampled from them). The approval tests need a desk
+that buys now, so they run against a second server on synthetic candles (DATA_SOURCE=synthetic),
+which every answer must say. Offline: rules engine, no network."""
 
 from __future__ import annotations
 
@@ -28,8 +29,7 @@ pytestmark = [pytest.mark.studio, pytest.mark.slow, pytest.mark.timeout(900)]
 REAL = "daisybum__cryptoTradingBot"
 ANALYSTS = ("technical", "sentiment", "tokenomics")
 API_ORIGIN = "http://localhost:5173"
-# Pairs the store does not hold: the desk analyses them on (labelled) synthetic candles.
-CANDIDATES = [
+CANDIDATES = [  # on synthetic candles
     (s, i) for i in ("4h", "1h") for s in ("BNBUSDT", "ADAUSDT", "SOLUSDT", "XRPUSDT", "LTCUSDT")
 ] + [(s, "4h") for s in ("DOGEUSDT", "AVAXUSDT", "LINKUSDT", "DOTUSDT")]
 
@@ -43,6 +43,7 @@ class Desk:
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Path) -> Iterator[Desk]:
+    from persistence.candles import SqlCandleStore
     from persistence.db import init_db
     from persistence.portfolios import create_portfolio
     from tools.importers import import_file
@@ -51,11 +52,27 @@ def desk(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Path) -> Itera
     url = f"sqlite:///{tmp / 'chat.db'}"
     engine = init_db(url)
     for name in ("ETH_USDT-1h", "BTC_USDT-1h"):
-        import_file(engine, real_data_dir / REAL / f"{name}.feather")
+        import_file(SqlCandleStore(engine), real_data_dir / REAL / f"{name}.feather")
     pid = create_portfolio(engine, "studio", Decimal(10_000), require_approval=True).id
     engine.dispose()
     env = {"DATA_SOURCE": "store", "CORS_ORIGINS": API_ORIGIN}
     with langgraph_dev(tmp, database="chat.db", env=env) as base:
+        yield Desk(base, url, pid)
+
+
+@pytest.fixture(scope="module")
+def synth_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    from persistence.db import init_db
+    from persistence.portfolios import create_portfolio
+
+    tmp = tmp_path_factory.mktemp("studio-synthetic")
+    url = f"sqlite:///{tmp / 'synth.db'}"
+    engine = init_db(url)
+    pid = create_portfolio(
+        engine, "studio", Decimal(10_000), require_approval=True, kind="synthetic"
+    ).id
+    engine.dispose()
+    with langgraph_dev(tmp, database="synth.db", env={"DATA_SOURCE": "synthetic"}) as base:
         yield Desk(base, url, pid)
 
 
@@ -104,8 +121,8 @@ async def test_a_thread_is_a_conversation_with_fresh_facts(desk: Desk) -> None:
     answer = first["messages"][-1]
     assert answer["type"] == "ai" and answer["name"] == "desk"
     assert "ETHUSDT 4h" in answer["content"] and "Decision:" in answer["content"]
-    if first["snapshot"]["source"] == "synthetic":  # 4h not stored (no resampling yet)
-        assert "synthetic data" in answer["content"]
+    assert first["snapshot"]["source"] == "store-resampled"  # 4h built from stored 1h bars
+    assert "resampled data" in answer["content"] and "stale data" in answer["content"]
     assert one_turn(first["calls"])
 
     second: Any = await client.runs.wait(thread, "cryptofirm_desk", input=_user("and BTCUSDT 1h?"))
@@ -175,7 +192,9 @@ def _buying_pair(desk: Desk) -> tuple[str, str]:
     from graph.context import DeskContext
     from graph.graph import graph
 
-    settings = Settings(database_url=desk.database_url, data_source="store", llm_provider="rules")
+    settings = Settings(
+        database_url=desk.database_url, data_source="synthetic", llm_provider="rules"
+    )
 
     async def decide(symbol: str, interval: str) -> str:
         ctx = DeskContext(settings=settings, stream_tokens=False)
@@ -189,8 +208,8 @@ def _buying_pair(desk: Desk) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def buy_pair(desk: Desk) -> tuple[str, str]:
-    return _buying_pair(desk)
+def buy_pair(synth_desk: Desk) -> tuple[str, str]:
+    return _buying_pair(synth_desk)
 
 
 async def _trades(desk: Desk) -> list[dict[str, Any]]:
@@ -202,8 +221,9 @@ async def _trades(desk: Desk) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("response", ["accept", "ignore"])
 async def test_approval_interrupts_then_accept_fills_once_and_ignore_fills_nothing(
-    desk: Desk, buy_pair: tuple[str, str], response: str
+    synth_desk: Desk, buy_pair: tuple[str, str], response: str
 ) -> None:
+    desk = synth_desk
     from langgraph_sdk import get_client
 
     client = get_client(url=desk.url, api_key=None)
@@ -251,7 +271,9 @@ async def test_approval_interrupts_then_accept_fills_once_and_ignore_fills_nothi
     assert len(await _trades(desk)) == len(trades)
 
 
-def test_the_js_sdk_drives_the_same_desk(desk: Desk, buy_pair: tuple[str, str]) -> None:
+def test_the_js_sdk_drives_the_same_desk(
+    desk: Desk, synth_desk: Desk, buy_pair: tuple[str, str]
+) -> None:
     js = ROOT / "tests" / "js"
     if not (js / "node_modules" / "@langchain" / "langgraph-sdk").is_dir():
         pytest.fail("tests/js has no node_modules: run `make js-sdk-install`")
@@ -260,7 +282,8 @@ def test_the_js_sdk_drives_the_same_desk(desk: Desk, buy_pair: tuple[str, str]) 
     env = {
         **os.environ,
         "LANGGRAPH_URL": desk.url,
-        "PORTFOLIO_ID": str(desk.portfolio_id),
+        "APPROVAL_URL": synth_desk.url,
+        "PORTFOLIO_ID": str(synth_desk.portfolio_id),
         "BUY_SYMBOL": buy_pair[0],
         "BUY_INTERVAL": buy_pair[1],
     }

@@ -6,7 +6,8 @@ import { test } from "node:test";
 
 import { Client } from "@langchain/langgraph-sdk";
 
-const url = process.env.LANGGRAPH_URL;
+const url = process.env.LANGGRAPH_URL; // stored candles: the conversation
+const approvalUrl = process.env.APPROVAL_URL; // synthetic candles: a desk that buys now
 const portfolioId = Number(process.env.PORTFOLIO_ID);
 const buySymbol = process.env.BUY_SYMBOL;
 const buyInterval = process.env.BUY_INTERVAL;
@@ -16,6 +17,7 @@ const ANALYSTS = new Set(["technical", "sentiment", "tokenomics"]);
 
 assert.ok(url, "LANGGRAPH_URL is required");
 const client = new Client({ apiUrl: url });
+const approvals = new Client({ apiUrl: approvalUrl });
 const user = (content) => ({ messages: [{ role: "user", content }] });
 // This turn's call records only: each agent at most once, the decision chain present.
 function oneTurn(calls) {
@@ -25,7 +27,7 @@ function oneTurn(calls) {
 }
 
 async function trades() {
-  const r = await fetch(`${url}/api/portfolios/${portfolioId}/trades`);
+  const r = await fetch(`${approvalUrl}/api/portfolios/${portfolioId}/trades`);
   assert.equal(r.status, 200);
   return r.json();
 }
@@ -79,13 +81,13 @@ test("a two-turn conversation, then a follow-up, each answered with the right pa
 for (const response of ["accept", "ignore"]) {
   test(`approval interrupts; ${response} ${response === "accept" ? "fills once" : "fills nothing"}`, async () => {
     const context = { portfolio_id: portfolioId, require_approval: true };
-    const { thread_id: thread } = await client.threads.create();
+    const { thread_id: thread } = await approvals.threads.create();
     const before = (await trades()).length;
-    await client.runs.wait(thread, DESK, {
+    await approvals.runs.wait(thread, DESK, {
       input: user(`analyze and trade ${buySymbol} ${buyInterval}`),
       context,
     });
-    const state = await client.threads.getState(thread);
+    const state = await approvals.threads.getState(thread);
     assert.deepEqual(state.next, ["execute"]);
     const interrupts = state.tasks.flatMap((t) => t.interrupts);
     assert.equal(interrupts.length, 1);
@@ -100,7 +102,7 @@ for (const response of ["accept", "ignore"]) {
     ]);
     assert.equal((await trades()).length, before);
 
-    const done = await client.runs.wait(thread, DESK, {
+    const done = await approvals.runs.wait(thread, DESK, {
       command: { resume: [{ type: response, args: null }] },
       context,
     });
@@ -114,7 +116,7 @@ for (const response of ["accept", "ignore"]) {
     }
     // A resume with nothing pending is refused (HTTP 409), and trades nothing.
     await assert.rejects(
-      client.runs.wait(thread, DESK, { command: { resume: [{ type: "accept", args: null }] } }),
+      approvals.runs.wait(thread, DESK, { command: { resume: [{ type: "accept", args: null }] } }),
       /409|command\.resume/,
     );
     assert.equal((await trades()).length, after);
