@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -29,6 +30,18 @@ from persistence.models import Run
 TERMINAL_EVENT = "run_finished"
 
 
+@dataclass
+class _Tail:
+    """The events of one run read so far in this process, shared by its relays."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    finished: bool = False
+    error: BaseException | None = None
+    users: int = 0
+    task: asyncio.Task[None] | None = None
+
+
 class RunManager:
     """Created in the app lifespan around the process's run queue and wake-up hub."""
 
@@ -39,6 +52,7 @@ class RunManager:
         self.queue = queue
         self.hub = hub
         self.poll_seconds = poll_seconds
+        self._tails: dict[str, _Tail] = {}
 
     # --- starting, answering and stopping -----------------------------------------------
 
@@ -84,30 +98,67 @@ class RunManager:
 
     async def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[StoredEvent]:
         """Persisted events after `after_seq`, then new ones as they are committed, until
-        the run has finished (see the module docstring)."""
-        sent = after_seq
-        last_type = await asyncio.to_thread(self._type_of, run_id, after_seq)
-        while True:
-            waiter = self.hub.register(run_id)
-            try:
-                events = await asyncio.to_thread(read_events, self.engine, run_id, after_seq=sent)
-                for event in events:
-                    yield event
-                    sent, last_type = event.seq, event.type
-                if last_type == TERMINAL_EVENT:
-                    status = await asyncio.to_thread(run_status, self.engine, run_id)
-                    if status not in ACTIVE:
-                        return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.wait(), self.poll_seconds)
-            finally:
-                self.hub.unregister(run_id, waiter)
+        the run has finished (see the module docstring). All relays of one run in this
+        process share one reader (`_Tail`): one query per wake-up, not one per client."""
+        tail = self._tails.get(run_id)
+        if tail is None or tail.finished:
+            tail = self._tails[run_id] = _Tail()
+            tail.task = asyncio.create_task(self._follow(run_id, tail), name=f"tail:{run_id}")
+        tail.users += 1
+        position = after_seq  # events[k] has seq k + 1: the tail reads every run from seq 1
+        try:
+            while True:
+                while position < len(tail.events):
+                    yield tail.events[position]
+                    position += 1
+                if tail.error is not None:
+                    raise tail.error
+                if tail.finished:
+                    return
+                async with tail.changed:
+                    await tail.changed.wait_for(
+                        lambda at=position: len(tail.events) > at or tail.finished  # type: ignore[misc]
+                    )
+        finally:
+            tail.users -= 1
+            if tail.users == 0:
+                if self._tails.get(run_id) is tail:
+                    del self._tails[run_id]
+                if tail.task is not None:
+                    tail.task.cancel()
 
-    def _type_of(self, run_id: str, seq: int) -> str | None:
-        if seq <= 0:
-            return None
-        found = read_events(self.engine, run_id, after_seq=seq - 1, limit=1)
-        return found[0].type if found and found[0].seq == seq else None
+    async def _follow(self, run_id: str, tail: _Tail) -> None:
+        last_type: str | None = None
+        try:
+            while True:
+                waiter = self.hub.register(run_id)
+                try:
+                    after = len(tail.events)
+                    events = await asyncio.to_thread(
+                        read_events, self.engine, run_id, after_seq=after
+                    )
+                    if events:
+                        tail.events.extend(events)
+                        last_type = events[-1].type
+                    finished = False
+                    if last_type == TERMINAL_EVENT:
+                        status = await asyncio.to_thread(run_status, self.engine, run_id)
+                        finished = status not in ACTIVE
+                    async with tail.changed:
+                        tail.finished = finished
+                        tail.changed.notify_all()
+                    if finished:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(waiter.wait(), self.poll_seconds)
+                finally:
+                    self.hub.unregister(run_id, waiter)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the relays end with the error instead of hanging
+            async with tail.changed:
+                tail.error, tail.finished = exc, True
+                tail.changed.notify_all()
 
     @property
     def relays(self) -> int:

@@ -1,10 +1,18 @@
-"""API streaming benchmark: a real uvicorn subprocess on a free 127.0.0.1 port with a temp
-SQLite database, the rules engine and synthetic data (offline).
+"""API streaming and queue benchmark on the topology of a deployment: a throw-away Postgres
+database, two `cryptofirm serve --no-worker` API processes and two `cryptofirm worker`
+processes (rules engine, synthetic data, all on 127.0.0.1).
 
-- SSE time to first event: POST a run, attach to its stream, time until the first event
-  arrives (median over N sequential runs);
-- 50 concurrent streams: 50 runs started at once, one SSE client on each, read to the end;
-  errors = any non-2xx, a missing `run_finished`, or seqs that are not 1..n exactly once.
+- start → first event: runs POSTed on one API, streamed from the other; time from the POST to
+  the first SSE event (queue, a worker's pick-up, the event's commit and the NOTIFY wake-up),
+  one run at a time, then 50 at once;
+- attach → first event, 50 and 500 concurrent SSE streams split across the two APIs, opened
+  all at once on 50 runs a worker has started, running or done (the queue wait is not
+  counted: this is the relays' own latency: read the store, relay, wait for NOTIFY);
+  errors = any non-2xx, a stream not ending in `run_finished`, or seqs that are not 1..n
+  exactly once; p50/p95 in ms;
+- jobs/s: RUNS_FOR_THROUGHPUT analyses POSTed at once, until all are completed.
+
+Postgres: CRYPTOFIRM_BENCH_PG (admin DSN, default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -24,8 +33,12 @@ import httpx
 from api.sse_client import aparse_sse_lines
 
 ROOT = Path(__file__).resolve().parent.parent
+CLI = str(Path(sys.executable).with_name("cryptofirm"))
+ADMIN_DSN = os.environ.get("CRYPTOFIRM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEQUENTIAL_RUNS = 10
-CONCURRENT_STREAMS = 50
+STREAM_COUNTS = (50, 500)
+RUNS_FOR_THROUGHPUT = 100
+WORKER_CONCURRENCY = 8
 
 
 def _free_port() -> int:
@@ -34,121 +47,200 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
-        "DATA_SOURCE": "synthetic",
-        "LLM_PROVIDER": "rules",
-        "API_RATE_LIMIT_PER_MINUTE": "100000",
-        "WEB_OUT_DIR": str(tmp / "no-web"),
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("API_KEY", None)  # the benchmark measures streaming, not auth
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/ready", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {proc.returncode}")
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("uvicorn did not become ready in 60 s")
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _one_run(client: httpx.AsyncClient) -> tuple[float, float, list[int], str | None]:
-    """(time to first event, time to last event, seqs, error)."""
-    started = time.perf_counter()
+def _summary(label: str, ms: list[float], errors: list[str]) -> None:
+    if not ms:
+        print(f"{label}: no successful stream; errors {len(errors)} {errors[:3]}")
+        return
+    print(
+        f"{label}: errors {len(errors)} {errors[:3]}; time to first event "
+        f"p50 {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, max {max(ms):.1f} ms"
+    )
+
+
+class Topology:
+    """The database and the four processes."""
+
+    def __init__(self, tmp: Path) -> None:
+        import psycopg
+
+        self.tmp = tmp
+        self.dbname = f"cryptofirm_bench_{uuid.uuid4().hex[:10]}"
+        self.admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
+        self.admin.execute(f'CREATE DATABASE "{self.dbname}"')
+        base = ADMIN_DSN.rsplit("/", 1)[0]
+        self.url = f"{base}/{self.dbname}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.url,
+            "DATA_SOURCE": "synthetic",
+            "LLM_PROVIDER": "rules",
+            "API_RATE_LIMIT_PER_MINUTE": "1000000",
+            "WEB_OUT_DIR": str(tmp / "no-web"),
+            "LOG_LEVEL": "WARNING",
+        }
+        self.env.pop("API_KEY", None)  # the benchmark measures streaming, not auth
+        self.procs: list[subprocess.Popen[bytes]] = []
+        subprocess.run([CLI, "migrate"], env=self.env, cwd=tmp, check=True, capture_output=True)
+
+    def start(self) -> list[str]:
+        for _ in range(2):
+            self._spawn([CLI, "worker", "--concurrency", str(WORKER_CONCURRENCY)])
+        bases = []
+        for _ in range(2):
+            port = _free_port()
+            self._spawn([CLI, "serve", "--port", str(port), "--no-worker"])
+            bases.append(f"http://127.0.0.1:{port}")
+        for base in bases:
+            self._wait_ready(base)
+        return bases
+
+    def _spawn(self, cmd: list[str]) -> None:
+        log = open(self.tmp / f"proc-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        self.procs.append(subprocess.Popen(cmd, env=self.env, cwd=self.tmp, stdout=log, stderr=log))
+
+    def _wait_ready(self, base: str) -> None:
+        deadline = time.monotonic() + 300  # four processes importing LangChain at once
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{base} did not become ready")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+        self.admin.close()
+
+
+async def _start(client: httpx.AsyncClient) -> str:
     response = await client.post("/api/analysis/runs", json={"symbol": "BTCUSDT"})
-    if response.status_code != 202:
-        return 0.0, 0.0, [], f"POST {response.status_code}"
-    run_id = response.json()["run_id"]
+    response.raise_for_status()
+    return str(response.json()["run_id"])
+
+
+async def _stream(client: httpx.AsyncClient, run_id: str, since: float) -> tuple[float, str | None]:
+    """(ms from `since` to the first event, error) reading the stream to its end."""
     first = 0.0
     seqs: list[int] = []
     last_type = ""
     async with client.stream("GET", f"/api/analysis/runs/{run_id}/events") as stream:
         if stream.status_code != 200:
-            return 0.0, 0.0, [], f"GET events {stream.status_code}"
+            return 0.0, f"GET events {stream.status_code}"
         async for event in aparse_sse_lines(stream.aiter_lines()):
             if not seqs:
-                first = time.perf_counter() - started
+                first = (time.perf_counter() - since) * 1000
             seqs.append(event.id or 0)
             last_type = event.event
-    total = time.perf_counter() - started
-    error = None
     if last_type != "run_finished":
-        error = f"stream ended on {last_type!r}"
-    elif seqs != list(range(1, len(seqs) + 1)):
-        error = "seqs not 1..n exactly once"
-    return first, total, seqs, error
+        return first, f"stream ended on {last_type!r}"
+    if seqs != list(range(1, len(seqs) + 1)):
+        return first, "seqs not 1..n exactly once"
+    return first, None
 
 
-async def _measure(base: str) -> None:
-    timeout = httpx.Timeout(120.0)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits) as client:
-        await _one_run(client)  # warm-up: first graph build, first synthetic series
-        sequential = [await _one_run(client) for _ in range(SEQUENTIAL_RUNS)]
-        seq_errors = [r[3] for r in sequential if r[3]]
-        ttfe = [r[0] * 1000 for r in sequential]
-        run_ms = [r[1] * 1000 for r in sequential]
-        print(f"sequential runs: {SEQUENTIAL_RUNS}, errors: {len(seq_errors)} {seq_errors[:3]}")
-        print(
-            f"SSE time to first event: median {statistics.median(ttfe):.1f} ms "
-            f"(min {min(ttfe):.1f}, max {max(ttfe):.1f})"
+async def _until_started(client: httpx.AsyncClient, runs: list[str]) -> None:
+    """Until every run has its first event persisted (a worker has taken it)."""
+    waiting = set(runs)
+    while waiting:
+        for run_id in list(waiting):
+            detail = (await client.get(f"/api/analysis/runs/{run_id}")).json()
+            if detail["last_event_seq"] >= 1:
+                waiting.discard(run_id)
+        await asyncio.sleep(0.2)
+
+
+async def _start_then_stream(
+    a: httpx.AsyncClient, b: httpx.AsyncClient
+) -> tuple[float, str | None]:
+    since = time.perf_counter()
+    run_id = await _start(a)
+    return await _stream(b, run_id, since)
+
+
+def _split(
+    results: list[tuple[float, str | None] | BaseException],
+) -> tuple[list[float], list[str]]:
+    ms = [r[0] for r in results if not isinstance(r, BaseException) and r[1] is None]
+    errors = [repr(r) if isinstance(r, BaseException) else str(r[1]) for r in results]
+    return ms, [e for e in errors if e != "None"]
+
+
+async def _measure(bases: list[str]) -> None:
+    timeout = httpx.Timeout(300.0)
+    limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
+    async with (
+        httpx.AsyncClient(base_url=bases[0], timeout=timeout, limits=limits) as a,
+        httpx.AsyncClient(base_url=bases[1], timeout=timeout, limits=limits) as b,
+    ):
+        clients = (a, b)
+        await _start_then_stream(a, b)  # warm-up: first graph build in each worker
+        await _start_then_stream(b, a)
+        sequential = [await _start_then_stream(a, b) for _ in range(SEQUENTIAL_RUNS)]
+        _summary(
+            f"start on A → stream on B, {SEQUENTIAL_RUNS} runs one at a time", *_split(sequential)
+        )  # type: ignore[arg-type]
+
+        concurrent = await asyncio.gather(
+            *(_start_then_stream(clients[i % 2], clients[1 - i % 2]) for i in range(50)),
+            return_exceptions=True,
         )
-        print(f"whole run over SSE:      median {statistics.median(run_ms):.1f} ms")
+        _summary("start → first event, 50 runs at once", *_split(concurrent))
+
+        for count in STREAM_COUNTS:
+            runs = await asyncio.gather(*(_start(clients[i % 2]) for i in range(50)))
+            await _until_started(a, runs)  # running or done: the queue wait is not counted
+            since = time.perf_counter()
+            results = await asyncio.gather(
+                *(_stream(clients[i % 2], runs[i % len(runs)], since) for i in range(count)),
+                return_exceptions=True,
+            )
+            _summary(
+                f"{count} concurrent SSE streams across 2 APIs (attach → first event)",
+                *_split(results),
+            )
 
         started = time.perf_counter()
-        results = await asyncio.gather(
-            *(_one_run(client) for _ in range(CONCURRENT_STREAMS)), return_exceptions=True
+        posted = await asyncio.gather(
+            *(_start(clients[i % 2]) for i in range(RUNS_FOR_THROUGHPUT)), return_exceptions=True
+        )
+        enqueued = time.perf_counter() - started
+        runs = [r for r in posted if isinstance(r, str)]
+        waits = await asyncio.gather(
+            *(_stream(clients[i % 2], r, started) for i, r in enumerate(runs)),
+            return_exceptions=True,
         )
         wall = time.perf_counter() - started
-        errors = [r if isinstance(r, BaseException) else r[3] for r in results]
-        errors = [e for e in errors if e]
-        ok = [r for r in results if not isinstance(r, BaseException) and not r[3]]
-        events = sum(len(r[2]) for r in ok)
-        conc_ttfe = [r[0] * 1000 for r in ok]
+        failed = [repr(p) for p in posted if not isinstance(p, str)] + _split(waits)[1]
         print(
-            f"{CONCURRENT_STREAMS} concurrent streams: errors {len(errors)} {errors[:3]}, "
-            f"{events} events in {wall:.2f} s ({events / wall:.0f} events/s)"
+            f"queue: {RUNS_FOR_THROUGHPUT} runs enqueued in {enqueued:.2f} s "
+            f"({RUNS_FOR_THROUGHPUT / enqueued:.0f} jobs/s accepted), all finished in "
+            f"{wall:.1f} s ({RUNS_FOR_THROUGHPUT / wall:.1f} runs/s through 2 workers x "
+            f"{WORKER_CONCURRENCY}); errors {len(failed)}"
         )
-        if conc_ttfe:
-            median_conc = statistics.median(conc_ttfe)
-            print(
-                f"  time to first event under load: median {median_conc:.1f} ms "
-                f"(ratio to sequential median: {median_conc / statistics.median(ttfe):.1f}x)"
-            )
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_api_") as tmp_dir:
-        port = _free_port()
-        proc = _start_server(Path(tmp_dir), port)
+        topology = Topology(Path(tmp_dir))
         try:
-            asyncio.run(_measure(f"http://127.0.0.1:{port}"))
+            bases = topology.start()
+            asyncio.run(_measure(bases))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            topology.close()
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ class JobRuntime:
     hub: RunHub = field(default_factory=RunHub)
     backtest_decider: Any = None
     """graph.backtest.runs.DeciderFactory override (tests); None = the desk."""
+    fence: RunFence | None = None
+    """Postgres: the process's run fence (set by `firm.worker`); None with SQLite."""
 
 
 def _runtime(context: JobContext) -> JobRuntime:
@@ -128,30 +130,72 @@ async def backtest_job(context: JobContext, run_id: str, recovery: bool = False)
         return await _record(context, rt, run_id, announced, stop)
 
 
+class RunFence:
+    """One Postgres connection per worker process holding a session advisory lock for each
+    run its jobs execute: the lock lives exactly as long as this process (kill -9 drops the
+    connection and with it every lock), so a job re-queued while its first execution is only
+    slow, not dead, finds the run taken and leaves it alone. Runs held in this process are
+    tracked here too (advisory locks are re-entrant within one session)."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+        self._held: set[str] = set()
+
+    async def _connection(self) -> Any:
+        import psycopg
+
+        if self._conn is None or self._conn.closed:
+            if self._held:
+                logger.error("run fence connection lost while holding %s", sorted(self._held))
+            self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        return self._conn
+
+    async def acquire(self, run_id: str) -> bool:
+        async with self._lock:
+            if run_id in self._held:
+                return False
+            conn = await self._connection()
+            cursor = await conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
+            )
+            row = await cursor.fetchone()
+            if row and row[0]:
+                self._held.add(run_id)
+                return True
+            return False
+
+    async def release(self, run_id: str) -> None:
+        async with self._lock:
+            if run_id not in self._held:
+                return
+            self._held.discard(run_id)
+            if self._conn is not None and not self._conn.closed:
+                await self._conn.execute(
+                    "SELECT pg_advisory_unlock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
+                )
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+
 @contextlib.asynccontextmanager
 async def _fence(rt: JobRuntime, run_id: str) -> AsyncIterator[bool]:
-    """True when this job is the only one executing `run_id`: a Postgres advisory lock held
-    by this job's own connection for the whole job. A worker that is slow, not dead (its
-    job was queued again after missed heartbeats), keeps its lock, so the second job leaves
-    the run alone; a worker killed with -9 loses its connection and with it the lock.
-    (SQLite: one in-process worker, whose queue lock `run:<id>` suffices.)"""
-    from graph.checkpoint import postgres_conninfo, uses_postgres
-
-    if not uses_postgres(rt.settings.database_url):
+    """True when this job is the only one executing `run_id` (see `RunFence`; SQLite: one
+    in-process worker, whose queue lock `run:<id>` suffices)."""
+    if rt.fence is None:
         yield True
         return
-    import psycopg
-
-    conninfo = postgres_conninfo(rt.settings.database_url)
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-        cursor = await conn.execute(
-            "SELECT pg_try_advisory_lock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
-        )
-        row = await cursor.fetchone()
-        alone = bool(row and row[0])
-        if not alone:
-            logger.warning("run %s is being executed by another live job; leaving it", run_id)
+    alone = await rt.fence.acquire(run_id)
+    if not alone:
+        logger.warning("run %s is being executed by another live job; leaving it", run_id)
+    try:
         yield alone
+    finally:
+        if alone:
+            await asyncio.shield(rt.fence.release(run_id))
 
 
 async def _claim(
@@ -283,7 +327,7 @@ def make_app(settings: Settings) -> procrastinate.App:
 
     if uses_postgres(settings.database_url):
         connector: Any = procrastinate.PsycopgConnector(
-            conninfo=postgres_conninfo(settings.database_url), min_size=1, max_size=10
+            conninfo=postgres_conninfo(settings.database_url), min_size=1, max_size=4
         )
     else:
         from procrastinate.testing import InMemoryConnector

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from core.settings import Settings
-from firm.jobs import QUEUE, JobRuntime, RunQueue, open_queue
+from firm.jobs import QUEUE, JobRuntime, RunFence, RunQueue, open_queue
 from firm.sweep import recover_orphans, sweep_forever
 
 logger = logging.getLogger("firm.worker")
@@ -76,6 +76,8 @@ async def worker_running(
     `recover_all`: first give every pending/running run a recovery job (an in-process queue
     starts empty, so runs of a previous process would otherwise wait for the sweep)."""
     await warm_up()
+    fence = _fence_for(settings)
+    runtime.fence = fence
     if recover_all:
         await recover_orphans(
             queue, quiet_seconds=0, max_recoveries=settings.max_run_recoveries, everything=True
@@ -91,6 +93,16 @@ async def worker_running(
         sweeper.cancel()
         worker.cancel()
         await asyncio.gather(sweeper, worker, return_exceptions=True)
+        if fence is not None:
+            await fence.close()
+
+
+def _fence_for(settings: Settings) -> RunFence | None:
+    from graph.checkpoint import postgres_conninfo, uses_postgres
+
+    if not uses_postgres(settings.database_url):
+        return None
+    return RunFence(postgres_conninfo(settings.database_url))
 
 
 def _serve_metrics(engine: Any, settings: Settings) -> None:
@@ -121,7 +133,10 @@ async def run_worker(settings: Settings) -> None:
         open_queue(settings, engine, hub) as queue,
     ):
         runner = GraphAnalysisRunner(engine, settings, checkpointer)
-        runtime = JobRuntime(engine=engine, settings=settings, analysis_runner=runner, hub=hub)
+        fence = _fence_for(settings)
+        runtime = JobRuntime(
+            engine=engine, settings=settings, analysis_runner=runner, hub=hub, fence=fence
+        )
         _serve_metrics(engine, settings)
         sweeper = _sweeper(queue, settings)
         logger.info("worker %s on queue %r", worker_name(), QUEUE)
@@ -130,3 +145,5 @@ async def run_worker(settings: Settings) -> None:
         finally:
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)
+            if fence is not None:
+                await fence.close()

@@ -43,6 +43,19 @@ def postgres_conninfo(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+SETUP_LOCK_KEY = 7_312_024_112
+"""Advisory lock: API replicas and workers starting together on a fresh database would
+otherwise race on the saver's CREATE TABLEs."""
+
+
+async def _setup_once(conninfo: str, saver: BaseCheckpointSaver[str]) -> None:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as lock:
+        await lock.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        await saver.setup()  # type: ignore[attr-defined]
+
+
 def uses_postgres(database_url: str) -> bool:
     return make_url(normalise_url(database_url)).get_backend_name() == "postgresql"
 
@@ -53,8 +66,9 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
     if backend == "postgresql":
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-        async with AsyncPostgresSaver.from_conn_string(postgres_conninfo(database_url)) as saver:
-            await saver.setup()
+        conninfo = postgres_conninfo(database_url)
+        async with AsyncPostgresSaver.from_conn_string(conninfo) as saver:
+            await _setup_once(conninfo, saver)
             yield saver
         return
     if backend != "sqlite":

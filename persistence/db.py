@@ -121,5 +121,16 @@ def init_db(url: str | None = None) -> Engine:
     url = url or get_settings().database_url
     engine = get_engine(url)
     if schema_revision(engine) != SCHEMA_HEAD:
-        upgrade(url)
+        if engine.dialect.name != "postgresql":
+            upgrade(url)
+            return engine
+        # Replicas and workers starting together on a fresh database: one migrates.
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(7312024110)"))
+            try:
+                if schema_revision(engine) != SCHEMA_HEAD:
+                    upgrade(url)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(7312024110)"))
+                conn.commit()
     return engine

@@ -108,7 +108,7 @@ class Processes:
         )
         self.procs.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             assert proc.poll() is None, (self.db.workdir / f"api-{port}.log").read_text()
             try:

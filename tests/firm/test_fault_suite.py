@@ -98,7 +98,7 @@ def _check_analysis(db: FirmDb, run_id: str) -> int:
 def test_kill_dash_nine_workers_mid_run(firm_db: FirmDb, processes: Processes) -> None:
     db = firm_db
     params = _backtest_params()
-    workers = [processes.worker(concurrency=3), processes.worker(concurrency=3)]
+    workers = [processes.worker(concurrency=3) for _ in range(3)]
     analyses: list[str] = []
     backtests: list[str] = []
     killed: dict[str, int] = {"analysis": 0, "backtest": 0}
