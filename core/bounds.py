@@ -155,7 +155,7 @@ def _iso_only(value: object) -> object:
         isinstance(value, str) and re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}", value)
     ):
         return value
-    raise ValueError("must be an ISO 8601 date-time, e.g. 2024-04-01T12:00:00Z")
+    raise ValueError("must be an ISO 8601 datetime, e.g. 2024-04-01T12:00:00Z")
 
 
 PastTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(in_era)]
