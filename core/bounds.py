@@ -40,9 +40,10 @@ MIN_WARMUP_BARS = 200
 
 MAX_WARMUP_BARS = 5_000
 
-SYMBOL_PATTERN = r"^[A-Z0-9]{1,15}(USDT|USDC|FDUSD|BUSD|USD|EUR|BTC|ETH)$"
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,15}(USDT|USDC|FDUSD|BUSD|USD|EUR|BTC|ETH)$"
 """A Binance spot symbol, compact and upper case (BTCUSDT), ending in a quote asset the desk
-knows (`tools.sentiment.QUOTE_ASSETS`). The CLI upper-cases and compacts before checking."""
+knows (`tools.sentiment.QUOTE_ASSETS`), at least 5 characters (`tools.importers`). The CLI
+upper-cases and compacts before checking."""
 
 Interval = Literal[
     "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"
@@ -146,7 +147,21 @@ DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
 BodyId = Annotated[int, Field(ge=1, le=DB_INT_MAX), JSON_NUMBER]
 """An id in a JSON body."""
 Symbol = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, max_length=20)]
-PastTime = Annotated[datetime, AfterValidator(in_era)]
+
+
+def _iso_only(value: object) -> object:
+    """A time is an ISO 8601 text (or a datetime from Python), never a number of seconds."""
+    if isinstance(value, datetime) or (
+        isinstance(value, str) and re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}", value)
+    ):
+        return value
+    raise ValueError("must be an ISO 8601 datetime, e.g. 2024-04-01T12:00:00Z")
+
+
+PastTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(in_era)]
+"""A time in the data's era: 2009-01-03 … now (naive = UTC)."""
+RangeEnd = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(until_tomorrow)]
+"""An exclusive range end: 2009-01-03 … a day ahead (naive = UTC)."""
 # Each amount is a JSON number or a decimal string (how a Decimal travels back in stored JSON);
 # the string's pattern alone keeps it within the bounds, so the schema says exactly what passes.
 _PLACES = r"(\.[0-9]{1,10})?"

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from api.deps import EngineDep, SettingsDep
 from api.errors import UnprocessableError, error_responses
-from core.bounds import Interval, Symbol
+from core.bounds import Interval, RangeEnd, Symbol
 from core.settings import DataSourceMode
 from persistence.candles import SqlCandleStore, list_series
 from tools.candle_store import StoredSeries
@@ -82,8 +82,10 @@ async def candles(
     interval: Annotated[Interval, Query(examples=["1h"])] = "1h",
     limit: Annotated[int, Query(ge=1, le=2000)] = 300,
     end: Annotated[
-        datetime | None,
+        RangeEnd | None,
         Query(description="only bars that open before this time (UTC if naive): a past window"),
+        # Documented without `null`: a query string cannot send one.
+        WithJsonSchema({"type": "string", "format": "date-time"}),
     ] = None,
 ) -> CandlesOut:
     if end is not None and end.tzinfo is None:

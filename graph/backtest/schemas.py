@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from core.bounds import (
     MAX_BARS_PER_RUN,
@@ -22,10 +22,10 @@ from core.bounds import (
     Fraction,
     Interval,
     PastTime,
+    RangeEnd,
     Symbol,
     WarmupBars,
     cross_field,
-    until_tomorrow,
 )
 from tools.intervals import interval_ms
 from tools.orders import OrderRequest
@@ -39,7 +39,7 @@ class BacktestParams(BaseModel):
     symbol: Symbol
     interval: Interval
     start: PastTime = Field(description="first bar traded (UTC), 2009-01-03 … now")
-    end: datetime = Field(description="exclusive end (UTC), after start, at most a day ahead")
+    end: RangeEnd = Field(description="exclusive end (UTC), after start, at most a day ahead")
     every: EveryBars = Field(default=1, description="decide every N bars")
     # Defaults documented as the JSON numbers the fields take.
     starting_cash: Cash = Field(default=Decimal("10000"), json_schema_extra={"default": 10000})
@@ -68,11 +68,6 @@ class BacktestParams(BaseModel):
         default_factory=list,
         description="what the data loader changed (clipped range, start moved past warm-up)",
     )
-
-    @field_validator("end")
-    @classmethod
-    def _end_in_era(cls, value: datetime) -> datetime:
-        return until_tomorrow(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> BacktestParams:

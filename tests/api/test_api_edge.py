@@ -120,8 +120,8 @@ def test_get_candles_in_live_mode_never_calls_binance(
     url = _recording_server(hits)
     client = make_client(data_source="live", binance_base_url=url)
     response = client.get("/api/market/candles", params={**BTC, "limit": 20})
-    # Nothing stored: the store-then-synthetic chain answers, labelled; Binance is not asked.
-    assert response.status_code == 200 and response.json()["source"] == "synthetic"
+    # Nothing stored: the answer says what is missing and how to get it; Binance is not asked.
+    assert response.status_code == 422 and "data fetch" in response.json()["detail"]
     assert hits == []
     assert client.get("/api/market/symbols").json() == []
 

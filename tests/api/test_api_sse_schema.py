@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema
@@ -56,11 +57,13 @@ def test_desk_and_backtest_frames_match_the_schema(make_client: Callable[..., Te
         kinds |= {f.event for f in frames}
     assert {"run_started", "agent_output", "decision", "trade", "run_finished"} <= kinds
 
+    # A day inside the stored candles (they end at the last closed bar), after the warm-up.
+    day = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=3)
     body = {
         "symbol": "BTCUSDT",
         "interval": "1h",
-        "start": "2024-03-01T00:00:00Z",
-        "end": "2024-03-02T00:00:00Z",
+        "start": day.isoformat(),
+        "end": (day + timedelta(days=1)).isoformat(),
         "every": 6,
     }
     accepted = client.post("/api/backtests", json=body)

@@ -2510,7 +2510,7 @@ export interface operations {
                 interval?: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
                 limit?: number;
                 /** @description only bars that open before this time (UTC if naive): a past window */
-                end?: string | null;
+                end?: string;
             };
             header?: never;
             path?: never;
