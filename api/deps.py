@@ -46,13 +46,12 @@ def require_api_key(
     check_api_key(settings, x_api_key)
 
 
-def rate_limit_run_starts(request: Request) -> None:
+def limit_run_starts(request: Request) -> None:
+    """Take a run-start token (429 when none is left). Called first thing in a route body, so
+    a request that fails validation (422) never spends one."""
     limiter: TokenBucketLimiter = request.app.state.run_start_limiter
     limiter.check(request)
 
 
 ApiKeyDep = Depends(require_api_key)
 """Attach to mutating routes: `dependencies=[ApiKeyDep]`."""
-
-RunStartLimitDep = Depends(rate_limit_run_starts)
-"""Attach to routes that start runs (model spend): per-client token bucket."""

@@ -8,15 +8,14 @@ generic 500 — never a stack trace.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 logger = logging.getLogger("api.errors")
 
@@ -75,20 +74,55 @@ class MethodNotAllowedError(ApiError):
         )
 
 
+class _Operations:
+    """The app's OpenAPI paths as regexes: which methods a path has and which query
+    parameters each operation declares. Built once from `app.openapi()`."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.paths: list[tuple[re.Pattern[str], dict[str, set[str]]]] = []
+        for template, operations in document.get("paths", {}).items():
+            regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            query = {
+                method.upper(): {
+                    p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
+                }
+                for method, operation in operations.items()
+                if method != "parameters"
+            }
+            self.paths.append((re.compile(f"^{regex}$"), query))
+        # A literal path (/backtests/estimate) wins over a template (/backtests/{run_id}).
+        self.paths.sort(key=lambda item: item[0].pattern.count("[^/]+"))
+
+    def find(self, path: str) -> dict[str, set[str]]:
+        return next((ops for regex, ops in self.paths if regex.match(path)), {})
+
+
+def _operations(app: Any) -> _Operations:
+    cached: _Operations | None = getattr(app.state, "operations", None)
+    if cached is None:
+        cached = app.state.operations = _Operations(app.openapi())
+    return cached
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """The methods of the app's routes whose path matches this request's (other than the
-    catch-all that is answering it): non-empty means the path exists, the method does not."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        path_format = getattr(route, "path", "")
-        if not isinstance(route, APIRoute) or "{path:path}" in path_format:
-            continue
-        match, _ = route.matches({**request.scope, "method": "__none__"})
-        if match is not Match.NONE:
-            methods |= route.methods or set()
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
+    """The documented methods of this request's path: non-empty means the path exists and the
+    method does not (405 with `Allow`), empty that the path is unknown (404)."""
+    return sorted(_operations(request.app).find(request.url.path))
+
+
+def check_operation(request: Request) -> None:
+    """405 when the most specific documented path lacks this method (GET /backtests/estimate
+    must not be read as the backtest "estimate"); 422 naming a query parameter the operation
+    does not declare (it would be silently ignored)."""
+    operations = _operations(request.app).find(request.url.path)
+    declared = operations.get(request.method)
+    if declared is None:
+        if operations and request.method != "HEAD":
+            raise MethodNotAllowedError(request.method, sorted(operations))
+        return
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise UnprocessableError(unknown[0], "unknown query parameter")
 
 
 class BudgetExhaustedError(ApiError):

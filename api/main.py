@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -25,6 +25,7 @@ from api.errors import (
     MethodNotAllowedError,
     NotFoundError,
     allowed_methods,
+    check_operation,
     install_error_handlers,
 )
 from api.metrics import install_metrics, queue_depth_reporting
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, *, serve_web: bool = True) -> F
             "`X-API-Key` when the server is configured with one."
         ),
         lifespan=_lifespan_for(settings),
+        dependencies=[Depends(check_operation)],
     )
     app.state.settings = settings
     app.state.analysis_runner = None  # set in the lifespan unless a test installed one

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
-from core.bounds import DbId, Interval, PastTime, Symbol, cross_field
+from core.bounds import BodyId, Interval, PastTime, Symbol, cross_field
 from firm.runners import AnalysisRunner, GraphAnalysisRunner
 
 __all__ = ["AnalysisRunner", "AnalysisStart", "GraphAnalysisRunner"]
@@ -21,8 +21,10 @@ class AnalysisStart(BaseModel):
 
     symbol: Symbol = Field(examples=["BTCUSDT"])
     interval: Interval = Field(default="1h", examples=["1h"])
-    portfolio_id: DbId | None = None
-    execute: bool = Field(default=False, description="trade the decision on the portfolio")
+    portfolio_id: BodyId | None = None
+    execute: bool = Field(
+        default=False, strict=True, description="trade the decision on the portfolio"
+    )
     as_of: PastTime | None = Field(
         default=None,
         description="replay the desk at the bar containing this UTC time (ISO; no offset means "
@@ -32,6 +34,7 @@ class AnalysisStart(BaseModel):
     )
     blind: bool = Field(
         default=False,
+        strict=True,
         description="the desk sees an anonymous ticker, rebased prices and relative times; "
         "a blind run never trades, so it cannot be combined with execute",
     )

@@ -35,6 +35,16 @@ def _check_port_free(host: str, port: int) -> None:
             _fail(f"--port: cannot listen on {host}:{port} ({exc.strerror})")
 
 
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """Forwarded headers only from configured proxies (`FORWARDED_ALLOW_IPS`): uvicorn's own
+    default trusts 127.0.0.1, which would let any local client choose its rate-limit identity."""
+    return {
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+    }
+
+
 def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
@@ -47,12 +57,8 @@ def _run_uvicorn(host: str, port: int, settings: Settings) -> None:
         create_app(settings),
         host=host,
         port=port,
-        log_level=settings.log_level.lower(),
-        # Forwarded headers only from configured proxies (uvicorn's own default trusts
-        # 127.0.0.1, which would let any local client choose its rate-limit identity).
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         log_config=None,
+        **uvicorn_options(settings),  # type: ignore[arg-type]
     )
 
 

@@ -19,7 +19,6 @@ from pydantic import (
     BeforeValidator,
     Field,
     StringConstraints,
-    ValidationInfo,
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
@@ -99,12 +98,19 @@ def until_tomorrow(value: datetime) -> datetime:
     return value
 
 
+def _not_a_string(value: object) -> object:
+    if isinstance(value, str):
+        raise ValueError("must be a JSON number, not a string")
+    return value
+
+
+JSON_NUMBER = BeforeValidator(_not_a_string)
+"""For body fields: 5 and 5.0 are integers (as JSON Schema says), "5" is not."""
+
+
 def _exact(value: Decimal) -> Decimal:
-    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
-
-
-STORED = "stored"
-"""Validation context key: the data is our own `model_dump(mode="json")`, read back."""
+    exact = value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return exact if exact != 0 else Decimal(0)  # "0", never "0E-10", when sent back as text
 
 
 def _amount(ge: int | float, le: int | float, string: str | None = None) -> tuple[object, ...]:
@@ -112,10 +118,7 @@ def _amount(ge: int | float, le: int | float, string: str | None = None) -> tupl
     sent as a JSON number, or — when `string` is given — as a string matching that pattern
     (exactly what the schema says: the pattern itself keeps strings within the bounds)."""
 
-    def json_number(value: object, info: ValidationInfo) -> object:
-        # Our own stored params (dumped with mode="json": Decimals as strings) are trusted.
-        if isinstance(info.context, dict) and info.context.get(STORED):
-            return value
+    def json_number(value: object) -> object:
         if isinstance(value, str) and (string is None or not re.fullmatch(string, value)):
             raise ValueError("must be a JSON number" if string is None else f"must match {string}")
         return value
@@ -139,22 +142,34 @@ def _no_nul(value: str) -> str:
 
 
 DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+"""An id in a path or query (always text there)."""
+BodyId = Annotated[int, Field(ge=1, le=DB_INT_MAX), JSON_NUMBER]
+"""An id in a JSON body."""
 Symbol = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, max_length=20)]
 PastTime = Annotated[datetime, AfterValidator(in_era)]
-CASH_STRING = r"^[1-9][0-9]{0,11}(\.[0-9]{1,10})?$"
+# Each amount is a JSON number or a decimal string (how a Decimal travels back in stored JSON);
+# the string's pattern alone keeps it within the bounds, so the schema says exactly what passes.
+_PLACES = r"(\.[0-9]{1,10})?"
+_ZEROS = r"(\.0{1,10})?"
+CASH_STRING = rf"^([1-9][0-9]{{0,11}}{_PLACES}|1000000000000{_ZEROS})$"
 Cash = Annotated[Decimal, *_amount(1, int(MAX_CASH), CASH_STRING)]
-"""Starting cash: 1 … a trillion, a JSON number or a decimal string such as "10000.50"."""
-Fraction = Annotated[Decimal, *_amount(0, 0.5)]
+"""Starting cash: 1 … a trillion, e.g. 10000 or "10000.50"."""
+Fraction = Annotated[Decimal, *_amount(0, 0.5, r"^0(\.[0-4][0-9]{0,9}|\.50{0,9})?$")]
 """A rate such as the fee: 0 … 50%."""
-Bps = Annotated[Decimal, *_amount(0, 5_000)]
+Bps = Annotated[
+    Decimal,
+    *_amount(0, 5_000, rf"^(([0-9]|[1-9][0-9]{{1,2}}|[1-4][0-9]{{3}}){_PLACES}|5000{_ZEROS})$"),
+]
 """Basis points: 0 … 5000 (50%)."""
-CostCap = Annotated[Decimal, *_amount(0, 1_000_000)]
-"""A USD cost cap."""
-WarmupBars = Annotated[int, Field(ge=MIN_WARMUP_BARS, le=MAX_WARMUP_BARS)]
-EveryBars = Annotated[int, Field(ge=1, le=MAX_BARS_PER_RUN)]
+CostCap = Annotated[
+    Decimal, *_amount(0, 1_000_000, rf"^(([0-9]|[1-9][0-9]{{1,5}}){_PLACES}|1000000{_ZEROS})$")
+]
+"""A USD cost cap: 0 … a million (a million itself only as a number)."""
+WarmupBars = Annotated[int, Field(ge=MIN_WARMUP_BARS, le=MAX_WARMUP_BARS), JSON_NUMBER]
+EveryBars = Annotated[int, Field(ge=1, le=MAX_BARS_PER_RUN), JSON_NUMBER]
 Name = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]*\S[^\x00]*$"),
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"),
     AfterValidator(_no_nul),
 ]
 Text = Annotated[

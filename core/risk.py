@@ -8,32 +8,53 @@ the fresh state (`persistence.ledger.execute_order`).
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.bounds import JSON_NUMBER
+
 
 class RiskLimits(BaseModel):
+    """Percentages are JSON numbers (a string is refused); ints may be sent as 5 or 5.0."""
+
     model_config = ConfigDict(extra="forbid")
 
     max_position_pct: float = Field(
-        default=10.0, gt=0, le=100, description="largest single position, % of equity"
+        strict=True, default=10.0, gt=0, le=100, description="largest single position, % of equity"
     )
     max_total_exposure_pct: float = Field(
-        default=50.0, gt=0, le=100, description="all positions together, % of equity"
+        strict=True, default=50.0, gt=0, le=100, description="all positions together, % of equity"
     )
     max_stop_distance_pct: float = Field(
-        default=5.0, gt=0, le=50, description="stop-loss at most this far below entry, %"
+        strict=True,
+        default=5.0,
+        gt=0,
+        le=50,
+        description="stop-loss at most this far below entry, %",
     )
     max_daily_loss_pct: float = Field(
-        default=3.0, gt=0, le=100, description="circuit breaker: loss since UTC midnight, %"
+        strict=True,
+        default=3.0,
+        gt=0,
+        le=100,
+        description="circuit breaker: loss since UTC midnight, %",
     )
     max_drawdown_pct: float = Field(
-        default=15.0, gt=0, le=100, description="circuit breaker: drop from peak equity, %"
+        strict=True,
+        default=15.0,
+        gt=0,
+        le=100,
+        description="circuit breaker: drop from peak equity, %",
     )
     min_cash_reserve_pct: float = Field(
-        default=20.0, ge=0, lt=100, description="cash that must stay uninvested, % of equity"
+        strict=True,
+        default=20.0,
+        ge=0,
+        lt=100,
+        description="cash that must stay uninvested, % of equity",
     )
-    max_data_age_bars: int = Field(
+    max_data_age_bars: Annotated[int, JSON_NUMBER] = Field(
         default=2,
         ge=1,
         le=1_000,

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     )
     llm_max_retries: int = Field(default=1, ge=0, le=5, description="client retries per call")
     llm_seed: int | None = Field(default=None, description="sampling seed, where supported")
+    llm_frequency_penalty: float | None = Field(
+        default=None, ge=-2, le=2, description="OpenAI frequency_penalty (small models loop)"
+    )
     llm_breaker_failures: int = Field(
         default=3,
         ge=1,

@@ -7,17 +7,28 @@ Rows are buffered in memory and written in one batch (`flush`) at the end of a r
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from core.metrics import observe_llm_call
-from core.settings import Settings
+from core.settings import ModelPrice, Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 MTOK = Decimal(1_000_000)
+
+
+def model_entry(settings: Settings, model: str) -> ModelPrice | None:
+    """The model's entry in `settings.llm_prices`: price, context length, training cutoff."""
+    return settings.llm_prices.get(model)
+
+
+def training_cutoff(settings: Settings, model: str) -> date | None:
+    """The model's knowledge cutoff when known (the memorisation guard of backtests)."""
+    entry = model_entry(settings, model)
+    return entry.training_cutoff if entry is not None else None
 
 
 def cost_usd(settings: Settings, model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:

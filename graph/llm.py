@@ -103,15 +103,27 @@ class _Attempt:
 
 
 async def _stream_call(
-    runnable: Any, prompt: Prompt, agent: str, emit: Callable[[str, str], None] | None
+    runnable: Any,
+    prompt: Prompt,
+    agent: str,
+    emit: Callable[[str, str], None] | None,
+    *,
+    in_process: bool = False,
 ) -> tuple[_Attempt, BaseException | None]:
     """Stream (or, with nobody listening, invoke) one call. Returns what arrived and the
-    exception that cut it short, if any: a broken stream still has its text for accounting."""
+    exception that cut it short, if any: a broken stream still has its text for accounting.
+    An in-process model (no I/O: the rules engine) is invoked synchronously when nobody
+    streams: the same chat-model call without the asyncio task LangChain's ainvoke adds."""
     got = _Attempt()
     config: Any = {"run_name": agent}
+    text: list[str] = []  # what streamed so far (kept when the stream breaks)
+    args: list[str] = []
     try:
         if emit is None:
-            message = await runnable.ainvoke(prompt.messages(), config=config)
+            if in_process:
+                message = runnable.invoke(prompt.messages(), config=config)
+            else:
+                message = await runnable.ainvoke(prompt.messages(), config=config)
             got.message_id = message.id
             got.text = message.content if isinstance(message.content, str) else ""
             if message.tool_calls:
@@ -123,8 +135,6 @@ async def _stream_call(
             return got, None
         finished = False
         text_tap, args_tap = ReasoningTap(), ReasoningTap()
-        text: list[str] = []
-        args: list[str] = []
         async for chunk in runnable.astream(prompt.messages(), config=config):
             if got.message_id is None and chunk.id:
                 got.message_id = chunk.id
@@ -166,6 +176,7 @@ async def _stream_call(
     except (BudgetExceededError, ReplayMissError):
         raise
     except Exception as exc:  # transport failure or a stream cut off mid-way
+        got.text = got.text or "".join(text)
         return got, exc
 
 
@@ -271,7 +282,9 @@ async def _call_agent[T: BaseModel](
             started = monotonic_ms()
             runnable = client.chat_model(agent, prompt, schema)
             try:
-                got, failure = await _stream_call(runnable, prompt, agent, emit)
+                got, failure = await _stream_call(
+                    runnable, prompt, agent, emit, in_process=getattr(client, "in_process", False)
+                )
             except BaseException:  # cancelled (a sibling hit the budget) or a budget error
                 if reservation is not None:
                     ctx.budget.settle(reservation, 0, Decimal(0))

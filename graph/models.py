@@ -202,6 +202,7 @@ class OpenAIChatClient:
                 max_retries=settings.llm_max_retries,
                 stream_usage=True,
                 seed=settings.llm_seed,
+                frequency_penalty=settings.llm_frequency_penalty,
             )
             for name in {self.cheap, self.strong}
         }

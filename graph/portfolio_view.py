@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from graph.context import PortfolioView, PositionView
 from persistence.ledger import load_state
-from persistence.models import PortfolioSnapshot
+from persistence.ledger_state import equity_marks
+from persistence.portfolios import require_portfolio
 from tools.portfolio_math import mark
 from tools.snapshot import IndicatorSnapshot
 
@@ -19,30 +21,19 @@ def ledger_portfolio_view(
 ) -> PortfolioView:
     """Held symbols other than the analysed one are marked at their last fill price.
     Day-start equity is the last snapshot before UTC midnight (else starting cash); peak equity
-    the highest snapshot (or starting cash, or now)."""
+    the highest snapshot (at least the starting cash, or now) — compared as Decimals, not as
+    SQLite's text."""
     state = load_state(engine, portfolio_id)
     prices = dict(state.last_prices)
     prices[snap.symbol] = Decimal(str(snap.close))
     # The decision price carries its source: a real account is never valued at synthetic prices.
     valuation = mark(state, prices, sources={snap.symbol: snap.source})
     equity = float(valuation.equity)
-    midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
-    with engine.connect() as conn:
-        day_start = conn.execute(
-            select(PortfolioSnapshot.equity)
-            .where(
-                PortfolioSnapshot.portfolio_id == portfolio_id,
-                PortfolioSnapshot.taken_at < midnight,
-            )
-            .order_by(PortfolioSnapshot.taken_at.desc())
-            .limit(1)
-        ).scalar()
-        peak = conn.execute(
-            select(func.max(PortfolioSnapshot.equity)).where(
-                PortfolioSnapshot.portfolio_id == portfolio_id
-            )
-        ).scalar()
-    starting = float(state.starting_cash)
+    with Session(engine) as session:
+        # The same day-start and peak the ledger's breakers use (persistence.ledger_state).
+        day_start, peak = equity_marks(
+            session, require_portfolio(session, portfolio_id), datetime.now(UTC)
+        )
     return PortfolioView(
         portfolio_id=portfolio_id,
         name=name,
@@ -56,6 +47,6 @@ def ledger_portfolio_view(
             )
             for p in valuation.positions
         },
-        day_start_equity=float(day_start) if day_start is not None else starting,
-        peak_equity=max(float(peak) if peak is not None else starting, starting, equity),
+        day_start_equity=float(day_start),
+        peak_equity=max(float(peak), equity),
     )

@@ -434,6 +434,8 @@ class RulesModelClient:
 
     metered = False
     provider = "rules"
+    in_process = True
+    """No I/O: `call_agent` may invoke it synchronously when nobody streams."""
 
     def __init__(self) -> None:
         self.model = RulesChatModel()

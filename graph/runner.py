@@ -313,7 +313,12 @@ async def _drive(
             if mapper.interrupted:
                 status = "paused"
             else:
-                status, error = run_outcome(mapper.calls)
+                calls = mapper.calls
+                if graph_input is None or isinstance(graph_input, Command):
+                    # A resumed run: the agents ran before the pause, in the checkpoint.
+                    snapshot = await app.aget_state(config)
+                    calls = list(snapshot.values.get("calls") or calls)
+                status, error = run_outcome(calls)
                 if error is not None:
                     severity = "error" if status == "failed" else "warning"
                     yield ErrorEvent(run_id=run_id, message=error, severity=severity)

@@ -132,6 +132,25 @@ def equity_marks(session: Session, portfolio: Portfolio, at: datetime) -> tuple[
     )
 
 
+def realized_by_trade(session: Session, portfolio: Portfolio) -> dict[int, Decimal]:
+    """Each sell's realised P&L by trade id: the change it made to the fold's `realized_pnl`
+    (proceeds minus the cost basis it removed, before fees), so the figures add up to the
+    portfolio's realised P&L."""
+    state = PortfolioState.start(portfolio.starting_cash)
+    out: dict[int, Decimal] = {}
+    trades = session.scalars(
+        select(Trade).where(Trade.portfolio_id == portfolio.id).order_by(Trade.id)
+    )
+    for trade in trades:
+        before = state.realized_pnl
+        state = apply_fill(
+            state, trade_to_fill(trade), stop_loss=trade.stop_loss, take_profit=trade.take_profit
+        )
+        if trade.side == "sell":
+            out[trade.id] = state.realized_pnl - before
+    return out
+
+
 def load_state(engine: Engine, portfolio_id: int) -> PortfolioState:
     with Session(engine) as session:
         return derive_state(session, require_portfolio(session, portfolio_id))

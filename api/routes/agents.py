@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 from sqlalchemy import Engine, func, select
 
 from api.deps import EngineDep, SettingsDep
@@ -17,6 +17,7 @@ from core.settings import Settings
 from persistence.models import AgentLog
 
 router = APIRouter(prefix="/agents", tags=["agents"])
+AGENT_PATTERN = r"^[a-z_]+$"
 
 
 class AgentLogOut(BaseModel):
@@ -71,8 +72,16 @@ class BudgetStatus(BaseModel):
 @router.get("/logs", response_model=AgentLogPage)
 async def agent_logs(
     engine: EngineDep,
-    run_id: Annotated[str | None, Query(max_length=64, pattern=RUN_ID_PATTERN)] = None,
-    agent: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]+$")] = None,
+    run_id: Annotated[
+        str | None,
+        Query(max_length=64, pattern=RUN_ID_PATTERN),
+        WithJsonSchema({"type": "string", "maxLength": 64, "pattern": RUN_ID_PATTERN}),
+    ] = None,
+    agent: Annotated[
+        str | None,
+        Query(max_length=32, pattern=AGENT_PATTERN),
+        WithJsonSchema({"type": "string", "maxLength": 32, "pattern": AGENT_PATTERN}),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AgentLogPage:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
+from api.deps import ApiKeyDep, EngineDep, RunManagerDep, SettingsDep, limit_run_starts
 from api.errors import (
     BudgetExhaustedError,
     ConflictError,
@@ -52,7 +52,7 @@ def _accepted(run_id: RunId, status_: str) -> RunAccepted:
     "/runs",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RunAccepted,
-    dependencies=[ApiKeyDep, RunStartLimitDep],
+    dependencies=[ApiKeyDep],
     responses=error_responses(401, 404, 422, 429),
 )
 async def start_analysis(
@@ -62,6 +62,7 @@ async def start_analysis(
     settings: SettingsDep,
     manager: RunManagerDep,
 ) -> RunAccepted:
+    limit_run_starts(request)
     check_model_config(settings)
     start = body
     if start.portfolio_id is not None and not await asyncio.to_thread(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine, select
 
-from api.deps import ApiKeyDep, EngineDep, RunManagerDep, RunStartLimitDep, SettingsDep
+from api.deps import ApiKeyDep, EngineDep, RunManagerDep, SettingsDep, limit_run_starts
 from api.errors import (
     BudgetExhaustedError,
     ConflictError,
@@ -102,7 +102,7 @@ async def estimate(params: BacktestParams, settings: SettingsDep) -> CostEstimat
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BacktestAccepted,
-    dependencies=[ApiKeyDep, RunStartLimitDep],
+    dependencies=[ApiKeyDep],
     responses=error_responses(401, 422, 429),
 )
 async def start_backtest(
@@ -112,6 +112,7 @@ async def start_backtest(
     settings: SettingsDep,
     manager: RunManagerDep,
 ) -> BacktestAccepted:
+    limit_run_starts(request)
     _estimate(params, settings)  # unknown model prices → 422 before anything is written
     check_model_config(settings)
     budget = await asyncio.to_thread(budget_status, engine, settings)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
 
-from api.deps import ApiKeyDep, EngineDep, RunStartLimitDep, SettingsDep
+from api.deps import ApiKeyDep, EngineDep, SettingsDep, limit_run_starts
 from api.errors import ApiError, error_responses
 from core.bounds import Interval, PastTime, Symbol, cross_field
 from tools.intervals import interval_ms
@@ -54,12 +54,13 @@ class UpstreamUnavailableError(ApiError):
 @router.post(
     "/fetch",
     response_model=FetchReport,
-    dependencies=[ApiKeyDep, RunStartLimitDep],
+    dependencies=[ApiKeyDep],
     responses=error_responses(401, 422, 429, 502),
 )
 async def fetch_candles(
-    body: FetchRequest, engine: EngineDep, settings: SettingsDep
+    body: FetchRequest, request: Request, engine: EngineDep, settings: SettingsDep
 ) -> FetchReport:
+    limit_run_starts(request)  # an outside call: rate limited like a run start
     from persistence.candles import store_candles
     from tools.binance import BinanceError, BinanceKlinesClient
     from tools.candle_frame import datetime_to_ms, now_ms

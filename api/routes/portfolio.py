@@ -18,7 +18,8 @@ from core.bounds import Cash, DbId, Name
 from core.risk import RiskLimits
 from persistence.db import session_scope
 from persistence.ledger import value_portfolio
-from persistence.models import PortfolioSnapshot, Trade
+from persistence.ledger_state import realized_by_trade
+from persistence.models import Portfolio, PortfolioSnapshot, Trade
 from persistence.portfolios import (
     DuplicatePortfolioError,
     PortfolioError,
@@ -38,7 +39,7 @@ PortfolioId = Annotated[DbId, Path()]
 class PortfolioCreate(BaseModel):
     name: Name
     starting_cash: Cash
-    require_approval: bool = False
+    require_approval: bool = Field(default=False, strict=True)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     kind: Literal["real", "synthetic"] = Field(
         default="real",
@@ -77,6 +78,11 @@ class TradeOut(BaseModel):
     stop_loss: Decimal | None
     take_profit: Decimal | None
     executed_at: datetime
+    realized_pnl: Decimal | None = Field(
+        default=None,
+        description="a sell's realised P&L (proceeds - the cost basis sold, before fees); "
+        "None for a buy",
+    )
 
 
 class SnapshotOut(BaseModel):
@@ -183,6 +189,9 @@ async def trades(
     def load() -> list[TradeOut]:
         _require(engine, portfolio_id)
         with session_scope(engine) as session:
+            portfolio = session.get(Portfolio, portfolio_id)
+            assert portfolio is not None  # _require checked it
+            realized = realized_by_trade(session, portfolio)
             rows = session.scalars(
                 select(Trade)
                 .where(Trade.portfolio_id == portfolio_id)
@@ -190,7 +199,12 @@ async def trades(
                 .limit(limit)
                 .offset(offset)
             )
-            return [TradeOut.model_validate(r, from_attributes=True) for r in rows]
+            return [
+                TradeOut.model_validate(r, from_attributes=True).model_copy(
+                    update={"realized_pnl": realized.get(r.id)}
+                )
+                for r in rows
+            ]
 
     return await asyncio.to_thread(load)
 

@@ -5,9 +5,10 @@ of another kind, and the read routes (list, get, SSE events: resume point → ex
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, Header, Path, Query
+from pydantic import WithJsonSchema
 from sqlalchemy import Engine
 from sse_starlette import EventSourceResponse
 
@@ -19,17 +20,36 @@ from core.bounds import DB_INT_MAX, RUN_ID_PATTERN
 
 RunId = Annotated[str, Path(min_length=1, max_length=64, pattern=RUN_ID_PATTERN)]
 RunStatus = Literal[
-    "pending", "running", "paused", "completed", "failed", "cancelled", "budget_exceeded"
+    "pending",
+    "running",
+    "paused",
+    "completed",
+    "degraded",
+    "failed",
+    "cancelled",
+    "budget_exceeded",
 ]
-StatusFilter = Annotated[RunStatus | None, Query(alias="status")]
+# Optional query parameters are documented without `null`: a query string cannot send one.
+EVENT_ID_PATTERN = r"^[0-9]{1,9}$"
+StatusFilter = Annotated[
+    RunStatus | None,
+    Query(alias="status"),
+    WithJsonSchema({"type": "string", "enum": list(get_args(RunStatus))}),
+]
 PageLimit = Annotated[int, Query(ge=1, le=200)]
 PageOffset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def _resume_after(
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", pattern=EVENT_ID_PATTERN),
+        WithJsonSchema({"type": "string", "pattern": EVENT_ID_PATTERN}),
+    ] = None,
     after: Annotated[
-        int | None, Query(ge=0, le=DB_INT_MAX, description="resume after this seq")
+        int | None,
+        Query(ge=0, le=DB_INT_MAX, description="resume after this seq"),
+        WithJsonSchema({"type": "integer", "minimum": 0, "maximum": DB_INT_MAX}),
     ] = None,
 ) -> int:
     return resume_point(last_event_id, after)

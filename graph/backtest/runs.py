@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from core.bounds import STORED
 from core.settings import Settings, get_settings
 from graph.backtest.data import BacktestData, load_backtest_data
 from graph.backtest.engine import Decider, EngineHooks, run_engine
@@ -232,7 +231,7 @@ def run_backtest(
     run = _load_run(db, run_id)
     if run.status not in RESUMABLE:
         raise RunStateError(f"run_id: backtest {run_id} is {run.status}, not resumable")
-    params = BacktestParams.model_validate(run.params, context={STORED: True})
+    params = BacktestParams.model_validate(run.params)
     emit: EventSink = on_event or (lambda _event: None)
     factory = decider_factory or default_decider_factory(db, settings)
     state = EngineState.model_validate(run.checkpoint) if run.checkpoint else None

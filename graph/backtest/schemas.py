@@ -41,25 +41,28 @@ class BacktestParams(BaseModel):
     start: PastTime = Field(description="first bar traded (UTC), 2009-01-03 … now")
     end: datetime = Field(description="exclusive end (UTC), after start, at most a day ahead")
     every: EveryBars = Field(default=1, description="decide every N bars")
-    starting_cash: Cash = Field(default=Decimal("10000"))
-    fee_rate: Fraction = Field(default=Decimal("0.001"))
-    slippage_bps: Bps = Field(default=Decimal("5"))
+    # Defaults documented as the JSON numbers the fields take.
+    starting_cash: Cash = Field(default=Decimal("10000"), json_schema_extra={"default": 10000})
+    fee_rate: Fraction = Field(default=Decimal("0.001"), json_schema_extra={"default": 0.001})
+    slippage_bps: Bps = Field(default=Decimal("5"), json_schema_extra={"default": 5})
     warmup_bars: WarmupBars = 200
     max_cost_usd: CostCap | None = Field(
         default=None, description="explicitly raised cost cap; None = settings cap"
     )
-    use_llm_cache: bool = True
+    use_llm_cache: bool = Field(default=True, strict=True)
     blind: bool = Field(
         default=False,
+        strict=True,
         description="the desk sees an anonymous ticker, rebased prices and relative times "
         "(fills and accounting stay real): compare with and without to spot memorisation",
     )
     clip: bool = Field(
         default=False,
+        strict=True,
         description="run on the part of the range real data covers (else such a range is refused)",
     )
     synthetic: bool = Field(
-        default=False, description="ask for synthetic candles (labelled so everywhere)"
+        default=False, strict=True, description="ask for synthetic candles (labelled so everywhere)"
     )
     data_notes: list[str] = Field(
         default_factory=list,

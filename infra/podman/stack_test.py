@@ -200,6 +200,9 @@ def check_analysis(stack: Stack, api: str) -> str:
     assert sample(worker_metrics, "cryptofirm_runs_finished_total", **run_end) == 1
     job = {"task": "firm:analysis", "status": "succeeded"}
     assert sample(worker_metrics, "cryptofirm_jobs_total", **job) == 1
+    # The wait is measured from procrastinate's `deferred` event: only on the real Postgres.
+    wait = {"task": "firm:analysis"}
+    assert sample(worker_metrics, "cryptofirm_job_wait_seconds_count", **wait) == 1
     call = {"agent": "trader", "model": "rules", "provider": "rules", "outcome": "ok"}
     assert sample(worker_metrics, "cryptofirm_llm_calls_total", **call) == 1
     log("/metrics: the API counts the requests and reads the queue; the worker counts the run")

@@ -159,8 +159,12 @@ def test_backtest_not_found_and_bad_input(
         bad: list[tuple[dict[str, Any], str]] = [
             ({**SHORT, "interval": "9q"}, "interval"),
             ({**SHORT, "symbol": "BTC-USDT"}, "symbol"),
-            ({**SHORT, "start": "2008-12-31T00:00:00Z"}, "start"),  # before the era
+            ({**SHORT, "start": "2008-12-31T00:00:00"}, "start"),  # before the era
+            ({**SHORT, "start": "0001-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}, "end"),
             ({**SHORT, "end": "2024-02-01T00:00:00Z"}, "end"),
+            ({**SHORT, "warmup_bars": 1_000_000_000}, "warmup_bars"),
+            ({**SHORT, "starting_cash": 1e308}, "starting_cash"),
+            ({**SHORT, "fee_rate": "abc"}, "fee_rate"),
             ({**SHORT, "every": 0}, "every"),
             ({**SHORT, "start": "1990-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "end"),
         ]

@@ -15,11 +15,11 @@ from api.runs_store import create_run
 from api.sse_client import parse_sse_lines
 from core.settings import Settings
 from graph.events import RunStarted
+from persistence.candles import store_candles
 from persistence.db import init_db
 from persistence.events import StoredEvent, append_events
 from persistence.models import Run, Trade
 from persistence.portfolios import create_portfolio
-from tools.candle_store import store_candles
 
 
 def test_runs_of_a_dead_process_resume_at_start_up(

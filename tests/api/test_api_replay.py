@@ -96,17 +96,23 @@ def test_replay_before_stored_history_is_refused_at_the_request(
     old_store_client: TestClient,
 ) -> None:
     # Known up front (the store cannot serve the bar): 422 naming as_of, before any run starts.
-    response = old_store_client.post(
-        "/api/analysis/runs",
-        json={"symbol": "BTCUSDT", "interval": "1h", "as_of": "2023-01-01T00:00:00"},
-    )
-    assert response.status_code == 422, response.text
-    (error,) = response.json()["errors"]
-    assert error["field"] == "as_of"
-    assert "no stored BTCUSDT 1h history up to 2023-01-01 00:00 UTC" in error["message"]
-    # Plain words for the web UI: no exception class, no CLI command, no ISO seconds.
-    assert "Error" not in error["message"] and "cryptofirm" not in error["message"]
-    assert "00:00:00" not in error["message"]
+    for body, wanted in (
+        (
+            {"symbol": "BTCUSDT", "interval": "1h", "as_of": "2023-01-01T00:00:00"},
+            "no stored BTCUSDT 1h history up to 2023-01-01 00:00 UTC",
+        ),
+        (
+            {"symbol": "SOLUSDT", "interval": "1h", "as_of": AS_OF},
+            "no stored SOLUSDT 1h history up to 2024-02-25 12:00 UTC",
+        ),
+    ):
+        response = old_store_client.post("/api/analysis/runs", json=body)
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["field"] == "as_of" and wanted in error["message"]
+        # Plain words for the web UI: no exception class, no CLI command, no ISO seconds.
+        assert "Error" not in error["message"] and "cryptofirm" not in error["message"]
+        assert "00:00:00" not in error["message"]
     assert old_store_client.get("/api/analysis/runs").json()["total"] == 0  # nothing started
 
 

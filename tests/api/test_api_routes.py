@@ -137,6 +137,7 @@ def test_portfolio_lifecycle_with_a_trade(client: TestClient) -> None:
     assert client.get(f"/api/portfolios/{pid}/positions").json() == detail["positions"]
     [trade] = client.get(f"/api/portfolios/{pid}/trades").json()
     assert trade["client_order_id"] == "manual:1" and trade["side"] == "buy"
+    assert trade["realized_pnl"] is None  # a buy realises nothing
     snapshots = client.get(f"/api/portfolios/{pid}/snapshots").json()
     assert len(snapshots) == 1
     equity = client.get(f"/api/portfolios/{pid}/equity").json()
@@ -158,6 +159,34 @@ def test_portfolio_create_bad_input(client: TestClient, body: dict[str, Any], fi
     response = client.post("/api/portfolios", json=body)
     assert response.status_code == 422
     assert field in _field_errors(response)
+
+
+def test_each_sell_carries_its_realised_pnl(client: TestClient) -> None:
+    pid = client.post("/api/portfolios", json={"name": "pnl", "starting_cash": "10000"}).json()[
+        "id"
+    ]
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    orders = [
+        ("buy", Decimal("40000"), {"size_pct_equity": Decimal("10")}),
+        ("sell", Decimal("44000"), {"sell_fraction": Decimal("0.5")}),
+        ("sell", Decimal("38000"), {"sell_fraction": Decimal("1")}),
+    ]
+    for i, (side, price, size) in enumerate(orders):
+        execute_order(
+            _engine(client),
+            pid,
+            OrderRequest(symbol="BTCUSDT", side=side, **size),  # type: ignore[arg-type]
+            client_order_id=f"pnl:{i}",
+            price=price,
+            at=at,
+        )
+    trades = client.get(f"/api/portfolios/{pid}/trades").json()
+    by_id = {t["client_order_id"]: t for t in trades}
+    first, second = Decimal(by_id["pnl:1"]["realized_pnl"]), Decimal(by_id["pnl:2"]["realized_pnl"])
+    assert first > 0 > second  # sold half above the entry, the rest below
+    assert by_id["pnl:0"]["realized_pnl"] is None
+    # The per-trade figures add up to the portfolio's realised P&L.
+    assert first + second == Decimal(client.get(f"/api/portfolios/{pid}").json()["realized_pnl"])
 
 
 @pytest.mark.parametrize("suffix", ["", "/positions", "/trades", "/snapshots", "/equity"])

@@ -30,6 +30,11 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["--from", "2023-13-01", "--to", "2023-01-05"], "from"),
         (["--from", "2999-01-01", "--to", "2999-02-01"], "future"),
         (["--every", "0", "--from", "2023-01-01", "--to", "2023-01-05"], "every"),
+        (["--from", "0001-01-01", "--to", "9999-12-31"], "--from"),
+        (["--from", "2020-01-01", "--to", "9999-12-31"], "--to"),
+        (["--interval", "1m", "--from", "2009-01-03", "--to", "2024-01-01"], "--to: range"),
+        (["--max-cost", "1e30", "--from", "2023-01-01", "--to", "2023-01-05"], "--max-cost"),
+        (["--from", "2023-01-01", "--to", "2023-01-05", "--export", "."], "--export"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli_env: Path, args: list[str], needle: str) -> None:
@@ -37,6 +42,26 @@ def test_bad_input_is_one_line_and_exit_2(cli_env: Path, args: list[str], needle
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0]
+
+
+def test_export_onto_a_file_fails_before_the_run(cli_env: Path) -> None:
+    taken = cli_env / "taken.csv"
+    taken.write_text("mine")
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "BTCUSDT",
+            "--from",
+            "2023-01-01",
+            "--to",
+            "2023-01-05",
+            "--export",
+            str(taken),
+        ],
+    )
+    assert result.exit_code == 2 and "--export" in result.stderr
+    assert taken.read_text() == "mine" and not (cli_env / "cli.db").exists()
 
 
 def test_short_run_exports(cli_env: Path) -> None:

@@ -310,3 +310,62 @@ async def test_answer_cache_hit_makes_no_model_calls(sqlite_engine: Engine) -> N
     d1 = run_row(sqlite_engine, "cache-1").result
     d2 = run_row(sqlite_engine, "cache-2").result
     assert d1 and d2 and d1["decision"] == d2["decision"]
+
+
+async def test_invalid_answers_are_recorded_and_replayed_identically(sqlite_engine: Engine) -> None:
+    """Every response is recorded, valid or not: a replay repairs exactly as the original did,
+    makes no call, and reports the same tokens and costs."""
+    settings = fake_settings()
+    first = FakeModelClient(script=malformed_then_valid)
+    a = await collect(
+        run_analysis(
+            "BTCUSDT",
+            "1h",
+            run_id="rec-1",
+            engine=sqlite_engine,
+            settings=settings,
+            context_overrides=overrides(first, use_cache=True),
+        )
+    )
+    assert first.attempts("trader") == 2
+    replay = fake_settings(llm_replay=True)
+    second = FakeModelClient(script=lambda *_: "never asked")
+    b = await collect(
+        run_analysis(
+            "BTCUSDT",
+            "1h",
+            run_id="rec-2",
+            engine=sqlite_engine,
+            settings=replay,
+            context_overrides=overrides(second, use_cache=True),
+        )
+    )
+    assert second.calls == []
+    out_a = {e.node: e for e in a if e.type == "agent_output"}
+    out_b = {e.node: e for e in b if e.type == "agent_output"}
+    assert out_b["trader"].repaired and out_b["trader"].cached
+    for node, event in out_a.items():
+        assert out_b[node].output == event.output
+        assert (out_b[node].prompt_tokens, out_b[node].cost_usd) == (
+            event.prompt_tokens,
+            event.cost_usd,
+        )
+    assert b[-1].status == a[-1].status == "completed"
+    assert b[-1].cost_usd == 0  # nothing was spent by the replay itself
+
+
+async def test_replay_without_a_recording_fails_the_run(sqlite_engine: Engine) -> None:
+    client = FakeModelClient()
+    events = await collect(
+        run_analysis(
+            "BTCUSDT",
+            "1h",
+            run_id="miss-1",
+            engine=sqlite_engine,
+            settings=fake_settings(llm_replay=True),
+            context_overrides=overrides(client, use_cache=True),
+        )
+    )
+    assert client.calls == []
+    assert events[-1].status == "failed" and "replay" in (events[-1].reason or "")
+    assert run_row(sqlite_engine, "miss-1").status == "failed"

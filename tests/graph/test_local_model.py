@@ -54,8 +54,9 @@ def settings_for(tmp_path: Path, url: str) -> Settings:
         "llm_prices": {MODEL: {"input_per_mtok": "0", "output_per_mtok": "0"}},
         "llm_structured_output": "json_schema",
         "llm_max_output_tokens": 400,
-        "llm_temperature": 0.0,
+        "llm_temperature": 0.2,
         "llm_seed": 42,
+        "llm_frequency_penalty": 0.5,  # without it the 135M model loops ("1.1.1.1…")
         "llm_timeout_s": 300.0,
         "llm_max_retries": 0,
     }

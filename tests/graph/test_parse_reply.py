@@ -48,3 +48,31 @@ def test_an_unclosed_fence_falls_back_to_the_outer_braces() -> None:
 def test_garbage_is_an_error_that_names_the_problem(text: str, message: str) -> None:
     with pytest.raises(OutputParseError, match=message):
         parse_reply(text, AnalystReport)
+
+
+def test_a_json_answer_gives_its_reasoning_field() -> None:
+    text = '{"reasoning": "Up \\"trend\\".", "signal": "bullish", "score": 0.5, "confidence": 0.6}'
+    report, reasoning = parse_reply(text, AnalystReport)
+    assert report.signal == "bullish" and reasoning == 'Up "trend".'
+
+
+def test_reasoning_tap_streams_the_reasoning_of_a_json_answer_piece_by_piece() -> None:
+    from graph.llm_parse import ReasoningTap
+
+    answer = '{\n  "reasoning": "Trend up;\\nRSI \\u00e9 \\"hot\\".", "signal": "bullish"}'
+    tap = ReasoningTap()
+    out = "".join(tap.feed(answer[i : i + 3]) for i in range(0, len(answer), 3))
+    assert out == 'Trend up;\nRSI é "hot".'
+    prose = ReasoningTap()
+    assert prose.feed("  ") == "" and prose.feed("Plain words") == "  Plain words"
+
+
+def test_answer_schema_puts_reasoning_first_and_bounds_every_text() -> None:
+    from graph.schemas import TEXT_MAX_CHARS, answer_schema
+
+    schema = answer_schema(AnalystReport)
+    assert next(iter(schema["properties"])) == "reasoning"
+    assert schema["required"][0] == "reasoning" and "source" not in schema["properties"]
+    assert schema["properties"]["summary"]["maxLength"] == TEXT_MAX_CHARS
+    assert schema["properties"]["key_points"]["items"]["maxLength"] == TEXT_MAX_CHARS
+    assert schema["additionalProperties"] is False

@@ -9,7 +9,7 @@ const ICON: Record<NodeState, string> = {
   running: "◔",
   done: "●",
   fallback: "◐",
-  "awaiting approval": "⏸",
+  "awaiting approval": "‖",
   failed: "✕",
   stopped: "■",
 };

@@ -390,12 +390,19 @@ export function DrawdownChart({ points, height = 200, testId }: { points: { time
         invertFilledArea: true,
         lineWidth: 1,
         title: "drawdown %",
-        priceFormat: { type: "custom", formatter: (v: number) => `${v.toFixed(1)}%` },
+        priceFormat: { type: "custom", formatter: (v: number) => `${v.toFixed(2)}%`, minMove: 0.01 },
       })
       .setData(data);
     chart.timeScale().fitContent();
     return () => chart.remove();
   }, [data]);
+  if (data.length < 2) {
+    return (
+      <div className="state empty" data-testid={testId}>
+        Not enough equity points for a drawdown yet.
+      </div>
+    );
+  }
   return (
     <div>
       <div className="legend">

@@ -110,7 +110,8 @@ export function outputFlags(o: AgentOutputEvent | undefined): string[] {
 
 /** Each pipeline node's state as the run streams, with its tokens and cost. */
 export function pipelineNodes(view: RunView): PipelineNode[] {
-  const finished = view.finished?.status;
+  // A string, not the schema's union: statuses added later (`degraded`) are handled here too.
+  const finished: string | undefined = view.finished?.status;
   const awaiting = finished === "paused" || (view.decision?.awaiting_approval && !finished);
   const anyStarted = (nodes: readonly string[]) => nodes.some((n) => view.agents[n]?.started || view.agents[n]?.output);
   return PIPELINE.map((node) => {
@@ -121,12 +122,14 @@ export function pipelineNodes(view: RunView): PipelineNode[] {
     else if (node === "prepare" && (anyStarted(ANALYSTS) || view.decision)) state = "done";
     else if (node === "risk_gate" && view.decision) state = "done";
     else if (node === "execute") {
-      if (view.trades.length > 0 || finished === "completed") state = "done";
+      if (view.trades.length > 0 || finished === "completed" || finished === "degraded") state = "done";
       else if (awaiting) state = "awaiting approval";
     }
-    // A completed run went through every node; a failed or cancelled one stopped where it was.
-    if (finished === "completed" && (state === "waiting" || state === "running")) state = "done";
-    if (finished && finished !== "completed" && finished !== "paused" && state === "running") {
+    // A completed (or degraded: finished with fallbacks) run went through every node; a failed
+    // or cancelled one stopped where it was.
+    const ranThrough = finished === "completed" || finished === "degraded";
+    if (ranThrough && (state === "waiting" || state === "running")) state = "done";
+    if (finished && !ranThrough && finished !== "paused" && state === "running") {
       state = finished === "failed" ? "failed" : "stopped";
     }
     const o = a?.output;

@@ -235,7 +235,20 @@ export function Stat({ label, value, tone }: { label: string; value: ReactNode; 
   );
 }
 
-export function Table({ head, children, testId, caption }: { head: ReactNode[]; children: ReactNode; testId?: string; caption?: string }) {
+export function Table({
+  head,
+  children,
+  testId,
+  caption,
+  numeric = [],
+}: {
+  head: ReactNode[];
+  children: ReactNode;
+  testId?: string;
+  caption?: string;
+  /** indexes of the columns holding numbers: their headers align right like their cells */
+  numeric?: number[];
+}) {
   return (
     <div className="table-wrap" tabIndex={0} role="region" aria-label={caption ?? (testId ?? "table").replace(/-/g, " ")}>
       <table data-testid={testId}>
@@ -243,7 +256,9 @@ export function Table({ head, children, testId, caption }: { head: ReactNode[]; 
         <thead>
           <tr>
             {head.map((h, i) => (
-              <th key={i}>{h}</th>
+              <th key={i} className={numeric.includes(i) ? "num" : undefined}>
+                {h}
+              </th>
             ))}
           </tr>
         </thead>

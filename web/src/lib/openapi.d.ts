@@ -681,7 +681,7 @@ export interface components {
              * Fee Rate
              * @default 0.001
              */
-            fee_rate: number;
+            fee_rate: number | string;
             /**
              * Interval
              * @enum {string}
@@ -691,12 +691,12 @@ export interface components {
              * Max Cost Usd
              * @description explicitly raised cost cap; None = settings cap
              */
-            max_cost_usd?: number | null;
+            max_cost_usd?: number | string | null;
             /**
              * Slippage Bps
              * @default 5
              */
-            slippage_bps: number;
+            slippage_bps: number | string;
             /**
              * Start
              * Format: date-time
@@ -1259,7 +1259,10 @@ export interface components {
             /** Ok */
             ok: boolean;
         };
-        /** RiskLimits */
+        /**
+         * RiskLimits
+         * @description Percentages are JSON numbers (a string is refused); ints may be sent as 5 or 5.0.
+         */
         RiskLimits: {
             /**
              * Max Daily Loss Pct
@@ -1654,6 +1657,11 @@ export interface components {
             price: string;
             /** Quantity */
             quantity: string;
+            /**
+             * Realized Pnl
+             * @description a sell's realised P&L (proceeds - the cost basis sold, before fees); None for a buy
+             */
+            realized_pnl?: string | null;
             /** Reason */
             reason: string;
             /** Run Id */
@@ -1733,8 +1741,8 @@ export interface operations {
     agent_logs_api_agents_logs_get: {
         parameters: {
             query?: {
-                run_id?: string | null;
-                agent?: string | null;
+                run_id?: string;
+                agent?: string;
                 limit?: number;
                 offset?: number;
             };
@@ -1800,7 +1808,7 @@ export interface operations {
     list_analysis_runs_api_analysis_runs_get: {
         parameters: {
             query?: {
-                status?: ("pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded") | null;
+                status?: "pending" | "running" | "paused" | "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded";
                 limit?: number;
                 offset?: number;
             };
@@ -2063,10 +2071,10 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description resume after this seq */
-                after?: number | null;
+                after?: number;
             };
             header?: {
-                "Last-Event-ID"?: string | null;
+                "Last-Event-ID"?: string;
             };
             path: {
                 run_id: string;
@@ -2172,7 +2180,7 @@ export interface operations {
     list_backtests_api_backtests_get: {
         parameters: {
             query?: {
-                status?: ("pending" | "running" | "paused" | "completed" | "failed" | "cancelled" | "budget_exceeded") | null;
+                status?: "pending" | "running" | "paused" | "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded";
                 limit?: number;
                 offset?: number;
             };
@@ -2394,10 +2402,10 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description resume after this seq */
-                after?: number | null;
+                after?: number;
             };
             header?: {
-                "Last-Event-ID"?: string | null;
+                "Last-Event-ID"?: string;
             };
             path: {
                 run_id: string;

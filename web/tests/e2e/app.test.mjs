@@ -196,13 +196,15 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     const summary = await p.page.locator('[data-testid="portfolio-summary"]').textContent();
     assert.match(summary ?? "", /Fees paid\s*(?!0\.00)\d/, "the fill's fee shows in the summary");
     await p.page.waitForSelector('[data-testid="equity-chart"] canvas');
-    await p.page.waitForSelector('[data-testid="drawdown-chart"] canvas');
+    await p.page.waitForSelector('[data-testid="drawdown-chart"]'); // one snapshot: says it needs more
     await p.page.waitForTimeout(400);
     assert.ok((await canvasColourCount(p.page, '[data-testid="equity-chart"]')) > 5, "equity chart drawn");
     // The traded market with the fill marked, and the open position's levels; the trade's reason.
     await p.page.waitForSelector('[data-testid="portfolio-price-chart"] canvas');
     assert.match((await p.page.locator('[data-testid="portfolio-price-chart"]').getAttribute("aria-label")) ?? "", /1 trades marked/);
     assert.equal(await p.page.locator('[data-testid="trades-table"] [data-testid="exit-reason"]').count(), 1);
+    // A buy realises nothing: its P&L cell says so with a dash, in a sortable P&L column.
+    assert.equal(await p.page.locator('[data-testid="trades-table"] [data-testid="col-realized_pnl"] button').count(), 1);
     // The OHLCV readout follows the pointer over the chart.
     const readout = p.page.locator('[data-testid="portfolio-price"] [data-testid="ohlc-readout"]');
     const before = await readout.textContent();

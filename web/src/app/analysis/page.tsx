@@ -51,7 +51,7 @@ function Analysis() {
     try {
       const { run_id } = await api.startAnalysis({
         symbol,
-        interval: interval as Interval,
+        interval,
         execute: !replaying && execute && chosenPortfolio !== undefined,
         portfolio_id: chosenPortfolio ?? null,
         as_of: replaying ? replayAt : null,

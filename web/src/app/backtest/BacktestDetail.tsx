@@ -209,6 +209,7 @@ function ResultView({ result, symbol, interval, end }: { result: BacktestResult;
           ) : (
             <Table
               caption="Metrics of the desk and its baselines"
+              numeric={table.columns.map((_, i) => i + 1)}
               head={[
                 "Metric",
                 ...table.columns.map((c) =>

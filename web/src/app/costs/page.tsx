@@ -37,10 +37,10 @@ function BudgetMeter({ label, b }: { label: string; b: BudgetStatus }) {
 function UsageTable({ rows, keyLabel, withModelBadge }: { rows: UsageRow[]; keyLabel: string; withModelBadge?: boolean }) {
   const max = Math.max(...rows.map((r) => num(r.cost_usd)), 0);
   return (
-    <Table caption={`Model usage per ${keyLabel.toLowerCase()}`} head={[keyLabel, "Calls", "Prompt tokens", "Completion tokens", "Cost", "Share of cost"]}>
+    <Table caption={`Model usage per ${keyLabel.toLowerCase()}`} numeric={[1, 2, 3, 4]} head={[keyLabel, "Calls", "Prompt tokens", "Completion tokens", "Cost", "Share of cost"]}>
       {rows.map((r) => (
         <tr key={r.key}>
-          <td>{withModelBadge ? <ModelBadge model={r.key} /> : r.key}</td>
+          <td>{withModelBadge ? <ModelBadge model={r.key} /> : r.key.replace(/_/g, " ")}</td>
           <td className="num">{fmtNum(r.calls, 0)}</td>
           <td className="num">{fmtNum(r.prompt_tokens, 0)}</td>
           <td className="num">{fmtNum(r.completion_tokens, 0)}</td>
@@ -117,11 +117,11 @@ export default function CostsPage() {
       <Card title="Recent calls">
         <View state={logs} isEmpty={(r) => r.length === 0} empty={empty}>
           {(rows) => (
-            <Table caption="Recent model calls" head={["Time", "Agent", "Model", "Tokens", "Cost", "Latency", "Status"]}>
+            <Table caption="Recent model calls" numeric={[3, 4, 5]} head={["Time", "Agent", "Model", "Tokens", "Cost", "Latency", "Status"]}>
               {rows.map((l) => (
                 <tr key={l.id}>
                   <td>{fmtTime(l.created_at)}</td>
-                  <td>{l.agent}</td>
+                  <td>{l.agent.replace(/_/g, " ")}</td>
                   <td>
                     <ModelBadge model={l.model} />
                   </td>

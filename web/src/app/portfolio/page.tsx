@@ -80,6 +80,14 @@ const TRADE_COLUMNS: Column<Trade>[] = [
     render: (t) => <span className={`badge ${t.side}`}>{t.side.toUpperCase()}</span>,
   },
   {
+    key: "realized_pnl",
+    label: "Realised P&L",
+    num: true,
+    sortValue: (t) => (t.realized_pnl == null ? null : num(t.realized_pnl)),
+    render: (t) => (t.realized_pnl == null ? <span className="muted" title="a buy realises nothing">—</span> : fmtMoney(t.realized_pnl)),
+    className: (t) => signClass(t.realized_pnl),
+  },
+  {
     key: "reason",
     label: "Reason",
     sortValue: (t) => t.reason,
@@ -129,7 +137,7 @@ function PortfolioDetail({ id }: { id: number }) {
       <Card title="Open positions">
         <View state={positions} isEmpty={(p) => p.length === 0} empty="No open positions.">
           {(list) => (
-            <Table caption="Open positions" head={["Symbol", "Unrealised P&L", "Value", "Quantity", "Avg entry", "Mark", "Stop", "Target"]} testId="positions-table">
+            <Table caption="Open positions" numeric={[1, 2, 3, 4, 5, 6, 7]} head={["Symbol", "Unrealised P&L", "Value", "Quantity", "Avg entry", "Mark", "Stop", "Target"]} testId="positions-table">
               {list.map((p) => (
                 <tr key={p.symbol}>
                   <td>{p.symbol}</td>
