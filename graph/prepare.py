@@ -116,9 +116,9 @@ def data_warnings(snap: IndicatorSnapshot) -> list[str]:
     warnings = []
     if snap.source == "synthetic":
         warnings.append(
-            f"synthetic data: no stored or live {snap.symbol} {snap.interval} candles were "
-            "available, so the desk analysed GENERATED candles — not market prices. "
-            "Import or fetch history (cryptofirm data) for a real analysis."
+            f"synthetic data: these {snap.symbol} {snap.interval} candles are GENERATED "
+            "(DATA_SOURCE=synthetic or a synthetic portfolio), not market prices; the decision "
+            "says nothing about the real market."
         )
     if "resampled" in snap.source:
         warnings.append(

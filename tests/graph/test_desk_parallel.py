@@ -68,7 +68,8 @@ async def test_messages_mode_streams_token_chunks_of_every_agent_interleaved() -
     analysts = [n for n in nodes if n in ("technical", "sentiment", "tokenomics")]
     switches = sum(1 for a, b in itertools.pairwise(analysts) if a != b)
     assert switches > 10, "the analysts streamed one after another"
-    messages = final["messages"]  # type: ignore[index]
-    assert {m.name for m in messages} == agents
+    # The agents' messages, then the desk's answer (written whole by `report`, not streamed).
+    *messages, answer = final["messages"]  # type: ignore[index]
+    assert answer.name == "desk" and {m.name for m in messages} == agents
     for m in messages:
         assert ids[m.name] == {m.id}  # one streamed message per agent, same id in the state
