@@ -57,7 +57,7 @@ class RiskLimits(BaseModel):
     max_data_age_bars: Annotated[int, JSON_NUMBER] = Field(
         default=2,
         ge=1,
-        le=1_000,
+        le=1_000_000,
         description="refuse to trade when the latest bar is older than this many bars",
     )
 

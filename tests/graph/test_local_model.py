@@ -23,6 +23,7 @@ from graph.runner import run_analysis
 from graph.schemas import CallRecord
 from persistence.db import init_db, session_scope
 from persistence.models import AgentLog, Run
+from tools.tokenomics import PointInTimeTokenomicsProvider
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -64,7 +65,12 @@ def settings_for(tmp_path: Path, url: str) -> Settings:
 
 
 def overrides() -> dict[str, Any]:
-    return {"market_data": StaticMarketData(), "sentiment": StaticSentiment(), "now": NOW}
+    return {
+        "market_data": StaticMarketData(),
+        "sentiment": StaticSentiment(),
+        "tokenomics": PointInTimeTokenomicsProvider(),  # NOW predates the offline table
+        "now": NOW,
+    }
 
 
 def logs(engine: Engine, run_id: str) -> list[AgentLog]:

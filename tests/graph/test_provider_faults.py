@@ -22,6 +22,7 @@ from graph.runner import run_analysis
 from graph.tokens import count_tokens
 from persistence.db import init_db, session_scope
 from persistence.models import AgentLog, Run
+from tools.tokenomics import PointInTimeTokenomicsProvider
 
 MODEL = "fault-model"
 PRICE = ModelPrice(input_per_mtok=Decimal("1.00"), output_per_mtok=Decimal("2.00"))
@@ -52,7 +53,12 @@ def settings_for(tmp_path: Path, url: str, **extra: Any) -> Settings:
 
 async def run(settings: Settings, run_id: str) -> tuple[list[Any], Engine]:
     engine = init_db(settings.database_url)
-    overrides = {"market_data": StaticMarketData(), "sentiment": StaticSentiment(), "now": NOW}
+    overrides = {
+        "market_data": StaticMarketData(),
+        "sentiment": StaticSentiment(),
+        "tokenomics": PointInTimeTokenomicsProvider(),  # NOW predates the offline table
+        "now": NOW,
+    }
     events = await collect(
         run_analysis(
             "BTCUSDT",

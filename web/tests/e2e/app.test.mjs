@@ -34,7 +34,7 @@ async function createPortfolio(extra = {}) {
   return api("/portfolios", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ name: `e2e-${Date.now()}`, starting_cash: "10000", risk: { max_data_age_bars: 100000000 }, ...extra }),
+    body: JSON.stringify({ name: `e2e-${Date.now()}`, starting_cash: "10000", risk: { max_data_age_bars: 1000000 }, ...extra }),
   });
 }
 
@@ -121,7 +121,10 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     await toggle.click();
     assert.ok(await page.locator("nav.nav a", { hasText: "Backtest" }).isVisible());
     await screenshot(page, "dashboard-390-nav");
-    assert.deepEqual(problems, []);
+    // The one expected failure: the 15m refusal above (422) logged by the browser.
+    const refusals = problems.filter((p) => p.includes("status of 422"));
+    assert.equal(refusals.length, 1, `expected the 15m refusal only: ${problems.join(" | ")}`);
+    assert.deepEqual(problems.filter((p) => !p.includes("status of 422")), []);
     await context.close();
   });
 

@@ -132,11 +132,15 @@ describe("the UI tells the truth at a glance", { timeout: 240_000 }, () => {
     await page.waitForSelector('[data-testid="analysis-symbol"] option:text-is("BTCUSDT")', { state: "attached" });
     await page.fill('[data-testid="replay-at"]', "2001-01-01T00:00");
     await page.click('[data-testid="analyze-button"]');
-    await page.waitForURL((u) => u.searchParams.has("run"));
-    await page.waitForSelector('[data-testid="run-card"] [data-status="failed"]', { timeout: 60_000 });
-    const alerts = (await page.locator('[role="alert"]').allTextContents()).join(" | ");
-    assert.match(alerts, /no stored BTCUSDT 1h candles/);
+    // Known up front: the API refuses the replay (422 naming as_of) and no run starts; the form
+    // says so in plain words, under the form's own field name.
+    const refusal = page.locator('.card [role="alert"]').first();
+    await refusal.waitFor();
+    const alerts = (await refusal.textContent()) ?? "";
+    assert.match(alerts, /no stored BTCUSDT 1h history up to 2001-01-01 00:00 UTC/);
+    assert.match(alerts, /Replay at/);
     assertPlain(alerts, "the replay error");
+    assert.equal(new URL(page.url()).searchParams.has("run"), false, "no run was started");
     // A form error from the API (422) names the form's field, not the API's.
     const future = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 16);
     await page.evaluate(() => document.querySelector('[data-testid="replay-at"]')?.removeAttribute("max"));
