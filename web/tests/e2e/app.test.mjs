@@ -182,7 +182,11 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
     assert.ok(await page.locator('[data-testid="rules-badge"]').first().isVisible(), "offline model is labelled");
     await screenshot(page, "analysis-1280");
     assert.ok(traded, "no analysis produced a trade on any tried market");
-    assert.equal(await page.locator('[data-testid="decision-card"] [data-testid="decision-status"]').textContent(), "approved");
+    // Approved as proposed, or approved with the risk checks' cut stated.
+    assert.match(
+      (await page.locator('[data-testid="decision-card"] [data-testid="decision-status"]').textContent()) ?? "",
+      /^approved(, cut from [\d.]+% to [\d.]+%)?$/,
+    );
     visited.run = new URL(page.url()).searchParams.get("run");
     visited.portfolio = pid;
     assert.deepEqual(problems, []);

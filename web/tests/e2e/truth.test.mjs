@@ -130,14 +130,14 @@ describe("the UI tells the truth at a glance", { timeout: 240_000 }, () => {
     const { page, context } = await newPage(browser, DESKTOP);
     await page.goto(`${backend.baseUrl}/analysis/`);
     await page.waitForSelector('[data-testid="analysis-symbol"] option:text-is("BTCUSDT")', { state: "attached" });
-    await page.fill('[data-testid="replay-at"]', "2001-01-01T00:00");
+    await page.fill('[data-testid="replay-at"]', "2016-01-01T00:00");
     await page.click('[data-testid="analyze-button"]');
     // Known up front: the API refuses the replay (422 naming as_of) and no run starts; the form
     // says so in plain words, under the form's own field name.
     const refusal = page.locator('.card [role="alert"]').first();
     await refusal.waitFor();
     const alerts = (await refusal.textContent()) ?? "";
-    assert.match(alerts, /no stored BTCUSDT 1h history up to 2001-01-01 00:00 UTC/);
+    assert.match(alerts, /no stored BTCUSDT 1h history up to 2016-01-01 00:00 UTC/);
     assert.match(alerts, /Replay at/);
     assertPlain(alerts, "the replay error");
     assert.equal(new URL(page.url()).searchParams.has("run"), false, "no run was started");
