@@ -56,9 +56,9 @@ class PromptLog(RulesModelClient):
         super().__init__()
         self.users: list[str] = []
 
-    async def generate(self, agent, prompt, schema, on_token=None):  # type: ignore[no-untyped-def]
+    def chat_model(self, agent, prompt, schema):  # type: ignore[no-untyped-def]
         self.users.append(prompt.user)
-        return await super().generate(agent, prompt, schema, on_token)
+        return super().chat_model(agent, prompt, schema)
 
 
 def run(tmp_path: Path, *, blind: bool, client: RulesModelClient) -> tuple[object, GraphDecider]:
