@@ -37,7 +37,7 @@ from persistence.ledger import reconcile
 from persistence.models import BacktestResult, Run
 from persistence.portfolios import create_portfolio
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(900)]
 
 KILLS = 20
 TERMINAL = {"completed", "failed", "cancelled", "budget_exceeded"}
@@ -103,7 +103,7 @@ def test_kill_dash_nine_workers_mid_run(firm_db: FirmDb, processes: Processes) -
     backtests: list[str] = []
     killed: dict[str, int] = {"analysis": 0, "backtest": 0}
     rng = random.Random(12)
-    deadline = time.monotonic() + 360
+    deadline = time.monotonic() + 720  # a bound for a loaded 2-core machine, not a target
     while sum(killed.values()) < KILLS:
         assert time.monotonic() < deadline, f"only {killed} mid-run kills"
         active = [

@@ -15,7 +15,7 @@ from firm_helpers import BARS, FirmDb, Processes, uptrend
 
 from api.sse_client import ReceivedEvent, parse_sse_lines
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _stream(base: str, url: str, last_id: int | None = None) -> list[ReceivedEvent]:
