@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_server import SYSTEM_PROMPTS
+from fault_server import VALID as VALID_OUTPUT
 from graph_fakes import NOW, StaticMarketData, StaticSentiment, collect
 from sqlalchemy import Engine, select
 
 from core.settings import ModelPrice, Settings
-from graph.agents import researcher, risk_manager, sentiment, technical, tokenomics, trader
+from graph.agents import technical
 from graph.models import OpenAIChatClient, Prompt
 from graph.runner import run_analysis
 from graph.schemas import AnalystReport
@@ -35,25 +37,6 @@ PRICES = {
 }
 ANALYSTS = {"technical", "sentiment", "tokenomics"}
 DECIDERS = {"researcher", "trader", "risk_manager"}
-SYSTEM_PROMPTS = {
-    module.SYSTEM: name
-    for name, module in {
-        "technical": technical,
-        "sentiment": sentiment,
-        "tokenomics": tokenomics,
-        "researcher": researcher,
-        "trader": trader,
-        "risk_manager": risk_manager,
-    }.items()
-}
-VALID_OUTPUT: dict[str, dict[str, Any]] = {
-    "technical": {"signal": "bullish", "score": 0.6, "confidence": 0.7, "summary": "uptrend"},
-    "sentiment": {"signal": "neutral", "score": 0.1, "confidence": 0.4, "summary": "calm"},
-    "tokenomics": {"signal": "neutral", "score": 0.0, "confidence": 0.5, "summary": "fixed"},
-    "researcher": {"direction": "bullish", "conviction": 0.6, "summary": "trend up"},
-    "trader": {"action": "buy", "size_pct": 5, "stop_loss": 95, "take_profit": 110},
-    "risk_manager": {"verdict": "approve", "size_pct": 5, "stop_loss": 95, "take_profit": 110},
-}
 
 
 def valid_reply(agent: str) -> str:
