@@ -186,6 +186,14 @@ class EventMapper:
             events.extend(self._node_update(node, update))
         return events
 
+    def adopt_checkpointed(self, values: dict[str, Any]) -> None:
+        """A resumed run: the decision and execution the checkpoint holds when the nodes that
+        made them ran before the pause or the crash (this stream never saw them)."""
+        if self.decision is None and values.get("decision") is not None:
+            self.decision = FinalDecision.model_validate(values["decision"])
+        if self.execution is None and values.get("execution") is not None:
+            self.execution = ExecutionResult.model_validate(values["execution"])
+
     def _decision_event(self, *, awaiting: bool = False) -> Decision:
         d = self.decision
         assert d is not None
@@ -318,6 +326,7 @@ async def _drive(
                     # A resumed run: the agents ran before the pause, in the checkpoint.
                     snapshot = await app.aget_state(config)
                     calls = list(snapshot.values.get("calls") or calls)
+                    mapper.adopt_checkpointed(snapshot.values)
                 status, error = run_outcome(calls)
                 if error is not None:
                     severity = "error" if status == "failed" else "warning"

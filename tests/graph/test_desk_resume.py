@@ -13,7 +13,7 @@ from sqlalchemy import select
 from graph.checkpoint import open_checkpointer
 from graph.graph import compile_desk
 from persistence.db import make_engine, session_scope, upgrade
-from persistence.models import Trade
+from persistence.models import Run, Trade
 from persistence.portfolios import create_portfolio
 
 ANALYSTS = ("technical", "sentiment", "tokenomics")
@@ -104,4 +104,9 @@ async def test_human_approval_pause_then_resume(tmp_path, approved: bool) -> Non
         assert ids == [("run:appr-1", "buy")]
     else:
         assert trades == [] and ids == []
+    # The run's result keeps the decision made before the pause (this stream never saw it).
+    with session_scope(engine) as s:
+        result = s.get(Run, "appr-1").result or {}  # type: ignore[union-attr]
+    assert result["decision"]["action"] == "buy"
+    assert result["execution"]["status"] == ("filled" if approved else "rejected_by_human")
     engine.dispose()
