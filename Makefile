@@ -42,7 +42,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 # Bytecode is compiled up front: with PYTHONDONTWRITEBYTECODE set (as in some shells and CI
 # images) every command would otherwise recompile pandas, LangGraph & co. — ~4 s per process.
 install: $(VENV)/.installed
-	@$(PY) -m compileall -q core persistence tools graph firm api cli bench >/dev/null
+	@$(PY) -m compileall -q core persistence tools graph firm sessions api cli bench >/dev/null
 
 lint: install
 	$(VENV)/bin/ruff check .

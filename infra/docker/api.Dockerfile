@@ -42,6 +42,7 @@ COPY persistence ./persistence
 COPY tools ./tools
 COPY graph ./graph
 COPY firm ./firm
+COPY sessions ./sessions
 COPY api ./api
 COPY cli ./cli
 RUN --mount=type=cache,target=/root/.cache/uv \
