@@ -49,10 +49,20 @@ otherwise race on the saver's CREATE TABLEs."""
 
 
 async def _setup_once(conninfo: str, saver: BaseCheckpointSaver[str]) -> None:
+    """`saver.setup()` under the advisory lock. The lock is polled with short
+    `pg_try_advisory_lock` statements, never waited for in one: the saver's migrations include
+    CREATE INDEX CONCURRENTLY, which waits for every open transaction — a process blocked in
+    `pg_advisory_lock` is one, so a blocking wait deadlocks the holder (found with three
+    workers starting on a fresh database: they hung for good)."""
     import psycopg
 
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as lock:
-        await lock.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        while True:
+            cur = await lock.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+            row = await cur.fetchone()
+            if row and row[0]:
+                break
+            await asyncio.sleep(0.2)
         await saver.setup()  # type: ignore[attr-defined]
 
 
