@@ -104,14 +104,14 @@ bench: install
 # Base-image tarballs and the podman-compose venv are cached outside the tree (warm reruns).
 OPS_CACHE ?= $(HOME)/.cache/cryptofirm
 COMPOSE_VENV := $(OPS_CACHE)/podman-compose
-PODMAN_PACKAGES := podman buildah runc slirp4netns uidmap fuse-overlayfs netavark aardvark-dns mmdebstrap
+PODMAN_PACKAGES := podman buildah runc slirp4netns uidmap fuse-overlayfs netavark aardvark-dns iptables mmdebstrap
 
 lint-ops: install
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 	$(VENV)/bin/hadolint infra/docker/*.Dockerfile infra/podman/*.Containerfile
 
 podman:
-	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null || { apt-get update -qq && \
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v iptables >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PODMAN_PACKAGES) >/dev/null; }
 
 $(COMPOSE_VENV)/bin/podman-compose:

@@ -103,7 +103,10 @@ class Stack:
         return f"{self.project}_{service}_1"
 
     def up(self, *services: str) -> None:
-        run(*self.compose, "up", "-d", "--no-deps", *services, capture=True)
+        done = run(*self.compose, "up", "-d", "--no-deps", *services, check=False, capture=True)
+        if done.returncode != 0:  # say why: podman's own message, not only an exit status
+            print(done.stdout[-6000:], done.stderr[-6000:], sep="\n", file=sys.stderr)
+            raise SystemExit(f"compose up {' '.join(services)} failed ({done.returncode})")
 
     def healthy(self, service: str) -> bool:
         probe = run(
