@@ -46,15 +46,48 @@ def run_id_of(runtime: Runtime[Any], ctx: DeskContext) -> str | None:
     return info.thread_id if info is not None else None
 
 
+def _describe(prop: dict[str, Any]) -> str:
+    """One answer field in words, from its answer-schema entry (`graph.schemas.answer_schema`)."""
+    kind, enum = prop.get("type"), prop.get("enum")
+    if "anyOf" in prop:
+        text = " or ".join(_describe(p) for p in prop["anyOf"])
+    elif enum is not None and kind == "number":
+        text = f"a number from {enum[0]:g} to {enum[-1]:g} in steps of 0.1"
+    elif enum is not None:
+        text = "one of " + ", ".join(json.dumps(v) for v in enum)
+    elif kind == "integer" and "minimum" in prop:
+        text = f"a whole number from {prop['minimum']} to {prop['maximum']}"
+    elif kind == "number":
+        text = "a price above 0" if "exclusiveMinimum" in prop else "a number"
+    elif kind == "array":
+        text = f"a list of at most {prop['maxItems']} short texts"
+    elif kind == "string":
+        text = "a date-time (ISO 8601)" if prop.get("format") == "date-time" else "a short text"
+    else:
+        text = {"boolean": "true or false"}.get(str(kind), str(kind))  # null
+    description = prop.get("description")
+    return f"{text} ({description})" if description else text
+
+
+def field_guide(schema: type[BaseModel]) -> str:
+    """The answer's fields in order, one line each: what the model must write, in words. Small
+    models copy a schema's numbers (`"minimum":-1`) into the answer; a guide they read."""
+    props = answer_schema(schema)["properties"]
+    lines = [
+        '"reasoning": your reasoning about the facts, 2 or 3 short sentences',
+        *(f'"{name}": {_describe(prop)}' for name, prop in props.items() if name != "reasoning"),
+    ]
+    return "\n".join(lines)
+
+
 def system_prompt(role: str, schema: type[BaseModel]) -> str:
     """An agent's system prompt: its role, then the answer format. Both are fixed per agent, so
     they are rendered once at import and every call shares the same prefix (which providers
     cache); the user message carries only the facts of the decision."""
     return (
         f"{role}\n\n"
-        "Answer with ONE JSON object matching this JSON schema. Write `reasoning` first: your "
-        "own reasoning about the facts above, 2 to 4 plain sentences; then the other fields.\n"
-        + json.dumps(answer_schema(schema), separators=(",", ":"))
+        "Answer with ONE JSON object with exactly these fields, in this order:\n"
+        + field_guide(schema)
     )
 
 

@@ -23,6 +23,7 @@ from graph.runner import run_analysis
 from graph.schemas import CallRecord
 from persistence.db import init_db, session_scope
 from persistence.models import AgentLog, Run
+from tools.tokenomics import PointInTimeTokenomicsProvider
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -54,9 +55,8 @@ def settings_for(tmp_path: Path, url: str) -> Settings:
         "llm_prices": {MODEL: {"input_per_mtok": "0", "output_per_mtok": "0"}},
         "llm_structured_output": "json_schema",
         "llm_max_output_tokens": 400,
-        "llm_temperature": 0.2,
+        "llm_temperature": 0.0,
         "llm_seed": 42,
-        "llm_frequency_penalty": 0.5,  # without it the 135M model loops ("1.1.1.1…")
         "llm_timeout_s": 300.0,
         "llm_max_retries": 0,
     }
@@ -64,12 +64,12 @@ def settings_for(tmp_path: Path, url: str) -> Settings:
 
 
 def overrides() -> dict[str, Any]:
-    # NOW predates the offline tokenomics table, so the tokenomics analyst reports its inputs
-    # unavailable and makes no call: five agents ask the model. (Asked too, SmolLM2-135M's
-    # tokenomics and trader answers break numeric ranges and the decision has 3 of 6 valid.)
+    """Inputs for all six agents at NOW: BTC's tokenomics from its issuance schedule (the
+    point-in-time provider of backtests and replays), so every agent asks the model."""
     return {
         "market_data": StaticMarketData(),
         "sentiment": StaticSentiment(),
+        "tokenomics": PointInTimeTokenomicsProvider(),
         "now": NOW,
     }
 
