@@ -158,6 +158,10 @@ TEXT_MAX_CHARS = 120
 LIST_MAX_ITEMS = 3
 FRACTION_STEP = Decimal("0.1")
 """Grid of a bounded fraction (score, confidence, conviction) in the answer schema."""
+POSITIVE_NUMBER_PATTERN = r"^(0\.[0-9]{0,7}[1-9]|[1-9][0-9]{0,11}(\.[0-9]{1,8})?)$"
+"""A positive decimal (a price: 0.0003, 64250.5), written as a JSON string: the only way to
+make a grammar enforce "> 0" (llama.cpp ignores exclusiveMinimum on numbers; SmolLM2 answered
+-1.0 and 0.0 for prices). The output models parse the string as the number it spells."""
 _DROPPED_KEYS = ("title", "default")
 
 
@@ -174,13 +178,17 @@ def _bounded(prop: dict[str, Any]) -> dict[str, Any]:
     Grammar converters (llama.cpp's GBNF, measured) ignore `minimum`/`maximum` on a `number`:
     SmolLM2 answered `"confidence": -1` for a field bounded 0..1. So a bounded number becomes
     what a grammar does enforce: a small range (score -1..1, confidence 0..1) an enum on a 0.1
-    grid, a wide one (size 0..100 %) an integer with bounds. Every grid value is valid for the
-    output model, so validation is unchanged. Strings and lists get length bounds."""
+    grid, a wide one (size 0..100 %) an integer with bounds, a positive one (a price) a string
+    matching `POSITIVE_NUMBER_PATTERN`. Every value these allow is valid for the output model,
+    so validation is unchanged. Strings and lists get length bounds."""
     prop = {k: v for k, v in prop.items() if k not in _DROPPED_KEYS}
     if "anyOf" in prop:
         prop["anyOf"] = [_bounded(p) for p in prop["anyOf"]]
     kind = prop.get("type")
-    if kind == "string" and "enum" not in prop:
+    if kind == "number" and prop.get("exclusiveMinimum") == 0 and "maximum" not in prop:
+        del prop["exclusiveMinimum"]
+        prop.update(type="string", pattern=POSITIVE_NUMBER_PATTERN)
+    elif kind == "string" and "enum" not in prop and "pattern" not in prop:
         prop.setdefault("maxLength", TEXT_MAX_CHARS)
     if kind == "number" and "minimum" in prop and "maximum" in prop:
         low, high = prop["minimum"], prop["maximum"]

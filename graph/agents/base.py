@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from graph.context import DeskContext
 from graph.llm import AgentCall, call_agent
 from graph.models import Prompt
-from graph.schemas import answer_schema
+from graph.schemas import POSITIVE_NUMBER_PATTERN, answer_schema
 
 SIGNIFICANT_DIGITS = 6
 """Numbers in prompts: enough for any price or indicator to mean what it says (26958.9, RSI
@@ -58,7 +58,10 @@ def _describe(prop: dict[str, Any]) -> str:
     elif kind == "integer" and "minimum" in prop:
         text = f"a whole number from {prop['minimum']} to {prop['maximum']}"
     elif kind == "number":
-        text = "a price above 0" if "exclusiveMinimum" in prop else "a number"
+        text = "a number"
+    elif prop.get("pattern") == POSITIVE_NUMBER_PATTERN:
+        text = "a price above 0 in quotes"
+
     elif kind == "array":
         text = f"a list of at most {prop['maxItems']} short texts"
     elif kind == "string":

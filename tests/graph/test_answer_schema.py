@@ -4,12 +4,15 @@ valid for the output model, and system prompts that describe the fields in words
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
 from graph.agents import researcher, risk_manager, technical, trader
 from graph.agents.base import field_guide
 from graph.schemas import (
+    POSITIVE_NUMBER_PATTERN,
     AnalystReport,
     ResearchThesis,
     RiskReview,
@@ -35,7 +38,22 @@ def test_bounded_numbers_become_enums_or_bounded_integers() -> None:
         size = answer_schema(schema)["properties"]["size_pct"]
         assert size == {"maximum": 100, "minimum": 0, "type": "integer"}
     stop = answer_schema(TradeProposal)["properties"]["stop_loss"]
-    assert {"type": "null"} in stop["anyOf"]
+    assert stop["anyOf"] == [
+        {"type": "string", "pattern": POSITIVE_NUMBER_PATTERN},
+        {"type": "null"},
+    ]
+
+
+@pytest.mark.parametrize("price", ["0.0003", "0.5", "7", "100", "64250.5", "64250.12345678"])
+def test_a_price_the_pattern_allows_is_that_price(price: str) -> None:
+    assert re.fullmatch(POSITIVE_NUMBER_PATTERN, price)
+    proposal = TradeProposal.model_validate({"action": "buy", "size_pct": 5, "stop_loss": price})
+    assert proposal.stop_loss == float(price)
+
+
+@pytest.mark.parametrize("price", ["0", "0.0", "-1.0", "01.5", "1e5", "", "1.", "price"])
+def test_the_pattern_refuses_what_is_not_a_positive_price(price: str) -> None:
+    assert not re.fullmatch(POSITIVE_NUMBER_PATTERN, price)
 
 
 @pytest.mark.parametrize("schema", SCHEMAS)
@@ -73,7 +91,7 @@ def test_system_prompts_describe_the_fields_in_order_without_schema_numbers() ->
     names = [line.split(":", 1)[0].strip('"') for line in guide.splitlines()]
     assert names == list(answer_schema(TradeProposal)["properties"])
     assert '"size_pct": a whole number from 0 to 100' in guide
-    assert '"stop_loss": a price above 0 or null' in guide
+    assert '"stop_loss": a price above 0 in quotes or null' in guide
     assert "from -1 to 1 in steps of 0.1" in field_guide(AnalystReport)
     for module in (technical, researcher, trader, risk_manager):
         assert field_guide_of(module.SYSTEM)
