@@ -158,8 +158,8 @@ TEXT_MAX_CHARS = 120
 LIST_MAX_ITEMS = 3
 FRACTION_STEP = Decimal("0.1")
 """Grid of a bounded fraction (score, confidence, conviction) in the answer schema."""
-POSITIVE_NUMBER_PATTERN = r"^(0\.[0-9]{0,7}[1-9]|[1-9][0-9]{0,11}(\.[0-9]{1,8})?)$"
-"""A positive decimal (a price: 0.0003, 64250.5), written as a JSON string: the only way to
+POSITIVE_NUMBER_PATTERN = r"^(0\.[0-9]{0,11}[1-9]|[1-9][0-9]{0,11}(\.[0-9]{1,8})?)$"
+"""A positive decimal (a price: 0.000001234, 64250.5), written as a JSON string: the only way to
 make a grammar enforce "> 0" (llama.cpp ignores exclusiveMinimum on numbers; SmolLM2 answered
 -1.0 and 0.0 for prices). The output models parse the string as the number it spells."""
 _DROPPED_KEYS = ("title", "default")

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from graph.context import DeskContext
 from graph.llm import AgentCall, call_agent
 from graph.models import Prompt
-from graph.schemas import POSITIVE_NUMBER_PATTERN, answer_schema
+from graph.schemas import FRACTION_STEP, POSITIVE_NUMBER_PATTERN, answer_schema
 
 SIGNIFICANT_DIGITS = 6
 """Numbers in prompts: enough for any price or indicator to mean what it says (26958.9, RSI
@@ -52,7 +52,7 @@ def _describe(prop: dict[str, Any]) -> str:
     if "anyOf" in prop:
         text = " or ".join(_describe(p) for p in prop["anyOf"])
     elif enum is not None and kind == "number":
-        text = f"a number from {enum[0]:g} to {enum[-1]:g} in steps of 0.1"
+        text = f"a number from {enum[0]:g} to {enum[-1]:g} in steps of {FRACTION_STEP}"
     elif enum is not None:
         text = "one of " + ", ".join(json.dumps(v) for v in enum)
     elif kind == "integer" and "minimum" in prop:
@@ -61,7 +61,6 @@ def _describe(prop: dict[str, Any]) -> str:
         text = "a number"
     elif prop.get("pattern") == POSITIVE_NUMBER_PATTERN:
         text = "a price above 0 in quotes"
-
     elif kind == "array":
         text = f"a list of at most {prop['maxItems']} short texts"
     elif kind == "string":

@@ -44,7 +44,9 @@ def test_bounded_numbers_become_enums_or_bounded_integers() -> None:
     ]
 
 
-@pytest.mark.parametrize("price", ["0.0003", "0.5", "7", "100", "64250.5", "64250.12345678"])
+@pytest.mark.parametrize(
+    "price", ["0.000001234", "0.0003", "0.5", "7", "100", "64250.5", "64250.12345678"]
+)
 def test_a_price_the_pattern_allows_is_that_price(price: str) -> None:
     assert re.fullmatch(POSITIVE_NUMBER_PATTERN, price)
     proposal = TradeProposal.model_validate({"action": "buy", "size_pct": 5, "stop_loss": price})
