@@ -76,9 +76,9 @@ def _local_model() -> None:
             "llm_model_strong": "smollm2",
             "llm_prices": {"smollm2": {"input_per_mtok": "0", "output_per_mtok": "0"}},
             "llm_max_output_tokens": 400,
-            "llm_temperature": 0.2,
+            "llm_structured_output": "json_schema",
+            "llm_temperature": 0.0,  # greedy, as tests/graph/test_local_model.py: reproducible
             "llm_seed": 42,
-            "llm_frequency_penalty": 0.5,
             "llm_timeout_s": 600.0,
             "llm_max_retries": 0,
         }

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-Signal = Literal["bullish", "bearish", "neutral"]
-Action = Literal["buy", "sell", "hold"]
+
+def _case_insensitive(value: Any) -> Any:
+    """An enum answered as "Bullish" or " HOLD " means the same word: accepted, nothing else is
+    guessed (an unknown word still fails validation)."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Signal = Annotated[Literal["bullish", "bearish", "neutral"], BeforeValidator(_case_insensitive)]
+Action = Annotated[Literal["buy", "sell", "hold"], BeforeValidator(_case_insensitive)]
+Verdict = Annotated[Literal["approve", "resize", "reject"], BeforeValidator(_case_insensitive)]
 
 
 class AnalystReport(BaseModel):
@@ -61,7 +69,7 @@ class RiskReview(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    verdict: Literal["approve", "resize", "reject"]
+    verdict: Verdict
     size_pct: float = Field(ge=0, le=100)
     stop_loss: float | None = Field(default=None, gt=0, description="price; null if none")
     take_profit: float | None = Field(default=None, gt=0, description="price; null if none")
@@ -142,19 +150,53 @@ class CallRecord(BaseModel):
 MODEL_EXCLUDED_FIELDS = frozenset({"source"})
 """Output fields that code fills in, never the model (the analysts' data source)."""
 
-REASONING_FIELD: dict[str, Any] = {"type": "string", "maxLength": 400}
+REASONING_FIELD: dict[str, Any] = {"type": "string", "maxLength": 300}
 """No description: small models copy descriptions into the answer (the instructions are in the
 system prompt). Every string and list is bounded, so an answer constrained by the schema
 (llama.cpp and others compile it to a grammar) always closes within the token limit."""
-TEXT_MAX_CHARS = 160
+TEXT_MAX_CHARS = 120
 LIST_MAX_ITEMS = 3
+FRACTION_STEP = Decimal("0.1")
+"""Grid of a bounded fraction (score, confidence, conviction) in the answer schema."""
+POSITIVE_NUMBER_PATTERN = r"^(0\.[0-9]{0,11}[1-9]|[1-9][0-9]{0,11}(\.[0-9]{1,8})?)$"
+"""A positive decimal (a price: 0.000001234, 64250.5), written as a JSON string: the only way to
+make a grammar enforce "> 0" (llama.cpp ignores exclusiveMinimum on numbers; SmolLM2 answered
+-1.0 and 0.0 for prices). The output models parse the string as the number it spells."""
+_DROPPED_KEYS = ("title", "default")
+
+
+def fraction_grid(low: float, high: float) -> list[float]:
+    """`low`..`high` in `FRACTION_STEP`s: -1, -0.9, …, 1 (exact decimals, no float noise)."""
+    lo, hi = Decimal(str(low)), Decimal(str(high))
+    steps = int((hi - lo) / FRACTION_STEP)
+    return [float(lo + i * FRACTION_STEP) for i in range(steps + 1)]
 
 
 def _bounded(prop: dict[str, Any]) -> dict[str, Any]:
-    prop = dict(prop)
-    if prop.get("type") == "string" and "enum" not in prop:
+    """One property as a model answers it, in a form grammar-constrained decoding can enforce.
+
+    Grammar converters (llama.cpp's GBNF, measured) ignore `minimum`/`maximum` on a `number`:
+    SmolLM2 answered `"confidence": -1` for a field bounded 0..1. So a bounded number becomes
+    what a grammar does enforce: a small range (score -1..1, confidence 0..1) an enum on a 0.1
+    grid, a wide one (size 0..100 %) an integer with bounds, a positive one (a price) a string
+    matching `POSITIVE_NUMBER_PATTERN`. Every value these allow is valid for the output model,
+    so validation is unchanged. Strings and lists get length bounds."""
+    prop = {k: v for k, v in prop.items() if k not in _DROPPED_KEYS}
+    if "anyOf" in prop:
+        prop["anyOf"] = [_bounded(p) for p in prop["anyOf"]]
+    kind = prop.get("type")
+    if kind == "number" and prop.get("exclusiveMinimum") == 0 and "maximum" not in prop:
+        del prop["exclusiveMinimum"]
+        prop.update(type="string", pattern=POSITIVE_NUMBER_PATTERN)
+    elif kind == "string" and "enum" not in prop and "pattern" not in prop:
         prop.setdefault("maxLength", TEXT_MAX_CHARS)
-    if prop.get("type") == "array":
+    if kind == "number" and "minimum" in prop and "maximum" in prop:
+        low, high = prop["minimum"], prop["maximum"]
+        if high - low <= 2:
+            prop["enum"] = fraction_grid(low, high)
+        elif float(low).is_integer() and float(high).is_integer():
+            prop["type"] = "integer"
+    if kind == "array":
         prop["maxItems"] = min(prop.get("maxItems", LIST_MAX_ITEMS), LIST_MAX_ITEMS)
         if isinstance(prop.get("items"), dict):
             prop["items"] = _bounded(prop["items"])

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from graph.context import DeskContext
 from graph.llm import AgentCall, call_agent
 from graph.models import Prompt
-from graph.schemas import answer_schema
+from graph.schemas import FRACTION_STEP, POSITIVE_NUMBER_PATTERN, answer_schema
 
 SIGNIFICANT_DIGITS = 6
 """Numbers in prompts: enough for any price or indicator to mean what it says (26958.9, RSI
@@ -46,15 +46,50 @@ def run_id_of(runtime: Runtime[Any], ctx: DeskContext) -> str | None:
     return info.thread_id if info is not None else None
 
 
+def _describe(prop: dict[str, Any]) -> str:
+    """One answer field in words, from its answer-schema entry (`graph.schemas.answer_schema`)."""
+    kind, enum = prop.get("type"), prop.get("enum")
+    if "anyOf" in prop:
+        text = " or ".join(_describe(p) for p in prop["anyOf"])
+    elif enum is not None and kind == "number":
+        text = f"a number from {enum[0]:g} to {enum[-1]:g} in steps of {FRACTION_STEP}"
+    elif enum is not None:
+        text = "one of " + ", ".join(json.dumps(v) for v in enum)
+    elif kind == "integer" and "minimum" in prop:
+        text = f"a whole number from {prop['minimum']} to {prop['maximum']}"
+    elif kind == "number":
+        text = "a number"
+    elif prop.get("pattern") == POSITIVE_NUMBER_PATTERN:
+        text = "a price above 0 in quotes"
+    elif kind == "array":
+        text = f"a list of at most {prop['maxItems']} short texts"
+    elif kind == "string":
+        text = "a date-time (ISO 8601)" if prop.get("format") == "date-time" else "a short text"
+    else:
+        text = {"boolean": "true or false"}.get(str(kind), str(kind))  # null
+    description = prop.get("description")
+    return f"{text} ({description})" if description else text
+
+
+def field_guide(schema: type[BaseModel]) -> str:
+    """The answer's fields in order, one line each: what the model must write, in words. Small
+    models copy a schema's numbers (`"minimum":-1`) into the answer; a guide they read."""
+    props = answer_schema(schema)["properties"]
+    lines = [
+        '"reasoning": your reasoning about the facts, 2 or 3 short sentences',
+        *(f'"{name}": {_describe(prop)}' for name, prop in props.items() if name != "reasoning"),
+    ]
+    return "\n".join(lines)
+
+
 def system_prompt(role: str, schema: type[BaseModel]) -> str:
     """An agent's system prompt: its role, then the answer format. Both are fixed per agent, so
     they are rendered once at import and every call shares the same prefix (which providers
     cache); the user message carries only the facts of the decision."""
     return (
         f"{role}\n\n"
-        "Answer with ONE JSON object matching this JSON schema. Write `reasoning` first: your "
-        "own reasoning about the facts above, 2 to 4 plain sentences; then the other fields.\n"
-        + json.dumps(answer_schema(schema), separators=(",", ":"))
+        "Answer with ONE JSON object with exactly these fields, in this order:\n"
+        + field_guide(schema)
     )
 
 
