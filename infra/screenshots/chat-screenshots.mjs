@@ -215,13 +215,21 @@ async function main() {
 
   // 2. First turn: the six agents' messages, then the desk's answer.
   await say(page, "analyze ETHUSDT 4h", /Decision: /);
-  need(await page.getByText("ETHUSDT 4h").first().isVisible(), "the answer does not name ETHUSDT 4h");
+  const chat = new URL(page.url()).searchParams.get("threadId");
+  need(chat, "no threadId in the chat client's URL");
+  const first = (await api(base, `/threads/${chat}/state`)).values;
+  need(
+    first.snapshot?.symbol === "ETHUSDT" && first.snapshot?.interval === "4h",
+    `the turn analysed ${first.snapshot?.symbol} ${first.snapshot?.interval}, not ETHUSDT 4h`,
+  );
   await shoot(page, "chat-answer");
   await scrollToTop(page);
   await shoot(page, "chat-agents");
 
   // 3. Second turn on the same thread: a question answered from the last decision.
   await say(page, "why?", /About the last decision on ETHUSDT 4h/);
+  const humans = (await api(base, `/threads/${chat}/state`)).values.messages.filter((m) => m.type === "human");
+  need(humans.length === 2, `the thread holds ${humans.length} user messages, not the two turns`);
   await shoot(page, "chat-why");
 
   // 4. Trading with approval: the run pauses before the order (the interrupt).
