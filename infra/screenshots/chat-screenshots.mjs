@@ -6,7 +6,8 @@
 //   AGENT_CHAT_UI_DIR=/tmp/agent-chat-ui make chat-screenshots          # or: node <this file>
 //
 // Not part of `make test`. Every step checks what the page shows and fails loudly (exit 1) when
-// the desk's answer, the interrupt or the fill is not there: no screenshot of a broken page.
+// the desk's answer, the interrupt's Approve/Reject controls or the fill is not there: no
+// screenshot of a broken page. The approval is given with the client's own Approve button.
 //
 // Environment: AGENT_CHAT_UI_DIR (required, a built checkout), CHROMIUM_PATH (/usr/bin/chromium),
 // CHAT_DATA_DIR (the real candles, ../shared/data/real/daisybum__cryptoTradingBot),
@@ -232,34 +233,38 @@ async function main() {
   need(humans.length === 2, `the thread holds ${humans.length} user messages, not the two turns`);
   await shoot(page, "chat-why");
 
-  // 4. Trading with approval: the run pauses before the order (the interrupt).
+  // 4. Trading with approval: the run pauses before the order with LangChain 1.0's HITL request,
+  // which the client draws as an Edit/Approve card and a Reject card.
   await page.goto(`${uiUrl}/?apiUrl=${encodeURIComponent(base)}&assistantId=${assistant.assistant_id}`);
   await say(page, "analyze and trade ETHUSDT 4h", "execute_order");
   const threadId = new URL(page.url()).searchParams.get("threadId");
   need(threadId, "no threadId in the chat client's URL");
   const thread = await api(base, `/threads/${threadId}`);
   need(thread.status === "interrupted", `thread ${threadId} is ${thread.status}, not interrupted`);
+  const request = (await api(base, `/threads/${threadId}/state`)).interrupts?.[0]?.value;
+  need(
+    request?.action_requests?.[0]?.name === "execute_order" && request?.review_configs?.length === 1,
+    `the interrupt is not a HITL request for execute_order: ${JSON.stringify(request)}`,
+  );
+  const approve = page.getByRole("button", { name: "Approve", exact: true });
+  const reject = page.getByRole("button", { name: "Submit rejection" });
+  need(await approve.isVisible(), "the chat client shows no Approve button for the interrupt");
+  need(await reject.isVisible(), "the chat client shows no Reject card for the interrupt");
+  const tradesBefore = (await api(base, `/api/portfolios/${portfolio.id}/trades`)).length;
+  need(tradesBefore === 0, `the portfolio has ${tradesBefore} trades before the approval`);
+  await page.getByText("execute_order").last().scrollIntoViewIfNeeded();
+  await page.evaluate(() => window.scrollBy(0, -40));
+  await page.waitForTimeout(500);
   await shoot(page, "chat-approval");
 
-  // 5. Accept: with the client's own button when it shows one for this interrupt; Agent Chat UI
-  // since its HITL 1.0 schema (Nov 2025) shows the `HumanInterrupt` shape without buttons (see
-  // docs/chat-clients.md), then the answer goes through the Agent Server's API, as Studio or any
-  // SDK client sends it. Which of the two happened is printed.
-  const button = page.getByRole("button", { name: /^(Accept|Approve)$/ });
-  if (await button.isVisible()) {
-    console.log("accepting with the chat client's button");
-    await button.click();
-  } else {
-    console.log("the chat client shows no accept button for this interrupt: accepting through the API");
-    await api(base, `/threads/${threadId}/runs/wait`, {
-      assistant_id: assistant.assistant_id,
-      command: { resume: { type: "accept" } },
-    });
-    await page.reload();
-  }
+  // 5. Approve IN the page: the client resumes the run with {"decisions": [{"type": "approve"}]}.
+  await approve.click();
   await page.getByText(/Execution: filled/).last().waitFor({ timeout: TURN_MS });
   const state = await api(base, `/threads/${threadId}/state`);
-  need(state.values.execution?.status === "filled", `accept did not fill: ${JSON.stringify(state.values.execution)}`);
+  need(state.values.execution?.status === "filled", `approve did not fill: ${JSON.stringify(state.values.execution)}`);
+  need(state.next.length === 0, `the thread still waits for ${state.next}`);
+  const trades = await api(base, `/api/portfolios/${portfolio.id}/trades`);
+  need(trades.length === 1, `approve made ${trades.length} trades, not exactly one`);
   await page.waitForTimeout(800);
   await shoot(page, "chat-filled");
 
