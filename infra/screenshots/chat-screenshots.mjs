@@ -176,6 +176,30 @@ async function scrollToTop(page) {
   await page.waitForTimeout(500);
 }
 
+/** Scroll the conversation so that the last element with `text` starts just under the header. */
+async function showFromTop(page, text) {
+  await page.getByText(text).last().evaluate((el) => el.scrollIntoView({ block: "start" }));
+  await page.evaluate(() => {
+    for (const el of document.querySelectorAll("div")) {
+      if (el.scrollHeight > el.clientHeight + 10 && ["auto", "scroll"].includes(getComputedStyle(el).overflowY)) {
+        el.scrollTop -= 70; // clear of the client's header bar
+      }
+    }
+  });
+  await page.waitForTimeout(500);
+}
+
+/** Scroll the conversation to its end (the newest message, the interrupt card). */
+async function scrollToBottom(page) {
+  await page.evaluate(() => {
+    const scrollers = [...document.querySelectorAll("div")].filter(
+      (el) => el.scrollHeight > el.clientHeight + 10 && ["auto", "scroll"].includes(getComputedStyle(el).overflowY),
+    );
+    for (const el of scrollers) el.scrollTop = el.scrollHeight;
+  });
+  await page.waitForTimeout(500);
+}
+
 async function main() {
   need(existsSync(path.join(PY_BIN, "langgraph")), "run `make install` first (.venv/bin/langgraph)");
   need(spawnSync("pngquant", ["--version"]).status === 0, "pngquant is missing (apt-get install pngquant)");
@@ -229,6 +253,7 @@ async function main() {
 
   // 3. Second turn on the same thread: a question answered from the last decision.
   await say(page, "why?", /About the last decision on ETHUSDT 4h/);
+  await showFromTop(page, /About the last decision on ETHUSDT 4h/);
   const humans = (await api(base, `/threads/${chat}/state`)).values.messages.filter((m) => m.type === "human");
   need(humans.length === 2, `the thread holds ${humans.length} user messages, not the two turns`);
   await shoot(page, "chat-why");
@@ -252,10 +277,17 @@ async function main() {
   need(await reject.isVisible(), "the chat client shows no Reject card for the interrupt");
   const tradesBefore = (await api(base, `/api/portfolios/${portfolio.id}/trades`)).length;
   need(tradesBefore === 0, `the portfolio has ${tradesBefore} trades before the approval`);
-  await page.getByText("execute_order").last().scrollIntoViewIfNeeded();
-  await page.evaluate(() => window.scrollBy(0, -40));
-  await page.waitForTimeout(500);
+  // The card (one text field per order arg, then Reject) is taller than the 800 px window: the
+  // window is made as tall as the card needs for this one screenshot, then set back.
+  const card = page.locator("div.rounded-2xl").filter({ hasText: "Mark as Resolved" }).last();
+  const box = await card.boundingBox();
+  need(box, "the interrupt card has no layout box");
+  await page.setViewportSize({ width: VIEWPORT.width, height: Math.min(2400, Math.ceil(box.height + 420)) });
+  await page.waitForTimeout(800);
+  await scrollToBottom(page);
   await shoot(page, "chat-approval");
+  await page.setViewportSize(VIEWPORT);
+  await page.waitForTimeout(500);
 
   // 5. Approve IN the page: the client resumes the run with {"decisions": [{"type": "approve"}]}.
   await approve.click();

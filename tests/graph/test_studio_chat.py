@@ -281,6 +281,15 @@ async def test_approval_interrupts_then_approve_fills_once_reject_nothing_edit_o
     elif response == "approve":
         done = await resume({"decisions": [{"type": "approve"}]})
     else:
+        # Agent Chat UI's "Mark as Resolved" (goto END) answers nothing: refused, not ignored.
+        async with httpx.AsyncClient(base_url=desk.url, timeout=30) as http:
+            resolve = {"goto": "__end__"}
+            goto = await http.post(
+                f"/threads/{thread}/runs/wait",
+                json={"assistant_id": "cryptofirm_desk", "input": {}, "command": resolve},
+            )
+        assert goto.status_code == 422 and "command.goto" in goto.text
+        await _paused_for_approval(client, thread)  # still waiting
         done = await resume({"decisions": [{"type": "reject", "message": "not today"}]})
     trades = await _trades(desk)
     answer = done["messages"][-1]["content"]
