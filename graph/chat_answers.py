@@ -1,21 +1,36 @@
 """Desk out: the turn's final answer (decision, size, stop/target, the risk clamps, what was
 executed, every data warning) and the answers to follow-up questions, written from a
-`TurnRecord` only — the thread's last decision and the reports it was built from."""
+`TurnRecord` only — the thread's last decision and the reports it was built from.
+
+Answers are Markdown, as chat clients render them: paragraphs separated by a blank line, lists
+as `- ` items after a blank line (a single line break would be joined into one paragraph).
+A value that is absent (no stop-loss, no entry) is left out, never printed as "none".
+"""
 
 from __future__ import annotations
 
 import re
 
 from graph.chat_models import TurnRecord
-from graph.schemas import ExecutionResult, FinalDecision
+from graph.schemas import ExecutionResult, FinalDecision, ResearchThesis, TradeProposal
 
 ANALYSTS = ("technical", "sentiment", "tokenomics")
 
 
-def _price(value: float | None) -> str:
-    if value is None:
-        return "none"
+def _price(value: float) -> str:
     return f"{value:,.2f}" if value >= 1 else f"{value:.6g}"
+
+
+def _block(*paragraphs: str) -> str:
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _bullets(items: list[str], head: str = "") -> str:
+    """A Markdown list (after its heading paragraph); empty without items."""
+    if not items:
+        return ""
+    listed = "\n".join(f"- {item}" for item in items)
+    return f"{head}\n\n{listed}" if head else listed
 
 
 def data_line(turn: TurnRecord) -> str:
@@ -28,53 +43,110 @@ def data_line(turn: TurnRecord) -> str:
     )
 
 
-def decision_line(d: FinalDecision) -> str:
+def _levels(order: FinalDecision | TradeProposal) -> str:
+    """'stop-loss X, take-profit Y' with only the levels the order has."""
+    levels = [
+        f"{label} {_price(value)}"
+        for label, value in (("stop-loss", order.stop_loss), ("take-profit", order.take_profit))
+        if value is not None
+    ]
+    return ", ".join(levels)
+
+
+def _order(order: FinalDecision | TradeProposal) -> str:
+    """'buy 6.15% of equity at ~2,477.90' (sells: of the position; no entry: no price)."""
+    size = "of equity" if order.action == "buy" else "of the position"
+    at = f" at ~{_price(order.entry)}" if order.entry is not None else ""
+    return f"{order.action} {order.size_pct:.2f}% {size}{at}"
+
+
+def decision_line(d: FinalDecision, proposal: TradeProposal | None = None) -> str:
+    """One paragraph: what was decided; for a blocked trade, what the trader wanted."""
     if d.action == "hold":
-        return "Decision: HOLD (no order)."
-    size = (
-        f"{d.size_pct:.2f}% of equity"
-        if d.action == "buy"
-        else f"{d.size_pct:.2f}% of the position"
-    )
-    state = "" if d.approved else " — blocked by the risk rules"
-    return f"Decision: {d.action.upper()} {size} at ~{_price(d.entry)}{state}."
+        return "**Decision: HOLD** — no order."
+    if not d.approved:
+        wanted = proposal if proposal is not None and proposal.action == d.action else None
+        if wanted is None:
+            return (
+                f"**Decision: no trade.** The desk wanted to {d.action}; "
+                "the risk checks blocked it."
+            )
+        levels = _levels(wanted)
+        return (
+            f"**Decision: no trade.** The trader wanted to {_order(wanted)}"
+            f"{f' ({levels})' if levels else ''}; the risk checks blocked it."
+        )
+    levels = _levels(d)
+    head, _, rest = _order(d).partition(" ")
+    return f"**Decision: {head.upper()} {rest}**" + (f" — {levels}." if levels else ".")
+
+
+def _checks(d: FinalDecision) -> str:
+    """Why the code risk checks blocked, cut or passed the order (a list; empty for a plain
+    hold)."""
+    if not d.reasons or (d.action == "hold" and d.approved):
+        return ""
+    if not d.approved:
+        head = "Why it was blocked:"
+    elif d.clamped:
+        head = "Risk clamps (the code changed what the models asked for):"
+    else:
+        head = "Risk checks:"
+    return _bullets(list(d.reasons), head)
+
+
+def _thesis(t: ResearchThesis) -> str:
+    head = f"{t.direction}, conviction {t.conviction:.2f}"
+    summary = t.summary.strip()
+    if summary.startswith(t.direction) and f"{t.conviction:.2f}" in summary:
+        head, summary = summary, ""  # the summary already says both
+    text = f"{head}. {summary}" if summary else head
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def execution_line(ex: ExecutionResult | None) -> str:
     if ex is None:
-        return "Execution: none."
+        return "**Execution:** nothing was sent to the portfolio."
     if ex.status == "filled":
+        fee = f"fee {ex.fee:g}, " if ex.fee is not None else ""
+        price = f" at {_price(ex.price)}" if ex.price is not None else ""
+        detail = f" {ex.detail[0].upper()}{ex.detail[1:]}." if ex.detail else ""
         return (
-            f"Execution: filled {ex.side} {ex.quantity:g} at {_price(ex.price)} "
-            f"(fee {ex.fee:g}, trade #{ex.trade_id}, portfolio {ex.portfolio_id})."
+            f"**Execution: filled** {ex.side} {ex.quantity:g}{price} "
+            f"({fee}trade #{ex.trade_id}, portfolio {ex.portfolio_id}).{detail}"
         )
-    return f"Execution: {ex.status.replace('_', ' ')} — {ex.detail}."
+    detail = f" — {ex.detail}" if ex.detail else ""
+    return f"**Execution:** {ex.status.replace('_', ' ')}{detail}."
+
+
+def _warnings(turn: TurnRecord) -> str:
+    return _bullets([f"⚠ {w}" for w in turn.warnings], "**Data warnings:**")
 
 
 def final_answer(turn: TurnRecord) -> str:
     """The assistant message that ends an analysis turn."""
-    lines = [f"**{turn.symbol} {turn.interval}** — {data_line(turn)}."]
+    snap = turn.snapshot
+    where = (
+        f"{snap.source} candles, decision bar opened {snap.as_of:%Y-%m-%d %H:%M} UTC, "
+        f"close {_price(snap.close)}."
+        if snap is not None
+        else "no snapshot."
+    )
     d = turn.decision
-    if d is None:
-        lines.append("Decision: none (the desk did not reach one).")
-    else:
-        lines.append(decision_line(d))
-        if d.action != "hold":
-            lines.append(f"Stop-loss {_price(d.stop_loss)} · take-profit {_price(d.take_profit)}.")
-        if d.reasons and (d.action != "hold" or not d.approved):
-            label = "Risk clamps" if d.clamped or not d.approved else "Risk checks"
-            lines.append(f"{label}: " + "; ".join(d.reasons) + ".")
-    if turn.thesis is not None:
-        t = turn.thesis
-        lines.append(f"Thesis: {t.direction}, conviction {t.conviction:.2f}. {t.summary}".strip())
-    lines.append(execution_line(turn.execution))
-    for warning in turn.warnings:
-        lines.append(f"⚠ {warning}")
-    lines.append("Ask 'why?', 'why not buy?' or 'what would change your mind?'.")
-    return "\n".join(lines)
+    return _block(
+        f"**{turn.symbol} {turn.interval}** — {where}",
+        "**Decision: none** — the desk did not reach one."
+        if d is None
+        else decision_line(d, turn.proposal),
+        _checks(d) if d is not None else "",
+        f"**Thesis:** {_thesis(turn.thesis)}" if turn.thesis is not None else "",
+        execution_line(turn.execution),
+        _warnings(turn),
+        "Ask *why?*, *why not buy?* or *what would change your mind?*",
+    )
 
 
-def _reports(turn: TurnRecord) -> list[str]:
+def _reports(turn: TurnRecord) -> str:
     out = []
     for name in ANALYSTS:
         r = turn.reports.get(name)
@@ -82,83 +154,89 @@ def _reports(turn: TurnRecord) -> list[str]:
             continue
         point = f" {r.summary}" if r.summary else ""
         out.append(
-            f"- {name}: {r.signal} (score {r.score:+.2f}, confidence {r.confidence:.2f}).{point}"
+            f"**{name}**: {r.signal} (score {r.score:+.2f}, confidence {r.confidence:.2f}).{point}"
         )
-    return out
+    return _bullets(out, "The analysts:")
 
 
 def _why(turn: TurnRecord) -> list[str]:
-    lines = [f"About the last decision on {data_line(turn)}:"]
-    if turn.decision is not None:
-        lines.append(decision_line(turn.decision))
-    lines.extend(_reports(turn))
+    d = turn.decision
+    parts = [f"About the last decision on {data_line(turn)}:"]
+    if d is not None:
+        parts.append(decision_line(d, turn.proposal))
+    parts.append(_reports(turn))
     if turn.thesis is not None:
-        t = turn.thesis
-        lines.append(f"The researcher read that as {t.direction} (conviction {t.conviction:.2f}).")
-        if t.summary:
-            lines.append(t.summary)
+        parts.append(f"**Researcher:** {_thesis(turn.thesis)}")
     if turn.proposal is not None and turn.proposal.rationale:
-        lines.append(f"Trader: {turn.proposal.rationale}")
+        parts.append(f"**Trader:** {turn.proposal.rationale}")
     if turn.review is not None:
         r = turn.review
         reasons = "; ".join(r.reasons) if r.reasons else "no reasons given"
-        lines.append(f"Risk manager: {r.verdict} ({reasons}).")
-    if turn.decision is not None and turn.decision.reasons:
-        lines.append("Code risk checks: " + "; ".join(turn.decision.reasons) + ".")
-    lines.extend(f"⚠ {w}" for w in turn.warnings)
-    return lines
+        parts.append(f"**Risk manager:** {r.verdict} ({reasons}).")
+    if d is not None and d.reasons:
+        parts.append(_bullets(list(d.reasons), "Code risk checks:"))
+    parts.append(_warnings(turn))
+    return parts
 
 
 def _why_not(turn: TurnRecord, action: str) -> list[str]:
     d = turn.decision
-    lines = [f"About {data_line(turn)}:"]
+    parts = [f"About {data_line(turn)}:"]
     if d is not None and d.action == action:
-        lines.append(
+        parts.append(
             f"The desk did decide to {action}."
-            + ("" if d.approved else " The risk rules blocked it.")
+            if d.approved
+            else f"The trader did want to {action}, but the risk checks blocked it."
         )
     elif turn.thesis is not None:
         t = turn.thesis
-        lines.append(
+        parts.append(
             f"The desk decided {d.action if d else 'nothing'}, not {action}: the thesis was "
             f"{t.direction} with conviction {t.conviction:.2f}."
         )
-    lines.extend(_reports(turn))
+    parts.append(_reports(turn))
     if turn.review is not None and turn.review.reasons:
-        lines.append("Risk manager: " + "; ".join(turn.review.reasons) + ".")
+        parts.append("**Risk manager:** " + "; ".join(turn.review.reasons) + ".")
     if d is not None and d.reasons:
-        lines.append("Code risk checks: " + "; ".join(d.reasons) + ".")
-    lines.extend(f"⚠ {w}" for w in turn.warnings)
-    return lines
+        parts.append(_bullets(list(d.reasons), "Code risk checks:"))
+    parts.append(_warnings(turn))
+    return parts
 
 
 def _change_mind(turn: TurnRecord) -> list[str]:
-    lines = [f"What would change the decision on {data_line(turn)}:"]
+    items = []
     for name in ANALYSTS:
         r = turn.reports.get(name)
         if r is None:
             continue
         other = "bearish" if r.signal == "bullish" else "bullish"
-        lines.append(
-            f"- {name} turning {other if r.signal != 'neutral' else 'bullish or bearish'} "
+        items.append(
+            f"**{name}** turning {other if r.signal != 'neutral' else 'bullish or bearish'} "
             f"(now {r.signal}, score {r.score:+.2f}, confidence {r.confidence:.2f})."
         )
+    parts = [_bullets(items, f"What would change the decision on {data_line(turn)}:")]
     if turn.thesis is not None and turn.thesis.key_risks:
-        lines.append("Key risks named by the researcher: " + "; ".join(turn.thesis.key_risks) + ".")
+        parts.append(_bullets(list(turn.thesis.key_risks), "Key risks named by the researcher:"))
     if turn.warnings:
-        lines.append("Fresher or real data: " + " ".join(turn.warnings))
-    lines.append("Ask again with fresh data: e.g. 'analyze " + f"{turn.symbol} {turn.interval}'.")
-    return lines
+        parts.append(_bullets(list(turn.warnings), "Fresher or real data:"))
+    parts.append(f"Ask again with fresh data: e.g. *analyze {turn.symbol} {turn.interval}*.")
+    return parts
 
 
-def _levels(turn: TurnRecord) -> list[str]:
+def _stops(turn: TurnRecord) -> list[str]:
     d = turn.decision
     if d is None or d.action == "hold":
-        return [f"The last decision on {data_line(turn)} was to hold: no stop or target."]
+        return [
+            f"The last decision on {data_line(turn)} was to hold: no stop or target.",
+            _warnings(turn),
+        ]
+    whose = "The order's" if d.approved or turn.proposal is None else "The trader's"
+    levels = _levels(d if d.approved or turn.proposal is None else turn.proposal)
     return [
-        f"{decision_line(d)}",
-        f"Stop-loss {_price(d.stop_loss)}, take-profit {_price(d.take_profit)}.",
-        *(["Code risk checks: " + "; ".join(d.reasons) + "."] if d.reasons else []),
+        decision_line(d, turn.proposal),
+        f"{whose} levels: {levels}." if levels else f"{whose} order had no stop-loss or target.",
+        _bullets(list(d.reasons), "Code risk checks:") if d.reasons else "",
+        _warnings(turn),
     ]
 
 
@@ -172,11 +250,11 @@ def answer_question(question: str, last: TurnRecord | None, example: str) -> str
     if last is None:
         return f"There is no decision in this thread yet to explain; {example}."
     if (match := _WHY_NOT.search(question)) is not None:
-        lines = _why_not(last, match.group(1).lower())
+        parts = _why_not(last, match.group(1).lower())
     elif _CHANGE.search(question):
-        lines = _change_mind(last)
+        parts = _change_mind(last)
     elif _LEVELS.search(question):
-        lines = _levels(last)
+        parts = _stops(last)
     else:
-        lines = _why(last)
-    return "\n".join(lines)
+        parts = _why(last)
+    return _block(*parts)

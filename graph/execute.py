@@ -13,7 +13,7 @@ from langgraph.types import interrupt
 
 from core.risk import OrderSkipped
 from graph.agents.base import desk_context, run_id_of
-from graph.approval import approval_request, read_approval
+from graph.approval import ApprovalAnswerError, approval_request, read_approval
 from graph.context import DeskContext
 from graph.prepare import turn_clock
 from graph.risk_gate import clamp_decision
@@ -85,6 +85,21 @@ def skip_reason(state: ExecuteInput, ctx: DeskContext) -> str | None:
     return None
 
 
+def ask_approval(decision: FinalDecision, symbol: str) -> tuple[FinalDecision | None, str]:
+    """Pause the run (checkpointed) with the HITL request the LangGraph chat clients render,
+    until an answer can be honoured: an answer that cannot (a larger edit, an unknown decision)
+    pauses it again with the reason at the top of the request, and nothing is traded."""
+    refused: str | None = None
+    while True:
+        # The n-th `interrupt` of this node takes the n-th resume value (LangGraph replays the
+        # node on each resume), so earlier refused answers are read again, and refused again.
+        answer = interrupt(approval_request(decision, symbol, refused))
+        try:
+            return read_approval(answer, decision, symbol)
+        except ApprovalAnswerError as exc:
+            refused = str(exc)
+
+
 async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, Any]:
     ctx = desk_context(runtime)
     if ctx.portfolio_unbound:  # e.g. resumed in a process that never ran this thread's prepare
@@ -94,12 +109,14 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
         return {"execution": ExecutionResult(status="skipped", detail=reason)}
     decision = state.decision
     assert decision is not None and ctx.executor is not None
+    notes: list[str] = []
     if ctx.require_approval:
-        # Pauses the run (checkpointed) with a HumanInterrupt the LangGraph chat clients render.
-        answer = interrupt([approval_request(decision, state.symbol)])
-        decision, note = read_approval(answer, decision)
-        if decision is None:
+        approved, note = ask_approval(decision, state.symbol)
+        if approved is None:
             return {"execution": ExecutionResult(status="rejected_by_human", detail=note)}
+        if approved is not decision:  # edited: the order is smaller than the decision
+            notes.append(note)
+        decision = approved
     assert state.snapshot is not None
     run_id = order_key(state, runtime, ctx)
     order = order_for(decision, state.symbol)
@@ -135,7 +152,7 @@ async def execute_node(state: ExecuteInput, runtime: Runtime[Any]) -> dict[str, 
     else:
         result = ExecutionResult(
             status="filled",
-            detail="; ".join(fill.adjustments),
+            detail="; ".join([*notes, *fill.adjustments]),
             client_order_id=fill.client_order_id,
             trade_id=fill.trade_id,
             side=fill.side,

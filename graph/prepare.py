@@ -78,15 +78,29 @@ def blind_portfolio(view: PortfolioView, blinder: Blinder) -> PortfolioView:
     return view.model_copy(update={"positions": positions})
 
 
+FRESH_BARS: int = RiskLimits.model_fields["max_data_age_bars"].default
+"""Candles older than this many bars at the decision time are stale (the firm's default limit)."""
+
+
 def stale_data_warning(snap: IndicatorSnapshot, limits: RiskLimits, now: datetime) -> str | None:
-    """Say loudly why the desk will not trade on old candles (the risk gate blocks it anyway)."""
-    if not is_stale(snap, limits, now):
+    """Say loudly when the candles are old at the decision time `now`: older than the
+    portfolio's data-age limit (the risk gate will block any trade) or than the firm's default
+    `FRESH_BARS`, also when the portfolio's looser limit accepts them (then the desk may trade on
+    old prices, and the warning says so)."""
+    blocked = is_stale(snap, limits, now)
+    fresh = RiskLimits()  # max_data_age_bars = FRESH_BARS
+    if not blocked and not is_stale(snap, fresh, now):
         return None
     age_h = (now - snap.as_of).total_seconds() / 3600
-    return (
+    head = (
         f"stale data: the latest {snap.source} {snap.symbol} {snap.interval} bar opened "
-        f"{snap.as_of:%Y-%m-%d %H:%M} UTC, {age_h:,.0f} h before {now:%Y-%m-%d %H:%M} UTC "
-        f"(limit {limits.max_data_age_bars} bars); the desk will not trade on it."
+        f"{snap.as_of:%Y-%m-%d %H:%M} UTC, {age_h:,.0f} h before {now:%Y-%m-%d %H:%M} UTC"
+    )
+    if blocked:
+        return f"{head} (limit {limits.max_data_age_bars} bars); the desk will not trade on it."
+    return (
+        f"{head} (more than {FRESH_BARS} bars); the portfolio's data-age limit "
+        f"({limits.max_data_age_bars:,} bars) accepts it, so the desk decides on old prices."
     )
 
 

@@ -137,7 +137,7 @@ async def test_a_thread_is_a_conversation_with_fresh_facts(desk: Desk) -> None:
     why: Any = await client.runs.wait(thread, "cryptofirm_desk", input=_user("why?"))
     reply = why["messages"][-1]
     assert reply["name"] == "desk" and "BTCUSDT 1h" in reply["content"]
-    assert second["decision"]["action"].upper() in reply["content"]
+    assert second["decision"]["action"] in reply["content"].lower()
     humans = [m["content"] for m in why["messages"] if m["type"] == "human"]
     assert humans == ["analyze ETHUSDT 4h", "and BTCUSDT 1h?", "why?"]
     names = {m.get("name") for m in why["messages"] if m["type"] == "ai"}
@@ -219,8 +219,30 @@ async def _trades(desk: Desk) -> list[dict[str, Any]]:
         return list(r.json())
 
 
-@pytest.mark.parametrize("response", ["accept", "ignore"])
-async def test_approval_interrupts_then_accept_fills_once_and_ignore_fills_nothing(
+async def _paused_for_approval(client: Any, thread: str) -> dict[str, Any]:
+    """The pending approval: LangChain 1.0's HITLRequest, one execute_order request."""
+    state: Any = await client.threads.get_state(thread)
+    assert state["next"] == ["execute"]
+    (interrupt,) = state["interrupts"]
+    request: dict[str, Any] = interrupt["value"]
+    (action,) = request["action_requests"]
+    assert action["name"] == "execute_order" and action["description"]
+    assert request["review_configs"] == [
+        {"action_name": "execute_order", "allowed_decisions": ["approve", "edit", "reject"]}
+    ]
+    return request
+
+
+def _edit(args: dict[str, Any], size_pct: float) -> dict[str, Any]:
+    """An edit as Agent Chat UI sends it: every arg back, the edited one as text."""
+    edited = {**args, "size_pct": str(size_pct)}
+    return {
+        "decisions": [{"type": "edit", "edited_action": {"name": "execute_order", "args": edited}}]
+    }
+
+
+@pytest.mark.parametrize("response", ["approve", "reject", "edit"])
+async def test_approval_interrupts_then_approve_fills_once_reject_nothing_edit_only_smaller(
     synth_desk: Desk, buy_pair: tuple[str, str], response: str
 ) -> None:
     desk = synth_desk
@@ -237,35 +259,58 @@ async def test_approval_interrupts_then_accept_fills_once_and_ignore_fills_nothi
         input=_user(f"analyze and trade {symbol} {interval}"),
         context=context,
     )
-    state: Any = await client.threads.get_state(thread)
-    assert state["next"] == ["execute"]
-    (interrupt,) = state["interrupts"]
-    (request,) = interrupt["value"]
-    assert request["action_request"]["action"] == "execute_order"
-    assert request["action_request"]["args"]["symbol"] == symbol
-    assert set(request["config"]) == {"allow_accept", "allow_ignore", "allow_respond", "allow_edit"}
-    assert request["description"]
+    request = await _paused_for_approval(client, thread)
+    args = request["action_requests"][0]["args"]
+    assert (args["symbol"], args["side"]) == (symbol, "buy")
     assert len(await _trades(desk)) == before
 
-    done: Any = await client.runs.wait(
-        thread,
-        "cryptofirm_desk",
-        command={"resume": [{"type": response, "args": None}]},
-        context=context,
-    )
-    trades = await _trades(desk)
-    if response == "accept":
-        assert done["execution"]["status"] == "filled"
-        assert len(trades) == before + 1 and symbol in {t["symbol"] for t in trades}
+    async def resume(answer: Any) -> Any:
+        return await client.runs.wait(
+            thread, "cryptofirm_desk", command={"resume": answer}, context=context
+        )
+
+    if response == "edit":  # larger: refused, asked again, nothing traded; smaller: filled
+        await resume(_edit(args, args["size_pct"] * 2))
+        again = (await _paused_for_approval(client, thread))["action_requests"][0]
+        assert (
+            "not applied" in again["description"]
+            and "at most the approved" in (again["description"])
+        )
+        assert len(await _trades(desk)) == before
+        done = await resume(_edit(args, round(args["size_pct"] / 2, 2)))
+    elif response == "approve":
+        done = await resume({"decisions": [{"type": "approve"}]})
     else:
+        # Agent Chat UI's "Mark as Resolved" (goto END) answers nothing: refused, not ignored.
+        async with httpx.AsyncClient(base_url=desk.url, timeout=30) as http:
+            resolve = {"goto": "__end__"}
+            goto = await http.post(
+                f"/threads/{thread}/runs/wait",
+                json={"assistant_id": "cryptofirm_desk", "input": {}, "command": resolve},
+            )
+        assert goto.status_code == 422 and "command.goto" in goto.text
+        await _paused_for_approval(client, thread)  # still waiting
+        done = await resume({"decisions": [{"type": "reject", "message": "not today"}]})
+    trades = await _trades(desk)
+    answer = done["messages"][-1]["content"]
+    if response == "reject":
         assert done["execution"]["status"] == "rejected_by_human" and len(trades) == before
-    assert "synthetic data" in done["messages"][-1]["content"]
+        assert "rejected by a human: not today" in answer
+    else:
+        assert done["execution"]["status"] == "filled" and "Execution: filled" in answer
+        assert len(trades) == before + 1 and trades[-1]["symbol"] == symbol
+    if response == "edit":
+        assert "A human cut the size to" in answer
+    assert "synthetic data" in answer
 
     # Nothing is pending any more: a second resume is refused before any run starts.
     async with httpx.AsyncClient(base_url=desk.url, timeout=30) as http:
         again = await http.post(
             f"/threads/{thread}/runs/wait",
-            json={"assistant_id": "cryptofirm_desk", "command": {"resume": [{"type": "accept"}]}},
+            json={
+                "assistant_id": "cryptofirm_desk",
+                "command": {"resume": {"decisions": [{"type": "approve"}]}},
+            },
         )
     assert again.status_code == 409 and "command.resume" in again.text
     assert len(await _trades(desk)) == len(trades)

@@ -73,13 +73,40 @@ test("a two-turn conversation, then a follow-up, each answered with the right pa
   const reply = why.messages.at(-1);
   assert.equal(reply.name, "desk");
   assert.match(reply.content, /BTCUSDT 1h/);
-  assert.ok(reply.content.includes(second.decision.action.toUpperCase()));
+  assert.ok(reply.content.toLowerCase().includes(second.decision.action));
   const humans = why.messages.filter((m) => m.type === "human").map((m) => m.content);
   assert.deepEqual(humans, ["analyze ETHUSDT 4h", "and BTCUSDT 1h?", "why?"]);
 });
 
-for (const response of ["accept", "ignore"]) {
-  test(`approval interrupts; ${response} ${response === "accept" ? "fills once" : "fills nothing"}`, async () => {
+// The pending approval: LangChain 1.0's HITLRequest (what Agent Chat UI draws buttons for).
+async function pausedForApproval(thread) {
+  const state = await approvals.threads.getState(thread);
+  assert.deepEqual(state.next, ["execute"]);
+  const interrupts = state.tasks.flatMap((t) => t.interrupts);
+  assert.equal(interrupts.length, 1);
+  const request = interrupts[0].value;
+  assert.equal(request.action_requests.length, 1);
+  assert.equal(request.action_requests[0].name, "execute_order");
+  assert.deepEqual(request.review_configs, [
+    { action_name: "execute_order", allowed_decisions: ["approve", "edit", "reject"] },
+  ]);
+  return request.action_requests[0];
+}
+
+// An edit as Agent Chat UI sends it: every arg back, the edited one as text.
+const edit = (args, sizePct) => ({
+  decisions: [
+    { type: "edit", edited_action: { name: "execute_order", args: { ...args, size_pct: String(sizePct) } } },
+  ],
+});
+
+const OUTCOME = {
+  approve: "fills once",
+  reject: "fills nothing",
+  edit: "larger refused, smaller fills once",
+};
+for (const response of ["approve", "reject", "edit"]) {
+  test(`approval interrupts; ${response} ${OUTCOME[response]}`, async () => {
     const context = { portfolio_id: portfolioId, require_approval: true };
     const { thread_id: thread } = await approvals.threads.create();
     const before = (await trades()).length;
@@ -87,36 +114,38 @@ for (const response of ["accept", "ignore"]) {
       input: user(`analyze and trade ${buySymbol} ${buyInterval}`),
       context,
     });
-    const state = await approvals.threads.getState(thread);
-    assert.deepEqual(state.next, ["execute"]);
-    const interrupts = state.tasks.flatMap((t) => t.interrupts);
-    assert.equal(interrupts.length, 1);
-    const [request] = interrupts[0].value;
-    assert.equal(request.action_request.action, "execute_order");
-    assert.equal(request.action_request.args.symbol, buySymbol);
-    assert.deepEqual(Object.keys(request.config).sort(), [
-      "allow_accept",
-      "allow_edit",
-      "allow_ignore",
-      "allow_respond",
-    ]);
+    const action = await pausedForApproval(thread);
+    assert.equal(action.args.symbol, buySymbol);
+    assert.equal(action.args.side, "buy");
     assert.equal((await trades()).length, before);
 
-    const done = await approvals.runs.wait(thread, DESK, {
-      command: { resume: [{ type: response, args: null }] },
-      context,
-    });
-    const after = (await trades()).length;
-    if (response === "accept") {
-      assert.equal(done.execution.status, "filled");
-      assert.equal(after, before + 1);
+    const resume = (answer) => approvals.runs.wait(thread, DESK, { command: { resume: answer }, context });
+    let done;
+    if (response === "edit") {
+      await resume(edit(action.args, action.args.size_pct * 2));
+      const again = await pausedForApproval(thread);
+      assert.match(again.description, /not applied.*at most the approved/s);
+      assert.equal((await trades()).length, before);
+      done = await resume(edit(action.args, Math.round(action.args.size_pct * 50) / 100));
+    } else if (response === "approve") {
+      done = await resume({ decisions: [{ type: "approve" }] });
     } else {
+      done = await resume({ decisions: [{ type: "reject", message: "not today" }] });
+    }
+    const after = (await trades()).length;
+    const answer = done.messages.at(-1).content;
+    if (response === "reject") {
       assert.equal(done.execution.status, "rejected_by_human");
       assert.equal(after, before);
+      assert.match(answer, /rejected by a human: not today/);
+    } else {
+      assert.equal(done.execution.status, "filled");
+      assert.equal(after, before + 1);
     }
+    if (response === "edit") assert.match(answer, /A human cut the size to/);
     // A resume with nothing pending is refused (HTTP 409), and trades nothing.
     await assert.rejects(
-      approvals.runs.wait(thread, DESK, { command: { resume: [{ type: "accept", args: null }] } }),
+      approvals.runs.wait(thread, DESK, { command: { resume: { decisions: [{ type: "approve" }] } } }),
       /409|command\.resume/,
     );
     assert.equal((await trades()).length, after);
