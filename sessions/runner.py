@@ -165,6 +165,9 @@ class _Session:
             close_all(deciders)
         if not ending:
             return  # a shutdown: nothing terminal, recovery resumes the session
+        why = "the replay ended" if ending == "completed" else "the session was stopped"
+        for row in store.close_open_rows(self.db, self.id, why=f"{why} before it could fill"):
+            engine.decision_event(row)
         self._finish(ending, None)
 
     def _finish(self, status: str, error: str | None) -> None:

@@ -27,7 +27,9 @@ FILES = {"BTCUSDT": "BTC_USDT-1h.feather", "ETHUSDT": "ETH_USDT-1h.feather"}
 HOUR_MS = 3_600_000
 
 
-def import_real(engine: Engine, real_data_dir: Path, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")) -> None:
+def import_real(
+    engine: Engine, real_data_dir: Path, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+) -> None:
     from persistence.candles import SqlCandleStore
     from tools.importers import import_file
 
@@ -88,7 +90,8 @@ def check_bars(engine: Engine, session_id: str, symbols: list[str], first: datet
     symbol for every bar but the last (a last-bar order could never fill)."""
     ticks = [t.bar_ms for t in store.ticks(engine, session_id)]
     start = int(first.timestamp() * 1000)
-    assert ticks == list(range(start, start + len(ticks) * HOUR_MS, HOUR_MS)), "bar lost or repeated"
+    expected = list(range(start, start + len(ticks) * HOUR_MS, HOUR_MS))
+    assert ticks == expected, "a bar was lost or repeated"
     rows = store.decisions(engine, session_id)
     keys = [(r.symbol, r.bar_ms) for r in rows]
     assert len(keys) == len(set(keys))
@@ -143,7 +146,8 @@ def check_limits(engine: Engine, session_id: str, portfolio_id: int) -> dict[str
             before = account_figures(state, trade.symbol, trade.price)
             after_state = apply_fill(state, fill, stop_loss=trade.stop_loss)
             after = account_figures(after_state, trade.symbol, trade.price)
-            assert not new_breaches(limits, before, after), (trade.id, new_breaches(limits, before, after))
+            broken = new_breaches(limits, before, after)
+            assert not broken, (trade.id, broken)
             assert trade.stop_loss is not None and trade.stop_loss >= stop_floor(
                 limits, trade.price
             ) - Decimal("0.0000001"), (trade.id, trade.stop_loss, trade.price)
