@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
-from session_helpers import FILES, REAL, check_stream, run, settings_for
+from session_helpers import FILES, REAL, check_stream, run, settings_for, wait_for
 
 from persistence import sessions as store
 from persistence.candles import SqlCandleStore
@@ -162,4 +162,30 @@ def test_live_session_takes_each_closed_candle_on_schedule(
     view = service.get_session(engine, sid)
     assert view.status == "completed" and view.data_source is None and view.bars_processed == 11
     check_stream(engine, sid, "completed")
+    engine.dispose()
+
+
+def test_live_session_without_end_stops_while_waiting_for_a_bar(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    settings = settings_for(url, tmp_path, binance_base_url=fake.url, binance_max_retries=0)
+    spec = SessionSpec(symbols=["BTCUSDT"], interval="1m", rules=True)
+    sid = service.create_session(engine, spec, settings=settings)
+    result: list[object] = []
+
+    def stop_after_three_bars() -> None:
+        wait_for(lambda: store.tick_count(engine, sid) >= 3, 60, "three live bars")
+        service.stop(engine, sid)
+
+    stopper = threading.Thread(target=stop_after_three_bars)
+    stopper.start()
+    result.append(run(engine, sid, settings, wall=fake.wall))
+    stopper.join(10)
+    assert result == ["stopped"]
+    view = service.get_session(engine, sid)
+    assert view.status == "stopped" and 3 <= view.bars_processed < 20
+    check_stream(engine, sid, "stopped")
     engine.dispose()
