@@ -92,3 +92,25 @@ def test_view_answers_what_it_is_doing(real_db: RealDb) -> None:
     assert len(curve) == 24 and curve[0][0] == utc("2023-06-01")
     assert [v.id for v in service.list_sessions(real_db.engine)] == [sid]
     assert len(service.decisions(real_db.engine, sid, limit=5)) == 5
+
+
+def test_a_paced_replay_streams_each_symbols_reasoning_and_keeps_parity(real_db: RealDb) -> None:
+    from sessions.parity import parity_report
+
+    spec = SessionSpec(
+        symbols=["BTCUSDT"],
+        replay_from=utc("2023-06-01"),
+        until=utc("2023-06-02 12:00"),
+        speed=100_000,
+        rules=True,
+    )
+    sid = service.create_session(real_db.engine, spec, settings=real_db.settings)
+    assert run(real_db.engine, sid, real_db.settings) == "completed"
+    evs = check_stream(real_db.engine, sid, "completed")
+    tokens = [e for e in evs if e["type"] == "token"]
+    outputs = [e for e in evs if e["type"] == "agent_output"]
+    assert tokens and outputs
+    assert {e["symbol"] for e in tokens} == {e["symbol"] for e in outputs} == {"BTCUSDT"}
+    assert {e["node"] for e in outputs} >= {"trader", "risk_manager"}
+    report = parity_report(real_db.engine, sid, settings=real_db.settings)
+    assert report.identical and report.bars == 36, report.differences[:3]
