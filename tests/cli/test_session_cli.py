@@ -1,0 +1,125 @@
+"""`cryptofirm session …` through Typer's CliRunner on a temporary SQLite database holding the
+real BTCUSDT and ETHUSDT 1h candles of 2023 (`../shared/data/real`), rules engine:
+
+- bad options exit 2 with one `error: --option: …` line before anything is written;
+- `start` runs a replay in the foreground until `--until` (progress on stderr, the id on
+  stdout), `show --json` gives status, bars processed, trades, equity and the per-limit
+  maxima; `--detach` leaves a pending session for the workers; pause/resume/stop steer it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.settings import get_settings
+from persistence.candles import SqlCandleStore
+from persistence.db import init_db
+from tools.importers import import_file
+
+runner = CliRunner()
+DAISY = "daisybum__cryptoTradingBot"
+REPLAY = ["--symbols", "BTCUSDT,ETHUSDT", "--replay-from", "2023-06-01", "--rules"]
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LLM_PROVIDER", "rules")
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def real_database(database: str, real_data_dir: Path) -> str:
+    store = SqlCandleStore(init_db(database))
+    for pair in ("BTC_USDT", "ETH_USDT"):
+        path = real_data_dir / DAISY / f"{pair}-1h.feather"
+        if not path.is_file():
+            pytest.skip(f"real candles missing: {path}")
+        import_file(store, path)
+    return database
+
+
+def _invoke(*args: str) -> Any:
+    return runner.invoke(app, ["session", *args])
+
+
+def _sessions() -> list[dict[str, Any]]:
+    listed = _invoke("list", "--json")
+    assert listed.exit_code == 0, listed.output
+    sessions: list[dict[str, Any]] = json.loads(listed.stdout)
+    return sessions
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--symbols", ""], "--symbols: give at least one symbol"),
+        (["--symbols", "BTC"], "--symbols:"),
+        (["--symbols", "BTCUSDT,BTCUSDT"], "--symbols: each symbol once"),
+        (["--symbols", "BTCUSDT", "--interval", "7m"], "--interval:"),
+        (["--symbols", "BTCUSDT", "--replay-from", "yesterday"], "--replay-from:"),
+        (["--symbols", "BTCUSDT", "--replay-from", "2008-01-01"], "--replay-from:"),
+        (["--symbols", "BTCUSDT", "--speed", "fast"], "--speed: 'fast' is neither max"),
+        (["--symbols", "BTCUSDT", "--speed", "3600"], "--speed: only a replay"),
+        (["--symbols", "BTCUSDT", "--replay-from", "2023-06-01", "--speed", "0"], "--speed:"),
+        (
+            ["--symbols", "BTCUSDT", "--replay-from", "2023-06-01", "--until", "2023-05-01"],
+            "--until: must be after replay_from",
+        ),
+        (["--symbols", "BTCUSDT", "--until", "someday"], "--until:"),
+        (["--symbols", "BTCUSDT", "--approval", "maybe"], "--approval: must be auto or require"),
+        (["--symbols", "BTCUSDT", "--portfolio", "ghost"], "--portfolio: no portfolio named"),
+        (["--symbols", "BTCUSDT", "--cash", "-5"], "--cash:"),
+        (["--symbols", "BTCUSDT", "--every", "0"], "--every:"),
+        (
+            ["--symbols", "SOLUSDT", "--replay-from", "2023-06-01"],
+            "--replay-from: stored SOLUSDT 1h candles do not cover",
+        ),
+    ],
+)
+def test_bad_options_exit_2_naming_the_option(
+    real_database: str, args: list[str], message: str
+) -> None:
+    result = _invoke("start", "--rules", *args)
+    assert result.exit_code == 2, result.output
+    assert f"error: {message}" in result.stderr
+    assert "Traceback" not in result.output
+    assert _sessions() == []
+
+
+def test_detach_then_steer(real_database: str) -> None:
+    result = _invoke("start", *REPLAY, "--detach", "--approval", "require", "--name", "night")
+    assert result.exit_code == 0, result.output
+    session_id = result.stdout.strip()
+    assert "queued (pending)" in result.stderr and "night" in result.stderr
+    [listed] = _sessions()
+    assert listed["id"] == session_id and listed["status"] == "pending"
+    assert listed["approval"] == "require" and listed["symbols"] == ["BTCUSDT", "ETHUSDT"]
+    shown = _invoke("show", session_id, "--json")
+    assert shown.exit_code == 0
+    view = json.loads(shown.stdout)
+    assert view["bars_processed"] == 0 and view["trades"] == 0 and "maxima" in view
+    assert _invoke("pause", session_id).stdout.strip() == f"session {session_id}: paused"
+    again = _invoke("pause", session_id)
+    assert again.exit_code == 1 and "paused; cannot paused" in again.stderr
+    assert _invoke("stop", session_id).stdout.strip() == f"session {session_id}: stopped"
+    assert _invoke("resume", session_id).exit_code == 1  # stopped is final
+
+
+def test_unknown_ids_exit_2(real_database: str) -> None:
+    for command in ("show", "pause", "resume", "stop", "parity"):
+        result = _invoke(command, "no-such-session")
+        assert result.exit_code == 2, (command, result.output)
+        assert "error: ID: no trading session no-such-session" in result.stderr
+    bad = _invoke("show", "a b")
+    assert bad.exit_code == 2 and "is not a session id" in bad.stderr
