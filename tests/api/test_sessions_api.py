@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -58,7 +57,7 @@ def _start(client: TestClient, **body: Any) -> str:
     return session_id
 
 
-def _errors(response: httpx.Response) -> dict[str, str]:
+def _errors(response: Any) -> dict[str, str]:
     return {e["field"]: e["type"] for e in response.json()["errors"]}
 
 
