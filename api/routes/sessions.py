@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import select
 from sse_starlette import EventSourceResponse
 
@@ -28,7 +28,7 @@ from api.routes.analysis import check_model_config
 from api.routes.run_routes import ResumeAfter, existing_run
 from api.run_manager import RunManager
 from api.sse import SSE_RESPONSES, event_stream
-from core.bounds import MISSING_DATA, PastTime, Symbol, Text
+from core.bounds import MISSING_DATA, SYMBOL_PATTERN, PastTime, Symbol, Text
 from sessions.schemas import ParityReport, SessionDecisionRow, SessionSpec, SessionView
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
@@ -76,6 +76,14 @@ async def _ensure_job(manager: RunManager, session_id: str) -> None:
 
     if await manager.queue.job_status(await asyncio.to_thread(job_id)) not in LIVE_JOB:
         await manager.start(session_id, KIND)
+
+
+# An optional query parameter is documented without `null`: a query string cannot send one.
+SymbolFilter = Annotated[
+    Symbol | None,
+    Query(description="only this symbol's decisions"),
+    WithJsonSchema({"type": "string", "pattern": SYMBOL_PATTERN, "maxLength": 20}),
+]
 
 
 class SessionStarted(BaseModel):
@@ -155,7 +163,7 @@ async def get_session(session_id: SessionIdPath, engine: EngineDep) -> SessionVi
 async def session_decisions(
     session_id: SessionIdPath,
     engine: EngineDep,
-    symbol: Annotated[Symbol | None, Query()] = None,
+    symbol: SymbolFilter = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[SessionDecisionRow]:
     """One row per (symbol, bar) decided, newest first."""
