@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from persistence.candles import SqlCandleStore
+from persistence.db import init_db
 from tools.importers import import_file
 
 DAISY = "daisybum__cryptoTradingBot"
@@ -33,16 +35,33 @@ def _engine(client: TestClient) -> Engine:
     return engine
 
 
-@pytest.fixture
-def real_client(make_client: Callable[..., TestClient], real_data_dir: Path) -> TestClient:
-    """An API on a store holding the real BTCUSDT and ETHUSDT 1h candles of 2023."""
-    client = make_client(data_source="store")
-    store = SqlCandleStore(_engine(client))
+@pytest.fixture(scope="module")
+def real_template(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file holding the real BTCUSDT and ETHUSDT 1h candles of 2023, built
+    once per module and copied for each test."""
+    path = tmp_path_factory.mktemp("sessions-api") / "template.db"
+    engine = init_db(f"sqlite:///{path}")
+    store = SqlCandleStore(engine)
     for pair in ("BTC_USDT", "ETH_USDT"):
-        path = real_data_dir / DAISY / f"{pair}-1h.feather"
-        if not path.is_file():
-            pytest.skip(f"real candles missing: {path}")
-        assert import_file(store, path).rows_new > 8000
+        candles = real_data_dir / DAISY / f"{pair}-1h.feather"
+        if not candles.is_file():
+            pytest.skip(f"real candles missing: {candles}")
+        assert import_file(store, candles).rows_new > 8000
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def real_db_url(real_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "sessions.db"
+    shutil.copyfile(real_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def real_client(make_client: Callable[..., TestClient], real_db_url: str) -> TestClient:
+    """An API (embedded worker) on the real candles."""
+    client: TestClient = make_client(data_source="store", database_url=real_db_url)
     return client
 
 

@@ -10,6 +10,7 @@ real BTCUSDT and ETHUSDT 1h candles of 2023 (`../shared/data/real`), rules engin
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,25 +29,33 @@ DAISY = "daisybum__cryptoTradingBot"
 REPLAY = ["--symbols", "BTCUSDT,ETHUSDT", "--replay-from", "2023-06-01", "--rules"]
 
 
+@pytest.fixture(scope="module")
+def real_template(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file holding the real candles, built once and copied per test."""
+    path = tmp_path_factory.mktemp("session-cli") / "template.db"
+    engine = init_db(f"sqlite:///{path}")
+    store = SqlCandleStore(engine)
+    for pair in ("BTC_USDT", "ETH_USDT"):
+        candles = real_data_dir / DAISY / f"{pair}-1h.feather"
+        if not candles.is_file():
+            pytest.skip(f"real candles missing: {candles}")
+        assert import_file(store, candles).rows_new > 8000
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+def real_database(
+    real_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    path = tmp_path / "cli.db"
+    shutil.copyfile(real_template, path)
+    url = f"sqlite:///{path}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LLM_PROVIDER", "rules")
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def real_database(database: str, real_data_dir: Path) -> str:
-    store = SqlCandleStore(init_db(database))
-    for pair in ("BTC_USDT", "ETH_USDT"):
-        path = real_data_dir / DAISY / f"{pair}-1h.feather"
-        if not path.is_file():
-            pytest.skip(f"real candles missing: {path}")
-        import_file(store, path)
-    return database
 
 
 def _invoke(*args: str) -> Any:
