@@ -14,20 +14,26 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from api.sse_client import parse_sse_lines
 from persistence.candles import SqlCandleStore
 from persistence.db import init_db
 from tools.importers import import_file
 
 DAISY = "daisybum__cryptoTradingBot"
 REPLAY_FROM = "2023-06-01T00:00:00Z"
+BARS = 72
+UNTIL = (datetime(2023, 6, 1, tzinfo=UTC) + timedelta(hours=BARS)).isoformat()
 
 
 def _engine(client: TestClient) -> Engine:
@@ -166,3 +172,146 @@ def test_an_approval_for_an_unknown_session_is_404(client: TestClient) -> None:
     assert response.status_code == 404
     bad = client.post("/api/sessions/nope/approvals", json={**answer, "approved": "yes"})
     assert bad.status_code == 422 and "approved" in _errors(bad)
+
+
+# --- running sessions ------------------------------------------------------------------------
+
+
+def _wait(client: TestClient, session_id: str, until: Callable[[dict[str, Any]], bool]) -> Any:
+    deadline = time.monotonic() + 120
+    while True:
+        view: dict[str, Any] = client.get(f"/api/sessions/{session_id}").json()
+        if until(view):
+            return view
+        assert time.monotonic() < deadline, f"timed out; session is {view}"
+        time.sleep(0.1)
+
+
+def _finished(view: dict[str, Any]) -> bool:
+    return view["status"] in ("completed", "stopped", "failed")
+
+
+def test_a_replay_streams_ticks_decisions_and_trades_over_sse(
+    scripted_app: Callable[..., Any], serve: Callable[[Any], str], real_db_url: str
+) -> None:
+    """Real HTTP through uvicorn: start, then follow the session's SSE stream live to the
+    end; every bar is a tick, every (symbol, bar) one decision, fills are `trade` events."""
+    app = scripted_app(None, data_source="store", database_url=real_db_url)
+    base = serve(app)
+    with httpx.Client(base_url=base, timeout=60) as http:
+        spec = {
+            "symbols": ["BTCUSDT", "ETHUSDT"],
+            "replay_from": REPLAY_FROM,
+            "until": UNTIL,
+            "speed": 360_000,  # 100 bars a second: paced, so the agents' tokens stream too
+            "rules": True,
+        }
+        started = http.post("/api/sessions", json=spec)
+        assert started.status_code == 201, started.text
+        session_id = started.json()["session_id"]
+        with http.stream("GET", f"/api/sessions/{session_id}/events") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = list(parse_sse_lines(response.iter_lines()))
+        view = http.get(f"/api/sessions/{session_id}").json()
+        decisions = http.get(f"/api/sessions/{session_id}/decisions").json()
+        equity = http.get(f"/api/sessions/{session_id}/equity").json()
+        trades = http.get(f"/api/portfolios/{view['portfolio_id']}/trades").json()
+    kinds = [e.event for e in events]
+    assert kinds[0] == "run_started" and events[0].data["kind"] == "session"
+    assert kinds[-1] == "run_finished" and events[-1].data["status"] == "completed"
+    assert [e.id for e in events] == list(range(1, len(events) + 1))  # one ordered stream
+    ticks = [e.data for e in events if e.event == "session_tick"]
+    assert len(ticks) == BARS == view["bars_processed"] == len(equity)
+    assert [t["bars_processed"] for t in ticks] == list(range(1, BARS + 1))
+    assert [t["equity"] for t in ticks] == [p["equity"] for p in equity]
+    decided = {
+        (e.data["symbol"], e.data["bar_time"]) for e in events if e.event == "session_decision"
+    }
+    assert len(decided) == 2 * BARS == len(decisions) == view["decisions"]
+    fills = [e.data for e in events if e.event == "trade"]
+    assert fills, "the desk made no trade over the window"
+    assert {f["symbol"] for f in fills} <= {"BTCUSDT", "ETHUSDT"}
+    assert len(fills) == len(trades) == view["trades"]
+    assert {f["trade_id"] for f in fills} == {t["id"] for t in trades}
+    tokens = [e.data for e in events if e.event == "token"]
+    assert tokens and {t["symbol"] for t in tokens} == {"BTCUSDT", "ETHUSDT"}
+    assert view["status"] == "completed" and view["equity"] == ticks[-1]["equity"]
+    limits, maxima = view["limits"], view["maxima"]
+    assert maxima["max_total_exposure_pct"] <= limits["max_total_exposure_pct"] + 1e-6
+    assert maxima["min_cash_pct"] >= limits["min_cash_reserve_pct"] - 1e-6
+
+
+def test_approval_require_holds_a_trade_until_answered(real_client: TestClient) -> None:
+    """A buy waits (listed, `awaiting_approval`) while the session goes on; pause stops the
+    clock; approving through the API fills it at the next bar's open after resume."""
+    session_id = _start(
+        real_client,
+        until=UNTIL,
+        speed=36_000,  # 10 bars a second
+        approval="require",
+        approval_timeout_bars=10_000,
+    )
+    view = _wait(real_client, session_id, lambda v: v["pending_approvals"] or _finished(v))
+    assert view["pending_approvals"], f"no trade to approve before the end: {view}"
+    paused = real_client.post(f"/api/sessions/{session_id}/pause")
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    assert real_client.post(f"/api/sessions/{session_id}/pause").status_code == 409
+    at_pause = paused.json()["bars_processed"]
+    time.sleep(1.0)  # unpaused, 10 more bars would pass
+    still = real_client.get(f"/api/sessions/{session_id}").json()
+    assert still["status"] == "paused"
+    assert still["bars_processed"] <= at_pause + 1  # the clock stopped (after its bar)
+    pending = still["pending_approvals"][0]
+    [row] = [
+        d
+        for d in real_client.get(
+            f"/api/sessions/{session_id}/decisions", params={"symbol": pending["symbol"]}
+        ).json()
+        if d["bar_time"] == pending["bar_time"]
+    ]
+    assert row["status"] == "awaiting_approval" and row["trade_id"] is None
+    answer = {"symbol": pending["symbol"], "bar_time": pending["bar_time"], "approved": True}
+    answered = real_client.post(f"/api/sessions/{session_id}/approvals", json=answer)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "decided"
+    again = real_client.post(f"/api/sessions/{session_id}/approvals", json=answer)
+    assert again.status_code == 409  # no longer awaiting approval
+    resumed = real_client.post(f"/api/sessions/{session_id}/resume")
+    assert resumed.status_code == 200 and resumed.json()["status"] == "running"
+    done = _wait(real_client, session_id, _finished)
+    assert done["status"] == "completed", done
+    rows = real_client.get(f"/api/sessions/{session_id}/decisions").json()
+    [filled] = [
+        d for d in rows if (d["symbol"], d["bar_time"]) == (pending["symbol"], pending["bar_time"])
+    ]
+    assert filled["status"] == "filled" and filled["trade_id"] is not None
+    trades = real_client.get(f"/api/portfolios/{done['portfolio_id']}/trades").json()
+    [trade] = [t for t in trades if t["id"] == filled["trade_id"]]
+    # Filled at a bar's open after the decision bar (the next one after the approval).
+    decided_at = datetime.fromisoformat(pending["bar_time"])
+    assert datetime.fromisoformat(trade["executed_at"]).replace(tzinfo=UTC) > decided_at
+    # Every other trade decision still waits (timeout 10,000 bars): none filled unasked.
+    waiting = [d for d in rows if d["status"] == "awaiting_approval"]
+    assert all(d["trade_id"] is None for d in waiting)
+    assert {d["status"] for d in rows if d["action"] != "hold"} <= {
+        "filled",
+        "awaiting_approval",
+        "skipped",
+    }
+
+
+def test_stop_ends_a_running_session(real_client: TestClient) -> None:
+    session_id = _start(real_client, speed=3_600)  # one bar a second, no end in sight
+    _wait(real_client, session_id, lambda v: v["bars_processed"] >= 1)
+    stopped = real_client.post(f"/api/sessions/{session_id}/stop")
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["status"] in ("stopping", "stopped")
+    done = _wait(real_client, session_id, _finished)
+    assert done["status"] == "stopped"
+    assert real_client.post(f"/api/sessions/{session_id}/resume").status_code == 409
+    with real_client.stream("GET", f"/api/sessions/{session_id}/events") as response:
+        events = list(parse_sse_lines(response.iter_lines()))
+    assert events[-1].event == "run_finished" and events[-1].data["status"] == "stopped"
+    listed = real_client.get("/api/sessions").json()
+    assert [s["id"] for s in listed] == [session_id] and listed[0]["status"] == "stopped"
