@@ -132,3 +132,46 @@ def test_unknown_ids_exit_2(real_database: str) -> None:
         assert "error: ID: no trading session no-such-session" in result.stderr
     bad = _invoke("show", "a b")
     assert bad.exit_code == 2 and "is not a session id" in bad.stderr
+
+
+def test_start_runs_a_replay_in_the_foreground_until(real_database: str) -> None:
+    result = _invoke("start", *REPLAY, "--until", "2023-06-04", "--name", "fg")
+    assert result.exit_code == 0, result.output
+    session_id = result.stdout.strip().splitlines()[-1]
+    assert f"session {session_id} (fg): BTCUSDT,ETHUSDT 1h, replay from 2023-06-01 00:00" in (
+        result.stderr
+    )
+    view = json.loads(_invoke("show", session_id, "--json").stdout)
+    assert view["status"] == "completed" and view["name"] == "fg"
+    assert view["bars_processed"] == 72 and view["decisions"] == 144  # 3 days, 2 symbols
+    assert view["equity"] is not None and view["starting_cash"] == 10_000
+    for limit in ("max_position_pct", "max_total_exposure_pct", "min_cash_pct"):
+        assert limit in view["maxima"]
+    assert view["maxima"]["max_total_exposure_pct"] <= view["limits"]["max_total_exposure_pct"]
+    human = _invoke("show", session_id)
+    assert (
+        human.exit_code == 0 and "completed" in human.stdout and "total exposure" in (human.stdout)
+    )
+    [listed] = _sessions()
+    assert listed["id"] == session_id and listed["trades"] == view["trades"]
+
+
+def test_parity_of_a_one_symbol_replay(real_database: str) -> None:
+    started = _invoke(
+        "start",
+        "--symbols",
+        "BTCUSDT",
+        "--replay-from",
+        "2023-06-01",
+        "--until",
+        "2023-06-08",
+        "--rules",
+    )
+    assert started.exit_code == 0, started.output
+    session_id = started.stdout.strip().splitlines()[-1]
+    result = _invoke("parity", session_id, "--json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0, result.output
+    assert report["identical"] is True and report["differences"] == []
+    assert report["bars"] == 168 and report["decisions_compared"] == 168
+    assert report["session_final_equity"] == report["backtest_final_equity"]
