@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from persistence.events import notify_run
-from persistence.models import Run, SessionBar, SessionTick
+from persistence.models import Run, SessionBar, SessionTick, Trade
 
 BARS = cast(Table, SessionBar.__table__)
 TICKS = cast(Table, SessionTick.__table__)
@@ -248,3 +248,62 @@ def session_runs(engine: Engine, session_id: str | None = None) -> list[Run]:
         rows = list(session.scalars(query.order_by(Run.created_at.desc())))
         session.expunge_all()
     return rows
+
+
+def finish_bar(
+    engine: Engine,
+    session_id: str,
+    tick: TickRow,
+    checkpoint: dict[str, Any],
+    *,
+    progress: float | None = None,
+) -> bool:
+    """Bar `tick.bar_ms` is done: its tick and the run's checkpoint in ONE transaction (a
+    session resumed after a crash finds both or neither). False when it was already done."""
+    values: dict[str, Any] = {"checkpoint": checkpoint, "updated_at": datetime.now(UTC)}
+    if progress is not None:
+        values["progress"] = progress
+    with engine.begin() as conn:
+        done = conn.execute(
+            _insert(conn, TICKS, ["session_id", "bar_ms"]).values(
+                session_id=session_id,
+                bar_ms=tick.bar_ms,
+                equity=tick.equity,
+                cash=tick.cash,
+                exposure_pct=tick.exposure_pct,
+                drawdown_pct=tick.drawdown_pct,
+                positions=tick.positions,
+                created_at=datetime.now(UTC),
+            )
+        )
+        conn.execute(update(Run).where(Run.id == session_id).values(**values))
+    return bool(done.rowcount)
+
+
+def set_doing(engine: Engine, session_id: str, doing: str | None) -> None:
+    """What the session is doing now, in plain words (kept in the run's checkpoint)."""
+    with engine.begin() as conn:
+        checkpoint = conn.execute(select(Run.checkpoint).where(Run.id == session_id)).scalar()
+        merged = {**(checkpoint or {}), "doing": doing}
+        conn.execute(
+            update(Run)
+            .where(Run.id == session_id)
+            .values(checkpoint=merged, updated_at=datetime.now(UTC))
+        )
+        notify_run(conn, session_id)
+
+
+def claim_trade(engine: Engine, trade_id: int, session_id: str) -> None:
+    """Tag a protective exit (written by the ledger without a run) as this session's."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Trade)
+            .where(Trade.id == trade_id, Trade.run_id.is_(None))
+            .values(run_id=session_id)
+        )
+
+
+def session_status(engine: Engine, session_id: str) -> str | None:
+    with engine.connect() as conn:
+        status: str | None = conn.execute(select(Run.status).where(Run.id == session_id)).scalar()
+    return status
