@@ -222,7 +222,7 @@ def start(
         _fail(f"{_option(exc.field)}: {exc.message}")
     from cli.session_run import describe_start, enqueue, run_foreground
 
-    err.print(describe_start(engine, session_id))
+    err.print(describe_start(engine, session_id), soft_wrap=True)
     if detach:
         err.print(enqueue(settings, engine, session_id))
         typer.echo(session_id)
