@@ -107,17 +107,26 @@ class SessionEngine:
         self.state = load_state(db, portfolio_id)
         self.closes: dict[str, float] = {}
         self.last_equity: float | None = None
+        # Caches of what only this engine writes (a human answer only turns an awaiting row
+        # into a decided one): rows that may fill, and whether the bar may hold decisions
+        # already (only the first bar after a (re)start can: it may have been in progress).
+        self._open_rows = True
+        self._first_bar = True
 
     # --- 1. fills ------------------------------------------------------------------------
     def fill_pending(self, bar_ms: int, data: dict[str, SymbolData]) -> None:
-        rows = [
+        if not self._open_rows and self.spec.approval == "auto":
+            return
+        open_rows = [
             r
             for r in store.decisions(self.db, self.id, statuses=("decided",))
-            if r.order_request is not None and r.bar_ms < bar_ms and data[r.symbol].has(bar_ms)
+            if r.order_request is not None and r.bar_ms < bar_ms
         ]
+        rows = [r for r in open_rows if data[r.symbol].has(bar_ms)]
         rows.sort(key=lambda r: (r.order_request.get("side") != "sell", r.symbol))  # type: ignore[union-attr]
         for row in rows:
             self._fill(row, bar_ms, data[row.symbol])
+        self._open_rows = len(rows) < len(open_rows)  # a symbol without this bar still waits
 
     def _fill(self, row: store.BarRow, bar_ms: int, sd: SymbolData) -> None:
         assert row.order_request is not None
@@ -215,10 +224,12 @@ class SessionEngine:
 
     # --- 4. decisions --------------------------------------------------------------------
     async def decide(self, bar_ms: int, data: dict[str, SymbolData]) -> None:
+        first, self._first_bar = self._first_bar, False
         todo = [
             s
             for s, sd in data.items()
-            if sd.has(bar_ms) and store.find_decision(self.db, self.id, s, bar_ms) is None
+            if sd.has(bar_ms)
+            and not (first and store.find_decision(self.db, self.id, s, bar_ms) is not None)
         ]
         if not todo:
             return
@@ -243,6 +254,7 @@ class SessionEngine:
             if order is not None:
                 status = "awaiting_approval" if self.spec.approval == "require" else "decided"
                 detail = None
+                self._open_rows = True
             elif out.action == "hold":
                 status, detail = "decided", None
             else:
@@ -302,6 +314,8 @@ class SessionEngine:
 
     # --- 5. approvals --------------------------------------------------------------------
     def expire(self, bar_ms: int) -> None:
+        if self.spec.approval != "require":
+            return
         n = self.spec.approval_timeout_bars
         for row in store.decisions(self.db, self.id, statuses=("awaiting_approval",)):
             if bar_ms >= row.bar_ms + n * self.step_ms:

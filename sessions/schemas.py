@@ -180,3 +180,6 @@ class ParityReport(BaseModel):
     differences: list[ParityDiff] = Field(default_factory=list)
     session_final_equity: float
     backtest_final_equity: float
+    notes: list[str] = Field(
+        default_factory=list, description="what was not compared, and why (plain words)"
+    )
