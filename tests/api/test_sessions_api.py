@@ -318,3 +318,39 @@ def test_stop_ends_a_running_session(real_client: TestClient) -> None:
     assert events[-1].event == "run_finished" and events[-1].data["status"] == "stopped"
     listed = real_client.get("/api/sessions").json()
     assert [s["id"] for s in listed] == [session_id] and listed[0]["status"] == "stopped"
+
+
+def test_the_demo_starts_a_rules_replay_of_btc_and_eth(
+    scripted_app: Callable[..., Any], serve: Callable[[Any], str], real_db_url: str
+) -> None:
+    """`cryptofirm demo`'s session: a rules-engine replay of the stored BTC+ETH 1h history
+    from 2023-06-01 at a watchable pace, started through the running server; the desk trades
+    within its first bars; a second demo start shows the open session instead of another."""
+    from cli.demo_session import _post_when_up, demo_spec
+    from core.settings import Settings
+
+    engine = init_db(real_db_url)
+    spec, note = demo_spec(engine, speed=72_000)
+    assert spec is not None and "2023-06-01 00:00 UTC" in note
+    assert (spec.symbols, spec.interval, spec.rules, spec.name) == (
+        ["BTCUSDT", "ETHUSDT"],
+        "1h",
+        True,
+        "demo",
+    )
+    base = serve(scripted_app(None, data_source="store", database_url=real_db_url))
+    said = _post_when_up(base, spec, Settings(_env_file=None), within=30)  # type: ignore[call-arg]
+    assert said.startswith("demo session ") and said.endswith(f"watch it at {base}/floor"), said
+    session_id = said.split()[2]
+    deadline = time.monotonic() + 60
+    while True:
+        view = httpx.get(f"{base}/api/sessions/{session_id}").json()
+        if view["trades"] > 0:
+            break
+        assert time.monotonic() < deadline, view
+        time.sleep(0.2)
+    assert view["bars_processed"] <= 60  # trading within its first 60 bars
+    again, note = demo_spec(engine, speed=72_000)
+    assert again is None and session_id in note
+    httpx.post(f"{base}/api/sessions/{session_id}/stop")
+    engine.dispose()
