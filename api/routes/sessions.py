@@ -23,7 +23,7 @@ from api.deps import (
     SettingsDep,
     limit_run_starts,
 )
-from api.errors import ConflictError, NotFoundError, UnprocessableError, error_responses
+from api.errors import ApiError, ConflictError, UnprocessableError, error_responses
 from api.routes.analysis import check_model_config
 from api.routes.run_routes import ResumeAfter, existing_run
 from api.run_manager import RunManager
@@ -35,6 +35,12 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 KIND = "session"
 LIVE_JOB = ("todo", "doing")
+
+
+class NotFound(ApiError):
+    """404 with the service's own words ("no portfolio with id 7")."""
+
+    status_code = 404
 
 
 @contextmanager
@@ -49,9 +55,9 @@ def service_errors() -> Iterator[None]:
     try:
         yield
     except UnknownPortfolioError as exc:
-        raise NotFoundError("portfolio", exc.message) from None
+        raise NotFound(exc.message) from None
     except LookupError as exc:
-        raise NotFoundError("trading session", str(exc).removeprefix("session_id: ")) from None
+        raise NotFound(str(exc).removeprefix("session_id: ")) from None
     except SessionStateError as exc:
         raise ConflictError(exc.message) from None
     except FieldValueError as exc:
