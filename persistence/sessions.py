@@ -307,3 +307,17 @@ def session_status(engine: Engine, session_id: str) -> str | None:
     with engine.connect() as conn:
         status: str | None = conn.execute(select(Run.status).where(Run.id == session_id)).scalar()
     return status
+
+
+def close_open_rows(engine: Engine, session_id: str, *, why: str) -> list[BarRow]:
+    """A session ended: its orders that can no longer fill are settled (`expired` when still
+    awaiting approval, `skipped` when decided), with `why`. Returns the rows changed."""
+    changed: list[BarRow] = []
+    for row in decisions(engine, session_id, statuses=OPEN_BAR_STATUSES):
+        if row.order_request is None:
+            continue
+        status = "expired" if row.status == "awaiting_approval" else "skipped"
+        done = update_decision(engine, row.id, only_from=(row.status,), status=status, detail=why)
+        if done is not None:
+            changed.append(done)
+    return changed

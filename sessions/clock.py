@@ -46,6 +46,14 @@ class Step:
     """Bars in the whole replay (None: a live session has no end in sight)."""
 
 
+POLL_S = 2.0
+"""A long wait (a paced replay, a live bar) is cut in slices this long: a stop is noticed
+within one slice."""
+
+Interrupted = Callable[[], bool]
+"""Asked between slices of a wait: True → the clock stops (the session is being stopped)."""
+
+
 class Wall:
     """The wall clock; tests pass one whose `sleep` advances a fake time at once."""
 
@@ -60,6 +68,20 @@ def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
+def _never() -> bool:
+    return False
+
+
+def wait_on(wall: Wall, seconds: float, stop: threading.Event, interrupted: Interrupted) -> bool:
+    """Sleep `seconds` on `wall` in slices; False when stopped or interrupted meanwhile."""
+    end = wall.now().timestamp() + seconds
+    while (left := end - wall.now().timestamp()) > 0:
+        if stop.is_set() or interrupted():
+            return False
+        wall.sleep(min(left, POLL_S), stop)
+    return not (stop.is_set() or interrupted())
+
+
 class ReplayClock:
     def __init__(
         self, db: Engine, spec: SessionSpec, settings: Settings, *, wall: Wall | None = None
@@ -72,6 +94,7 @@ class ReplayClock:
         times = sorted({t for sd in self.data.values() for t in sd.market.times_ms if t >= start})
         self.bars = times
         self.source = next(iter(self.data.values())).source
+        self.interrupted: Interrupted = _never
 
     def steps(self, after_ms: int | None, stop: threading.Event) -> Iterator[Step]:
         total = len(self.bars)
@@ -87,10 +110,8 @@ class ReplayClock:
                 now = time.monotonic()
                 paced_from = now if paced_from is None else paced_from
                 due = paced_from + done * step_s / self.spec.speed
-                if due > now:
-                    self.wall.sleep(due - now, stop)
-                    if stop.is_set():
-                        return
+                if due > now and not wait_on(self.wall, due - now, stop, self.interrupted):
+                    return
             done += 1
             last = k == total - 1
             yield Step(
@@ -134,6 +155,7 @@ class LiveClock:
 
         self.client_factory = client_factory
         self.on_wait: Callable[[str], None] = lambda _doing: None
+        self.interrupted: Interrupted = _never
 
     def _last_closed(self) -> int:
         now = _ms(self.wall.now())
@@ -175,10 +197,10 @@ class LiveClock:
                     missing.append(symbol)
             if not missing:
                 return {s: load_live(self.db, self.spec, s, end_ms) for s in self.spec.symbols}
-            if attempt < self.retries:
-                self.wall.sleep(self.retry_s, stop)
-                if stop.is_set():
-                    return {}
+            if attempt < self.retries and not wait_on(
+                self.wall, self.retry_s, stop, self.interrupted
+            ):
+                return {}
         raise LookupError(
             f"symbols: Binance has no closed {self.spec.interval} candle of {missing} at "
             f"{datetime.fromtimestamp(bar_ms / 1000, tz=UTC):%Y-%m-%d %H:%M} UTC after "
@@ -199,10 +221,11 @@ class LiveClock:
                     f"waiting for the {datetime.fromtimestamp(bar_ms / 1000, tz=UTC):%H:%M} "
                     f"{self.spec.interval} bar to close"
                 )
-                self.wall.sleep(wait, stop)
-                continue  # re-check the time (and the stop flag) after waking
+                if not wait_on(self.wall, wait, stop, self.interrupted):
+                    return
+                continue  # re-check the time after waking
             data = self._bring_in(bar_ms, stop)
-            if stop.is_set():
+            if not data:
                 return
             last = until_ms is not None and bar_ms + self.step_ms >= until_ms
             yield Step(

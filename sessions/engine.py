@@ -155,11 +155,13 @@ class SessionEngine:
         self._trade(fill)
 
     def _settle(self, row: store.BarRow, status: str, detail: str | None, **extra: Any) -> None:
+        """Filled or skipped; a human's answer already in `detail` is kept in front."""
+        detail = "; ".join(d for d in (row.detail, detail) if d) or None
         done = store.update_decision(
             self.db, row.id, only_from=("decided",), status=status, detail=detail, **extra
         )
         if done is not None:
-            self._decision_event(done)
+            self.decision_event(done)
 
     def _trade(self, fill: Fill) -> None:
         self.emit(
@@ -284,7 +286,7 @@ class SessionEngine:
                     "detail": detail,
                 },
             )
-            self._decision_event(row)
+            self.decision_event(row)
 
     def _tagged(self, symbol: str) -> Emit:
         def emit(event: Any) -> None:
@@ -294,7 +296,7 @@ class SessionEngine:
 
         return emit
 
-    def _decision_event(self, row: store.BarRow) -> None:
+    def decision_event(self, row: store.BarRow) -> None:
         self.emit(
             SessionDecision(
                 run_id=self.id,
@@ -327,7 +329,7 @@ class SessionEngine:
                     detail=f"no answer within {n} bar(s): skipped",
                 )
                 if done is not None:
-                    self._decision_event(done)
+                    self.decision_event(done)
 
     # --- the bar -------------------------------------------------------------------------
     async def step(

@@ -74,6 +74,9 @@ class _Session:
         self.db, self.id, self.settings, self.emit, self.stop = db, session_id, settings, emit, stop
         self.wall, self.client_factory, self.model_client = wall, client_factory, model_client
 
+    def _stopping(self) -> bool:
+        return store.session_status(self.db, self.id) in ("stopping", *TERMINAL_SESSION)
+
     def _control(self) -> str | None:
         """Between bars: wait out a pause; the terminal status to end with, if any."""
         announced = False
@@ -117,6 +120,7 @@ class _Session:
         _check_market(portfolio.kind, clock.source, portfolio.name)
         if isinstance(clock, LiveClock):
             clock.on_wait = lambda doing: store.set_doing(self.db, self.id, doing)
+        clock.interrupted = self._stopping
         paced = spec.speed is not None or spec.replay_from is None
         deciders = session_deciders(
             spec,
@@ -159,12 +163,15 @@ class _Session:
                     doing=_doing(step, spec.interval),
                 )
             else:
-                if self.stop.is_set():
-                    ending = ""
+                # The clock ran out (replay end, `until`) or was interrupted by a stop.
+                ending = "" if self.stop.is_set() else (self._control() or "completed")
         finally:
             close_all(deciders)
         if not ending:
             return  # a shutdown: nothing terminal, recovery resumes the session
+        why = "the replay ended" if ending == "completed" else "the session was stopped"
+        for row in store.close_open_rows(self.db, self.id, why=f"{why} before it could fill"):
+            engine.decision_event(row)
         self._finish(ending, None)
 
     def _finish(self, status: str, error: str | None) -> None:

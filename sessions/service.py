@@ -357,6 +357,8 @@ def stop(engine: Engine, session_id: str) -> SessionView:
 
     _run(engine, session_id)
     if end_run(engine, session_id, "stopped", None, only_from=("pending", "paused")):
+        why = "the session was stopped before it could fill"
+        store.close_open_rows(engine, session_id, why=why)
         return get_session(engine, session_id)
     return _change(engine, session_id, "stopping", ("running",))
 
