@@ -64,6 +64,20 @@ def real_db_url(real_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_db_url(request: pytest.FixtureRequest, real_data_dir: Path) -> str:
+    """The real candles on each backend (Postgres: relays woken by NOTIFY)."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("real_db_url"))
+    url = str(request.getfixturevalue("pg_empty_url"))
+    engine = init_db(url)
+    store = SqlCandleStore(engine)
+    for pair in ("BTC_USDT", "ETH_USDT"):
+        assert import_file(store, real_data_dir / DAISY / f"{pair}-1h.feather").rows_new > 8000
+    engine.dispose()
+    return url
+
+
 @pytest.fixture
 def real_client(make_client: Callable[..., TestClient], real_db_url: str) -> TestClient:
     """An API (embedded worker) on the real candles."""
@@ -192,11 +206,11 @@ def _finished(view: dict[str, Any]) -> bool:
 
 
 def test_a_replay_streams_ticks_decisions_and_trades_over_sse(
-    scripted_app: Callable[..., Any], serve: Callable[[Any], str], real_db_url: str
+    scripted_app: Callable[..., Any], serve: Callable[[Any], str], backend_db_url: str
 ) -> None:
     """Real HTTP through uvicorn: start, then follow the session's SSE stream live to the
     end; every bar is a tick, every (symbol, bar) one decision, fills are `trade` events."""
-    app = scripted_app(None, data_source="store", database_url=real_db_url)
+    app = scripted_app(None, data_source="store", database_url=backend_db_url)
     base = serve(app)
     with httpx.Client(base_url=base, timeout=60) as http:
         spec = {
