@@ -324,15 +324,14 @@ def parity(session_id: SessionId, as_json: JsonOption = False) -> None:
     """Compare the session with the backtest of the same symbols, bars, costs and model;
     exit 1 when they differ (each difference named)."""
     from sessions.parity import parity_report
-
-    from sessions.service import SessionStateError
+    from tools.errors import FieldValueError
 
     session_id = _session_id(session_id)
     try:
         report = parity_report(_engine(), session_id)
     except LookupError:
         _fail(f"ID: no trading session {session_id}")
-    except SessionStateError as exc:
+    except FieldValueError as exc:  # a live session, or one with fewer than 2 bars
         _fail(f"ID: {exc.message}")
     if as_json:
         typer.echo(report.model_dump_json(indent=2))

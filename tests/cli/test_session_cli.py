@@ -118,6 +118,8 @@ def test_detach_then_steer(real_database: str) -> None:
     assert shown.exit_code == 0
     view = json.loads(shown.stdout)
     assert view["bars_processed"] == 0 and view["trades"] == 0 and "maxima" in view
+    no_bars = _invoke("parity", session_id)
+    assert no_bars.exit_code == 2 and "error: ID: session" in no_bars.stderr
     assert _invoke("pause", session_id).stdout.strip() == f"session {session_id}: paused"
     again = _invoke("pause", session_id)
     assert again.exit_code == 1 and "paused; cannot paused" in again.stderr
