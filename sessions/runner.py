@@ -35,6 +35,8 @@ from sessions.schemas import TERMINAL_SESSION
 from tools.provenance import MixedSourceError, market_kind
 
 PAUSE_POLL_S = 0.5
+ENDED = frozenset({*TERMINAL_SESSION, "cancelled"})
+"""Ended by someone else (stopped while paused, cancelled through the run routes)."""
 
 
 class _Stopped(Exception):
@@ -75,7 +77,7 @@ class _Session:
         self.wall, self.client_factory, self.model_client = wall, client_factory, model_client
 
     def _stopping(self) -> bool:
-        return store.session_status(self.db, self.id) in ("stopping", *TERMINAL_SESSION)
+        return store.session_status(self.db, self.id) in ("stopping", *ENDED)
 
     def _control(self) -> str | None:
         """Between bars: wait out a pause; the terminal status to end with, if any."""
@@ -84,7 +86,7 @@ class _Session:
             status = store.session_status(self.db, self.id)
             if status == "stopping":
                 return "stopped"
-            if status in TERMINAL_SESSION:
+            if status in ENDED:
                 raise _Stopped()
             if status != "paused":
                 if announced:
@@ -212,7 +214,7 @@ async def run_session(
     status = store.session_status(engine, session_id)
     if status is None:
         raise LookupError(f"session_id: no trading session {session_id}")
-    if status in TERMINAL_SESSION:
+    if status in ENDED:
         return
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -257,7 +257,8 @@ def _view(engine: Engine, run: Run) -> SessionView:
     return SessionView(
         id=run.id,
         name=str((run.params or {}).get("name") or run.id),
-        status=run.status,  # type: ignore[arg-type]
+        # A run cancelled through the generic run routes is a stopped session.
+        status="stopped" if run.status == "cancelled" else run.status,  # type: ignore[arg-type]
         clock=spec.clock,
         symbols=list(spec.symbols),
         interval=spec.interval,
