@@ -134,3 +134,88 @@ export function useRunEvents(url: string | null, generation = 0) {
 
   return { events, state };
 }
+
+/** Statuses after which a stream has nothing more to say (a paused run or session goes on). */
+const FINAL = new Set(["completed", "failed", "cancelled", "stopped", "degraded", "budget_exceeded"]);
+
+/**
+ * Subscribe to a long-lived SSE stream (a trading session) and fold its events into a state as
+ * they arrive, instead of keeping every event: a session streams thousands of tokens. Batched
+ * per animation frame; de-duplicated by seq, so a fresh subscription (`generation`) that replays
+ * the stream from the start leaves the state as it was.
+ */
+export function useFoldedEvents<E extends { type: string; seq?: number }, S>(
+  url: string | null,
+  types: readonly string[],
+  fold: (state: S, batch: E[]) => S,
+  init: () => S,
+  generation = 0,
+): { state: S; stream: StreamState } {
+  const [state, setState] = useState<S>(init);
+  const [stream, setStream] = useState<StreamState>(url ? "connecting" : "idle");
+  const seen = useRef<Set<number>>(new Set());
+  const foldRef = useRef(fold);
+  useEffect(() => {
+    foldRef.current = fold;
+  });
+  const typesKey = types.join(",");
+
+  useEffect(() => {
+    if (!url) return;
+    const source = new EventSource(url);
+    let buffer: E[] = [];
+    let frame: number | null = null;
+    const flush = () => {
+      frame = null;
+      const batch = buffer;
+      buffer = [];
+      if (batch.length) setState((prev) => foldRef.current(prev, batch));
+    };
+    const onEvent = (e: MessageEvent<string>) => {
+      const seq = e.lastEventId ? Number(e.lastEventId) : Number.NaN;
+      if (Number.isFinite(seq)) {
+        if (seen.current.has(seq)) return;
+        seen.current.add(seq);
+      }
+      let parsed: E;
+      try {
+        parsed = { ...(JSON.parse(e.data) as E), seq };
+      } catch {
+        return;
+      }
+      buffer.push(parsed);
+      if (frame === null) frame = requestAnimationFrame(flush);
+      const status = (parsed as { status?: unknown }).status;
+      if (parsed.type === "run_finished" && typeof status === "string" && FINAL.has(status)) {
+        source.close();
+        flush();
+        setStream("closed");
+      }
+    };
+    for (const t of typesKey.split(",")) source.addEventListener(t, onEvent as EventListener);
+    source.onopen = () => setStream("open");
+    source.onerror = () => setStream(source.readyState === EventSource.CLOSED ? "error" : "connecting");
+    return () => {
+      source.close();
+      if (frame !== null) cancelAnimationFrame(frame);
+      flush();
+    };
+  }, [url, generation, typesKey]);
+
+  return { state, stream };
+}
+
+/** `value`, changing at most once every `ms` (the latest value wins): for costly redraws. */
+export function useThrottled<T>(value: T, ms: number): T {
+  const [shown, setShown] = useState(value);
+  const last = useRef(0);
+  useEffect(() => {
+    const wait = Math.max(0, last.current + ms - Date.now());
+    const timer = window.setTimeout(() => {
+      last.current = Date.now();
+      setShown(value);
+    }, wait);
+    return () => window.clearTimeout(timer);
+  }, [value, ms]);
+  return shown;
+}

@@ -1,0 +1,208 @@
+"use client";
+
+// One trading session on the floor: what it is (clock, data, status, what it does now), its
+// controls, the orders awaiting approval, equity and drawdown, positions, one chart and the
+// desk's latest reasoning per symbol, and the decisions timeline. Live through the session's
+// SSE stream; the REST views fill in what happened before the page was opened.
+import { useMemo, useState } from "react";
+import { DrawdownChart, LinesChart } from "../charts";
+import { Card, ErrorBox, Loading, NotFound, SourceBadge, Stat, Table, View } from "../ui";
+import { api, ApiError, plainText } from "@/lib/api";
+import { fmtMoney, fmtNum, fmtPct, fmtTime, num, signClass } from "@/lib/format";
+import { useApi, useFoldedEvents, useThrottled } from "@/lib/hooks";
+import type { PendingApproval, SessionDecisionRow, SessionView } from "@/lib/session-types";
+import { ClockBadge, SessionStatusBadge, TERMINAL } from "./labels";
+import { emptyFloor, foldSession, SESSION_EVENT_TYPES, type FloorState, type SessionEvent } from "./sessionFold";
+import { SymbolPanel } from "./SymbolPanel";
+import { Approvals, DecisionsTimeline, mergeDecisions } from "./Timeline";
+
+const POLL_MS = 2000;
+/** Charts and lists redraw at most this often, however fast the replay runs. */
+const REDRAW_MS = 1500;
+
+export function SessionFloor({ id }: { id: string }) {
+  const session = useApi(() => api.session(id), [id], true, POLL_MS);
+  const [generation, setGeneration] = useState(0);
+  const { state: floor, stream } = useFoldedEvents<SessionEvent, FloorState>(api.sessionEventsUrl(id), SESSION_EVENT_TYPES, foldSession, emptyFloor, generation);
+  const s = session.data;
+
+  if (session.error instanceof ApiError && session.error.notFound) {
+    return <NotFound what="Session" id={id} back="/floor/" backLabel="Show the sessions" />;
+  }
+  if (!s) return session.error ? <ErrorBox error={session.error} onRetry={session.reload} /> : <Loading label="Loading the session…" />;
+  return <Floor s={s} floor={floor} stream={stream} reload={session.reload} reconnect={() => setGeneration((g) => g + 1)} />;
+}
+
+function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor: FloorState; stream: string; reload: () => void; reconnect: () => void }) {
+  const lastTick = floor.ticks.at(-1);
+  // The newest of the two: the stream's clock or the polled view's.
+  const now = lastTick && (!s.now || Date.parse(lastTick.bar_time) >= Date.parse(s.now)) ? lastTick.bar_time : (s.now ?? undefined);
+  const chartEnd = useThrottled(s.clock === "replay" ? now : undefined, REDRAW_MS);
+  const decisionsSeen = useThrottled(floor.decisions.length + s.decisions, REDRAW_MS);
+  const tradesSeen = useThrottled(floor.trades.length + s.trades, REDRAW_MS / 2);
+  const ticksSeen = useThrottled(floor.ticks.length, REDRAW_MS);
+
+  const equity = useApi(() => api.sessionEquity(s.id), [s.id]);
+  const rows = useApi(() => api.sessionDecisions(s.id), [s.id, decisionsSeen]);
+  const positions = useApi(() => api.positions(s.portfolio_id), [s.portfolio_id, tradesSeen, chartEnd]);
+  const trades = useApi(() => api.trades(s.portfolio_id), [s.portfolio_id, tradesSeen]);
+  const portfolio = useApi(() => api.portfolio(s.portfolio_id), [s.portfolio_id]);
+
+  const points = useMemo(() => {
+    const byTime = new Map<number, number>();
+    for (const p of equity.data ?? []) byTime.set(Date.parse(p.at), num(p.equity));
+    for (const t of floor.ticks) byTime.set(Date.parse(t.bar_time), t.equity);
+    return [...byTime.entries()].sort((a, b) => a[0] - b[0]).map(([time, value]) => ({ time, value }));
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the ticks redraw throttled
+  }, [equity.data, ticksSeen]);
+  const equityLines = useMemo(() => [{ name: "Equity", color: "#4fa3ff", points }], [points]);
+
+  const streamed = useMemo<SessionDecisionRow[]>(() => floor.decisions.map((d) => ({ ...d, detail: null, trade_id: null, reasons: d.reasons ?? [] })), [floor.decisions]);
+  const decisions = useMemo(() => mergeDecisions(rows.data ?? [], streamed), [rows.data, streamed]);
+  const pending = useMemo(() => {
+    // The view's list, minus what was answered since; plus what the stream says is waiting.
+    const answered = new Set(decisions.filter((d) => d.status !== "awaiting_approval").map((d) => `${d.symbol}|${Date.parse(d.bar_time)}`));
+    return s.pending_approvals.filter((p) => !answered.has(`${p.symbol}|${Date.parse(p.bar_time)}`));
+  }, [s.pending_approvals, decisions]);
+
+  const [acting, setActing] = useState(false);
+  const [actError, setActError] = useState<Error>();
+  async function act(fn: () => Promise<unknown>) {
+    setActing(true);
+    setActError(undefined);
+    try {
+      await fn();
+      reload();
+      rows.reload();
+    } catch (e) {
+      setActError(e as Error);
+    } finally {
+      setActing(false);
+    }
+  }
+  const answer = (p: PendingApproval, approved: boolean) => act(() => api.answerApproval(s.id, { symbol: p.symbol, bar_time: p.bar_time, approved }));
+  const control = (action: "pause" | "resume" | "stop") =>
+    act(async () => {
+      await api.sessionControl(s.id, action);
+      if (action === "resume") reconnect();
+    });
+
+  const status = s.status;
+  const terminal = TERMINAL.has(status);
+  const eq = lastTick?.equity ?? (s.equity != null ? num(s.equity) : undefined);
+  const start = s.starting_cash != null ? num(s.starting_cash) : portfolio.data ? num(portfolio.data.starting_cash) : undefined;
+  const ret = eq !== undefined && start ? (eq / start - 1) * 100 : undefined;
+  const doing = floor.lifecycle?.doing ?? s.doing;
+  const tradesBySymbol = (symbol: string) =>
+    (trades.data ?? []).filter((t) => t.symbol === symbol && (!t.run_id || t.run_id === s.id || !(trades.data ?? []).some((x) => x.run_id === s.id)));
+
+  return (
+    <>
+      <Card testId="session-header" title={<>{s.name}</>} actions={<SessionStatusBadge status={status} />}>
+        <div className="floor-head">
+          <div className="floor-badges">
+            <ClockBadge session={s} />
+            <SourceBadge source={s.data_source ?? undefined} />
+            {portfolio.data && (
+              <span className={`badge ${portfolio.data.kind === "synthetic" ? "warn" : "muted"}`} data-testid="market-kind">
+                {portfolio.data.kind === "synthetic" ? "SYNTHETIC MARKET" : "real market"}
+              </span>
+            )}
+            <span className={`badge ${s.approval === "require" ? "warn" : "muted"}`} data-testid="approval-policy">
+              approval: {s.approval === "require" ? `required (skipped after ${s.approval_timeout_bars} bars)` : "automatic"}
+            </span>
+            <span className="agent-meta">
+              {s.symbols.join(", ")} · {s.interval} · portfolio <a href={`/portfolio/?id=${s.portfolio_id}`}>#{s.portfolio_id}</a>
+            </span>
+          </div>
+          <div className="stats">
+            <Stat label={s.clock === "replay" ? "Simulated now (UTC)" : "Last bar close (UTC)"} value={<span data-testid="session-now">{fmtTime(now)}</span>} />
+            <Stat label="Next bar (UTC)" value={fmtTime(s.next_bar)} />
+            <Stat label="Bars processed" value={<span data-testid="bars-processed">{Math.max(s.bars_processed, lastTick?.bars_processed ?? 0)}</span>} />
+            <Stat label="Equity" value={<span data-testid="session-equity">{fmtMoney(eq)}</span>} />
+            <Stat label="Return" value={fmtPct(ret)} tone={signClass(ret)} />
+            <Stat label="Drawdown" value={fmtPct(lastTick?.drawdown_pct ?? s.drawdown_pct)} />
+            <Stat label="Exposure" value={fmtPct(lastTick?.exposure_pct)} />
+            <Stat label="Trades" value={<span data-testid="session-trades">{Math.max(s.trades, floor.trades.length)}</span>} />
+          </div>
+          {doing && !terminal && (
+            <p className="doing" data-testid="session-doing" role="status">
+              Now: {plainText(doing)}
+            </p>
+          )}
+          {s.error && <ErrorBox error={`The session ${status === "failed" ? "failed" : "reports"}: ${s.error}`} />}
+          {stream === "error" && !terminal && <ErrorBox error="The live updates of this session stopped; the figures refresh every few seconds." onRetry={reconnect} />}
+          <div className="floor-controls">
+            {(status === "running" || status === "pending") && (
+              <button className="btn" disabled={acting} onClick={() => control("pause")} data-testid="pause-session">
+                Pause
+              </button>
+            )}
+            {status === "paused" && (
+              <button className="btn primary" disabled={acting} onClick={() => control("resume")} data-testid="resume-session">
+                Resume
+              </button>
+            )}
+            {!terminal && status !== "stopping" && (
+              <button className="btn danger" disabled={acting} onClick={() => control("stop")} data-testid="stop-session" title="Stop for good: the current bar finishes, positions stay open.">
+                Stop
+              </button>
+            )}
+            {terminal && <span className="muted">This session has ended ({status}); its portfolio and history stay.</span>}
+          </div>
+          {actError && !pending.length && <ErrorBox error={actError} />}
+        </div>
+      </Card>
+
+      {(s.approval === "require" || pending.length > 0) && <Approvals pending={pending} onAnswer={answer} error={pending.length ? actError : undefined} busy={acting} />}
+
+      <div className="grid halves">
+        <Card title="Equity">
+          <View state={equity} isEmpty={() => points.length === 0} empty="No bar processed yet.">
+            {() => <LinesChart testId="session-equity-chart" lines={equityLines} height={260} label={`Session equity over ${points.length} bars`} />}
+          </View>
+        </Card>
+        <Card title="Drawdown">
+          <DrawdownChart testId="session-drawdown-chart" points={points} height={236} />
+        </Card>
+      </div>
+
+      <Card title="Positions" testId="session-positions">
+        <View state={positions} isEmpty={(p) => p.length === 0} empty="No open positions.">
+          {(list) => (
+            <Table caption="Open positions of the session's portfolio" numeric={[1, 2, 3, 4, 5, 6]} head={["Symbol", "Quantity", "Avg entry", "Mark", "Unrealised P&L", "Stop", "Target"]} testId="session-positions-table">
+              {list.map((p) => (
+                <tr key={p.symbol}>
+                  <td>{p.symbol}</td>
+                  <td className="num">{fmtNum(p.quantity, 6)}</td>
+                  <td className="num">{fmtMoney(p.avg_entry_price)}</td>
+                  <td className="num">{fmtMoney(p.mark_price)}</td>
+                  <td className={`num ${signClass(p.unrealized_pnl)}`}>{fmtMoney(p.unrealized_pnl)}</td>
+                  <td className="num">{fmtMoney(p.stop_loss)}</td>
+                  <td className="num">{fmtMoney(p.take_profit)}</td>
+                </tr>
+              ))}
+            </Table>
+          )}
+        </View>
+      </Card>
+
+      <div className="symbols-grid">
+        {s.symbols.map((symbol) => (
+          <SymbolPanel
+            key={symbol}
+            symbol={symbol}
+            interval={s.interval}
+            end={chartEnd}
+            trades={tradesBySymbol(symbol)}
+            position={positions.data?.find((p) => p.symbol === symbol)}
+            state={s.symbols_state.find((x) => x.symbol === symbol)}
+            reasoning={floor.reasoning[symbol] ?? (s.symbols.length === 1 ? floor.reasoning[""] : undefined)}
+          />
+        ))}
+      </div>
+
+      <DecisionsTimeline decisions={decisions} />
+    </>
+  );
+}
