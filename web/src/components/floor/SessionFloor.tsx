@@ -11,6 +11,7 @@ import { api, ApiError, plainText } from "@/lib/api";
 import { fmtMoney, fmtNum, fmtPct, fmtTime, num, signClass } from "@/lib/format";
 import { useApi, useFoldedEvents, useThrottled } from "@/lib/hooks";
 import type { PendingApproval, SessionDecisionRow, SessionView } from "@/lib/session-types";
+import { INTERVAL_SECONDS } from "@/lib/source";
 import { ClockBadge, SessionStatusBadge, TERMINAL } from "./labels";
 import { emptyFloor, foldSession, SESSION_EVENT_TYPES, type FloorState, type SessionEvent } from "./sessionFold";
 import { SymbolPanel } from "./SymbolPanel";
@@ -35,9 +36,13 @@ export function SessionFloor({ id }: { id: string }) {
 
 function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor: FloorState; stream: string; reload: () => void; reconnect: () => void }) {
   const lastTick = floor.ticks.at(-1);
-  // The newest of the two: the stream's clock or the polled view's.
-  const now = lastTick && (!s.now || Date.parse(lastTick.bar_time) >= Date.parse(s.now)) ? lastTick.bar_time : (s.now ?? undefined);
-  const chartEnd = useThrottled(s.clock === "replay" ? now : undefined, REDRAW_MS);
+  // The session clock is the close of the last processed bar (a tick names the bar's open):
+  // the newer of the stream's and the polled view's.
+  const tickClose = lastTick ? Date.parse(lastTick.bar_time) + (INTERVAL_SECONDS[s.interval] ?? 3600) * 1000 : Number.NaN;
+  const viewNow = s.now ? Date.parse(s.now) : Number.NaN;
+  const now = tickClose >= viewNow || (Number.isFinite(tickClose) && !Number.isFinite(viewNow)) ? new Date(tickClose).toISOString() : (s.now ?? undefined);
+  // The charts end at the clock: a replay never shows a bar its desk has not reached.
+  const chartEnd = useThrottled(now, REDRAW_MS);
   const decisionsSeen = useThrottled(floor.decisions.length + s.decisions, REDRAW_MS);
   const tradesSeen = useThrottled(floor.trades.length + s.trades, REDRAW_MS / 2);
   const ticksSeen = useThrottled(floor.ticks.length, REDRAW_MS);
@@ -130,7 +135,7 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
               Now: {plainText(doing)}
             </p>
           )}
-          {s.error && <ErrorBox error={`The session ${status === "failed" ? "failed" : "reports"}: ${s.error}`} />}
+          {s.error && <ErrorBox error={`The session ${status === "failed" ? "failed" : "reports"}: ${plainText(s.error)}`} />}
           {stream === "error" && !terminal && <ErrorBox error="The live updates of this session stopped; the figures refresh every few seconds." onRetry={reconnect} />}
           <div className="floor-controls">
             {(status === "running" || status === "pending") && (
