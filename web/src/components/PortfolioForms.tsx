@@ -97,7 +97,7 @@ export function NewPortfolioForm({ onCreated }: { onCreated: (p: PortfolioInfo) 
   }
 
   return (
-    <form onSubmit={submit} className="stack" data-testid="new-portfolio-form" aria-label="New portfolio">
+    <form onSubmit={submit} noValidate className="stack" data-testid="new-portfolio-form" aria-label="New portfolio">
       <div className="form-row">
         <label className="field">
           Name
@@ -155,7 +155,7 @@ export function EditPortfolioForm({ portfolio, onSaved }: { portfolio: Portfolio
   }
 
   return (
-    <form onSubmit={submit} className="stack" data-testid="edit-portfolio-form" aria-label={`Limits and approval of ${portfolio.name}`}>
+    <form onSubmit={submit} noValidate className="stack" data-testid="edit-portfolio-form" aria-label={`Limits and approval of ${portfolio.name}`}>
       <div className="form-row">
         <label className="check">
           <input type="checkbox" checked={approval} onChange={(e) => setApproval(e.target.checked)} data-testid="ep-approval" /> Require my approval for every order

@@ -24,6 +24,7 @@ import type {
 } from "./api-types";
 import type {
   ApprovalAnswer,
+  ParityReport,
   PortfolioPatch,
   SessionCreated,
   SessionDecisionRow,
@@ -219,6 +220,7 @@ export const api = {
   sessionEquity: (id: string) => request<SessionEquityPoint[]>(`/sessions/${id}/equity`),
   sessionControl: (id: string, action: "pause" | "resume" | "stop") => post<SessionView>(`/sessions/${id}/${action}`),
   answerApproval: (id: string, body: ApprovalAnswer) => post<SessionDecisionRow>(`/sessions/${id}/approvals`, body),
+  sessionParity: (id: string) => request<ParityReport>(`/sessions/${id}/parity`),
   sessionEventsUrl: (id: string) => `${API_BASE}/sessions/${id}/events`,
   analysisEventsUrl: (id: string) => `${API_BASE}/analysis/runs/${id}/events`,
   backtestEventsUrl: (id: string) => `${API_BASE}/backtests/${id}/events`,

@@ -155,3 +155,24 @@ export interface PortfolioPatch {
   require_approval?: boolean;
   risk?: Record<string, number>;
 }
+
+export interface ParityDiff {
+  what: "decision" | "fill" | "equity";
+  symbol?: string | null;
+  at: string;
+  session: string;
+  backtest: string;
+}
+
+/** `GET /api/sessions/{id}/parity`: the session against the backtest of the same bars. */
+export interface ParityReport {
+  session_id: string;
+  bars: number;
+  decisions_compared: number;
+  fills_compared: number;
+  equity_points_compared: number;
+  identical: boolean;
+  differences: ParityDiff[];
+  session_final_equity: number;
+  backtest_final_equity: number;
+}

@@ -14,6 +14,7 @@ import type { PendingApproval, SessionDecisionRow, SessionView } from "@/lib/ses
 import { INTERVAL_SECONDS } from "@/lib/source";
 import { ClockBadge, SessionStatusBadge, TERMINAL } from "./labels";
 import { emptyFloor, foldSession, SESSION_EVENT_TYPES, type FloorState, type SessionEvent } from "./sessionFold";
+import { Parity } from "./Parity";
 import { SymbolPanel } from "./SymbolPanel";
 import { Approvals, DecisionsTimeline, mergeDecisions } from "./Timeline";
 
@@ -42,7 +43,7 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
   const viewNow = s.now ? Date.parse(s.now) : Number.NaN;
   const now = tickClose >= viewNow || (Number.isFinite(tickClose) && !Number.isFinite(viewNow)) ? new Date(tickClose).toISOString() : (s.now ?? undefined);
   // The charts end at the clock: a replay never shows a bar its desk has not reached.
-  const chartEnd = useThrottled(now, REDRAW_MS);
+  const chartEnd = useThrottled(now ?? (s.clock === "replay" ? (s.replay_from ?? undefined) : undefined), REDRAW_MS);
   const decisionsSeen = useThrottled(floor.decisions.length + s.decisions, REDRAW_MS);
   const tradesSeen = useThrottled(floor.trades.length + s.trades, REDRAW_MS / 2);
   const ticksSeen = useThrottled(floor.ticks.length, REDRAW_MS);
@@ -117,7 +118,10 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
               approval: {s.approval === "require" ? `required (skipped after ${s.approval_timeout_bars} bars)` : "automatic"}
             </span>
             <span className="agent-meta">
-              {s.symbols.join(", ")} · {s.interval} · portfolio <a href={`/portfolio/?id=${s.portfolio_id}`}>#{s.portfolio_id}</a>
+              {s.symbols.join(", ")} · {s.interval} · portfolio{" "}
+              <a className="inline-link" href={`/portfolio/?id=${s.portfolio_id}`}>
+                #{s.portfolio_id}
+              </a>
             </span>
           </div>
           <div className="stats">
@@ -208,6 +212,8 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
       </div>
 
       <DecisionsTimeline decisions={decisions} />
+
+      {s.clock === "replay" && terminal && s.bars_processed > 0 && <Parity sessionId={s.id} />}
     </>
   );
 }

@@ -87,7 +87,7 @@ export function StartSession({ onStarted }: { onStarted: (id: string) => void })
   const toggle = (s: string, on: boolean) => setPicked(on ? [...symbols, s] : symbols.filter((x) => x !== s));
 
   return (
-    <form onSubmit={submit} className="stack" data-testid="start-session-form" aria-label="Start a trading session">
+    <form onSubmit={submit} noValidate className="stack" data-testid="start-session-form" aria-label="Start a trading session">
       <fieldset className="plain">
         <legend>Watchlist</legend>
         {(stored.length ? stored : symbols).map((s) => (

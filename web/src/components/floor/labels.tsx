@@ -40,13 +40,13 @@ export function speedWords(speed: number | null | undefined, interval: string): 
 export function ClockBadge({ session }: { session: SessionView }) {
   if (session.clock === "replay") {
     return (
-      <span className="badge info" data-testid="clock-badge" title="A simulated clock stepping through stored history: the firm trades as if it were that day.">
+      <span className="badge info wrap" data-testid="clock-badge" title="A simulated clock stepping through stored history: the firm trades as if it were that day.">
         REPLAY CLOCK · from {fmtTime(session.replay_from)} UTC · {speedWords(session.speed, session.interval)}
       </span>
     );
   }
   return (
-    <span className="badge warn" data-testid="clock-badge" title="Wall time: each bar close fetches the new candle and the desk decides.">
+    <span className="badge warn wrap" data-testid="clock-badge" title="Wall time: each bar close fetches the new candle and the desk decides.">
       LIVE CLOCK · wall time
     </span>
   );
