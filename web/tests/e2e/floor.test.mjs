@@ -204,6 +204,84 @@ describe("portfolio management and the Trading floor", { timeout: 420_000 }, () 
     await context.close();
   });
 
+  test("a running session's stream: reasoning per symbol, decisions, ticks, fills and an approval answered", async () => {
+    const pid = (
+      await api("/portfolios", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: `canned-run-${Date.now()}`, starting_cash: "10000" }) })
+    ).id;
+    const { page, context, problems } = await newPage(browser, DESKTOP);
+    const id = "canned-running";
+    const h = (n) => new Date(Date.parse("2023-06-01T00:00:00Z") + n * 3_600_000).toISOString();
+    const pending = { symbol: "ETHUSDT", bar_time: h(11), action: "buy", size_pct: 8, expires_after_bar: h(14) };
+    const view = {
+      id, name: "canned replay", status: "running", clock: "replay", symbols: ["BTCUSDT", "ETHUSDT"], interval: "1h", portfolio_id: pid,
+      approval: "require", approval_timeout_bars: 3, replay_from: h(0), until: null, speed: 3600, data_source: "store", now: h(12), next_bar: h(12),
+      bars_processed: 12, decisions: 24, trades: 1, equity: 10012.5, starting_cash: 10000, drawdown_pct: 0.4, doing: "deciding the 2023-06-01 11:00 bar",
+      error: null, limits: {}, maxima: { max_position_pct: 9.9, max_total_exposure_pct: 9.9, min_cash_pct: 90, max_drawdown_pct: 0.4, max_daily_loss_pct: 0.1 },
+      symbols_state: [{ symbol: "BTCUSDT", last_bar: h(11), last_close: 27100, last_action: "hold", position_qty: 0.036, stop_loss: 26500, take_profit: 28200 }],
+      pending_approvals: [pending], created_at: h(0), updated_at: h(0),
+    };
+    const ev = (type, extra) => ({ type, run_id: id, at: "2026-01-01T00:00:00Z", ...extra });
+    const events = [
+      ev("session_state", { status: "running", doing: "deciding" }),
+      ...Array.from({ length: 12 }, (_, i) => ev("session_tick", { bar_time: h(i), equity: 10000 + i * 1.5 - (i === 5 ? 40 : 0), cash: 9000, drawdown_pct: 0, exposure_pct: 9.9, bars_processed: i + 1 })),
+      ev("token", { node: "technical", message_id: "m1", text: "BTC momentum is flat; ", symbol: "BTCUSDT" }),
+      ev("token", { node: "technical", message_id: "m2", text: "ETH breaks out above the band; ", symbol: "ETHUSDT" }),
+      ev("token", { node: "technical", message_id: "m1", text: "RSI 51, no edge for BTC.", symbol: "BTCUSDT" }),
+      ev("agent_output", { node: "trader", model: "rules", symbol: "BTCUSDT", output: { action: "hold", size_pct: 0, rationale: "no edge" } }),
+      ev("session_decision", { symbol: "BTCUSDT", bar_time: h(11), action: "hold", approved: true, size_pct: 0, status: "decided", reasons: ["no edge"] }),
+      ev("token", { node: "trader", message_id: "m3", text: "ETH: buy 8% with a stop under the breakout.", symbol: "ETHUSDT" }),
+      ev("session_decision", { symbol: "ETHUSDT", bar_time: h(11), action: "buy", approved: true, size_pct: 8, stop_loss: 1800, take_profit: 1950, status: "awaiting_approval", reasons: ["breakout"] }),
+    ];
+    const rows = [{ symbol: "BTCUSDT", bar_time: h(3), action: "buy", approved: true, size_pct: 10, stop_loss: 26500, take_profit: 28200, status: "filled", detail: null, trade_id: 1, reasons: ["trend"] }];
+    const trades = [{ id: 1, run_id: id, client_order_id: `session:${id}:BTCUSDT:x`, symbol: "BTCUSDT", side: "buy", quantity: "0.036", price: "27000", fee: "0.97", slippage_bps: "5", reason: "signal", stop_loss: "26500", take_profit: "28200", executed_at: h(4), realized_pnl: null }];
+    const positions = [{ symbol: "BTCUSDT", quantity: "0.036", avg_entry_price: "27000", mark_price: "27100", market_value: "975.6", cost_basis: "972", unrealized_pnl: "3.6", unrealized_pnl_pct: "0.37", stop_loss: "26500", take_profit: "28200", mark_source: "candle" }];
+    const answers = [];
+    const json = (body) => (route) => route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(body) });
+    await page.route(`**/api/sessions/${id}`, json(view));
+    await page.route(`**/api/sessions/${id}/decisions?**`, json(rows));
+    await page.route(`**/api/sessions/${id}/equity`, json([]));
+    await page.route(`**/api/portfolios/${pid}/trades`, json(trades));
+    await page.route(`**/api/portfolios/${pid}/positions`, json(positions));
+    await page.route(`**/api/sessions/${id}/approvals`, (route) => {
+      answers.push(JSON.parse(route.request().postData() ?? "null"));
+      view.pending_approvals = [];
+      return json({ ...rows[0], symbol: "ETHUSDT", bar_time: h(11), status: "decided", size_pct: 8 })(route);
+    });
+    await page.route(`**/api/sessions/${id}/events`, (route) =>
+      route.fulfill({ status: 200, headers: { "Content-Type": "text/event-stream" }, body: `retry: 60000\n\n${sseBody(events)}` }),
+    );
+    await page.goto(`${backend.baseUrl}/floor/?session=${id}`);
+    // Each symbol's reasoning under its own chart, never mixed.
+    const btc = page.locator('[data-testid="symbol-BTCUSDT"] [data-testid="symbol-reasoning"]');
+    const eth = page.locator('[data-testid="symbol-ETHUSDT"] [data-testid="symbol-reasoning"]');
+    await eth.getByText("ETH: buy 8%").waitFor();
+    assert.match(await text(btc), /BTC momentum is flat; RSI 51, no edge for BTC\./);
+    assert.doesNotMatch(await text(btc), /ETH/);
+    assert.doesNotMatch(await text(eth), /BTC/);
+    assert.match(await text(btc), /bar 2023-06-01 11:00 UTC: HOLD/);
+    // The clock is the close of the last processed bar (12 bars from 00:00: 12:00).
+    assert.equal(await text(page.locator('[data-testid="session-now"]')), "2023-06-01 12:00");
+    assert.equal(await text(page.locator('[data-testid="session-equity"]')), "10,016.50");
+    // Decisions: the fetched row and the streamed ones, newest first.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="decisions-table"] tbody tr').length === 3);
+    const times = await page.locator('[data-testid="decisions-table"] tbody tr td:first-child').allTextContents();
+    assert.deepEqual(times, ["2023-06-01 11:00", "2023-06-01 11:00", "2023-06-01 03:00"]);
+    assert.equal(await page.locator('[data-testid="decisions-table"] tr[data-status="awaiting_approval"][data-action="buy"]').count(), 1);
+    // The fill on the BTC chart, and the open position's stop and target.
+    await page.waitForFunction(() => /1 trades marked/.test(document.querySelector('[data-testid="floor-chart-BTCUSDT"]')?.getAttribute("aria-label") ?? ""));
+    await page.locator('[data-testid="drawdown-chart"], [data-testid="session-drawdown-chart"]').first().waitFor();
+    // The approval: answered in the page with the decision's symbol and bar.
+    const row = page.locator('[data-testid="approval-row"][data-symbol="ETHUSDT"]');
+    await row.waitFor();
+    await screenshot(page, "floor-canned-running");
+    await row.getByRole("button", { name: /^Approve BUY ETHUSDT 8% \(bar 2023-06-01 11:00 UTC\)$/ }).click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid="approval-row"]'));
+    assert.deepEqual(answers, [{ symbol: "ETHUSDT", bar_time: h(11), approved: true }]);
+    for (const v of await axeViolations(page)) assert.fail(`axe on the canned floor: ${v}`);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   test("a failed live session says why, and is labelled LIVE with its data source", async () => {
     const pid = (
       await api("/portfolios", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: `canned-${Date.now()}`, starting_cash: "25000" }) })

@@ -130,10 +130,11 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
             <Stat label="Bars processed" value={<span data-testid="bars-processed">{Math.max(s.bars_processed, lastTick?.bars_processed ?? 0)}</span>} />
             <Stat label="Equity" value={<span data-testid="session-equity">{fmtMoney(eq)}</span>} />
             <Stat label="Return" value={fmtPct(ret)} tone={signClass(ret)} />
-            <Stat label="Drawdown" value={fmtPct(lastTick?.drawdown_pct ?? s.drawdown_pct)} />
+            <Stat label="Drawdown now" value={fmtPct(lastTick?.drawdown_pct ?? s.drawdown_pct)} />
             <Stat label="Exposure" value={fmtPct(lastTick?.exposure_pct)} />
             <Stat label="Trades" value={<span data-testid="session-trades">{Math.max(s.trades, floor.trades.length)}</span>} />
           </div>
+          <LimitsReached s={s} />
           {doing && !terminal && (
             <p className="doing" data-testid="session-doing" role="status">
               Now: {plainText(doing)}
@@ -215,5 +216,34 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
 
       {s.clock === "replay" && terminal && s.bars_processed > 0 && <Parity sessionId={s.id} />}
     </>
+  );
+}
+
+/** The highest each limit reached over the session, beside the limit itself. */
+function LimitsReached({ s }: { s: SessionView }) {
+  const m = s.maxima;
+  const items: [string, number, string, number | undefined][] = [
+    ["position", m.max_position_pct, "≤", s.limits.max_position_pct],
+    ["total exposure", m.max_total_exposure_pct, "≤", s.limits.max_total_exposure_pct],
+    ["cash (lowest)", m.min_cash_pct, "≥", s.limits.min_cash_reserve_pct],
+    ["drawdown", m.max_drawdown_pct, "≤", s.limits.max_drawdown_pct],
+    ["daily loss", m.max_daily_loss_pct, "≤", s.limits.max_daily_loss_pct],
+  ];
+  if (!s.bars_processed) return null;
+  return (
+    <div className="kv" data-testid="limits-reached">
+      <span>Highest reached (limit):</span>
+      {items.map(([label, v, op, limit]) => (
+        <span key={label}>
+          {label} <b>{fmtPct(v)}</b>
+          {limit !== undefined && (
+            <span className="muted">
+              {" "}
+              ({op} {fmtPct(limit, 0)})
+            </span>
+          )}
+        </span>
+      ))}
+    </div>
   );
 }

@@ -106,7 +106,7 @@ function Reasoning({ reasoning }: { reasoning: SymbolReasoning | undefined }) {
             <div key={a.node} className="reason-item" data-testid={`reason-${a.node}`}>
               <span className="agent-name">{agentLabel(a.node)}</span>
               {a.text && (
-                <div className={`stream-text ${a.output ? "" : "typing"}`} data-testid="reason-text">
+                <div className={`stream-text ${a.output || d ? "" : "typing"}`} data-testid="reason-text">
                   {a.text.slice(-600)}
                 </div>
               )}
