@@ -74,10 +74,10 @@ export interface SessionView {
   drawdown_pct?: number | null;
   doing?: string | null;
   error?: string | null;
-  limits: Record<string, number>;
-  maxima: LimitMaxima;
-  symbols_state: SymbolState[];
-  pending_approvals: PendingApproval[];
+  limits?: Record<string, number>;
+  maxima?: LimitMaxima;
+  symbols_state?: SymbolState[];
+  pending_approvals?: PendingApproval[];
   created_at: string;
   updated_at: string;
 }
@@ -93,7 +93,7 @@ export interface SessionDecisionRow {
   status: "decided" | "filled" | "skipped" | "awaiting_approval" | "expired" | "rejected";
   detail?: string | null;
   trade_id?: number | null;
-  reasons: string[];
+  reasons?: string[];
 }
 
 /** One point of `GET /api/sessions/{id}/equity` (a processed bar's close). */
@@ -172,7 +172,7 @@ export interface ParityReport {
   fills_compared: number;
   equity_points_compared: number;
   identical: boolean;
-  differences: ParityDiff[];
+  differences?: ParityDiff[];
   session_final_equity: number;
   backtest_final_equity: number;
 }

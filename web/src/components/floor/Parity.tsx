@@ -25,6 +25,7 @@ export function Parity({ sessionId }: { sessionId: string }) {
     }
   }
 
+  const differences = report?.differences ?? [];
   return (
     <Card
       title="Parity with the backtest"
@@ -41,13 +42,13 @@ export function Parity({ sessionId }: { sessionId: string }) {
       {report && (
         <>
           <p data-testid="parity-verdict">
-            <span className={`badge ${report.identical ? "ok" : "bad"}`}>{report.identical ? "identical" : `${report.differences.length} differences`}</span>{" "}
+            <span className={`badge ${report.identical ? "ok" : "bad"}`}>{report.identical ? "identical" : `${differences.length} differences`}</span>{" "}
             {report.bars} bars · {report.decisions_compared} decisions · {report.fills_compared} fills · {report.equity_points_compared} equity points compared · final
             equity {fmtMoney(report.session_final_equity)} (session) vs {fmtMoney(report.backtest_final_equity)} (backtest)
           </p>
-          {report.differences.length > 0 && (
+          {differences.length > 0 && (
             <Table caption="Differences between the session and the backtest" head={["What", "Symbol", "At (UTC)", "Session", "Backtest"]} testId="parity-diffs">
-              {report.differences.slice(0, 50).map((d, i) => (
+              {differences.slice(0, 50).map((d, i) => (
                 <tr key={i}>
                   <td>{d.what}</td>
                   <td>{d.symbol ?? "—"}</td>

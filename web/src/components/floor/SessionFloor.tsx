@@ -68,7 +68,7 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
   const pending = useMemo(() => {
     // The view's list, minus what was answered since; plus what the stream says is waiting.
     const answered = new Set(decisions.filter((d) => d.status !== "awaiting_approval").map((d) => `${d.symbol}|${Date.parse(d.bar_time)}`));
-    return s.pending_approvals.filter((p) => !answered.has(`${p.symbol}|${Date.parse(p.bar_time)}`));
+    return (s.pending_approvals ?? []).filter((p) => !answered.has(`${p.symbol}|${Date.parse(p.bar_time)}`));
   }, [s.pending_approvals, decisions]);
 
   const [acting, setActing] = useState(false);
@@ -206,7 +206,7 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
             end={chartEnd}
             trades={tradesBySymbol(symbol)}
             position={positions.data?.find((p) => p.symbol === symbol)}
-            state={s.symbols_state.find((x) => x.symbol === symbol)}
+            state={s.symbols_state?.find((x) => x.symbol === symbol)}
             reasoning={floor.reasoning[symbol] ?? (s.symbols.length === 1 ? floor.reasoning[""] : undefined)}
           />
         ))}
@@ -222,14 +222,15 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
 /** The highest each limit reached over the session, beside the limit itself. */
 function LimitsReached({ s }: { s: SessionView }) {
   const m = s.maxima;
+  const limits = s.limits ?? {};
+  if (!s.bars_processed || !m) return null;
   const items: [string, number, string, number | undefined][] = [
-    ["position", m.max_position_pct, "≤", s.limits.max_position_pct],
-    ["total exposure", m.max_total_exposure_pct, "≤", s.limits.max_total_exposure_pct],
-    ["cash (lowest)", m.min_cash_pct, "≥", s.limits.min_cash_reserve_pct],
-    ["drawdown", m.max_drawdown_pct, "≤", s.limits.max_drawdown_pct],
-    ["daily loss", m.max_daily_loss_pct, "≤", s.limits.max_daily_loss_pct],
+    ["position", m.max_position_pct, "≤", limits.max_position_pct],
+    ["total exposure", m.max_total_exposure_pct, "≤", limits.max_total_exposure_pct],
+    ["cash (lowest)", m.min_cash_pct, "≥", limits.min_cash_reserve_pct],
+    ["drawdown", m.max_drawdown_pct, "≤", limits.max_drawdown_pct],
+    ["daily loss", m.max_daily_loss_pct, "≤", limits.max_daily_loss_pct],
   ];
-  if (!s.bars_processed) return null;
   return (
     <div className="kv" data-testid="limits-reached">
       <span>Highest reached (limit):</span>

@@ -4,7 +4,7 @@
 // live), approval policy and the portfolio it trades into (an existing one or a new one).
 import { useMemo, useState } from "react";
 import { api } from "@/lib/api";
-import type { StoredSeries } from "@/lib/api-types";
+import type { Interval, StoredSeries } from "@/lib/api-types";
 import { INTERVALS } from "@/lib/constants";
 import { useApi } from "@/lib/hooks";
 import type { ApprovalPolicy, SessionSpec } from "@/lib/session-types";
@@ -62,7 +62,7 @@ export function StartSession({ onStarted }: { onStarted: (id: string) => void })
     const speed = clock === "replay" && pace !== "max" ? Number(pace) * step : null;
     const spec: SessionSpec = {
       symbols,
-      interval,
+      interval: interval as Interval,
       portfolio_id: portfolio ? portfolio.id : null,
       name: name.trim() || null,
       starting_cash: portfolio ? null : Number(cash),

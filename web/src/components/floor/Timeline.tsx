@@ -53,8 +53,8 @@ export function DecisionsTimeline({ decisions }: { decisions: SessionDecisionRow
               <td>
                 <DecisionStatusBadge status={d.status} action={d.action} />
               </td>
-              <td className="why" title={d.reasons.map(plainText).join("\n")}>
-                {plainText(d.detail ?? d.reasons[0] ?? "")}
+              <td className="why" title={(d.reasons ?? []).map(plainText).join("\n")}>
+                {plainText(d.detail ?? d.reasons?.[0] ?? "")}
               </td>
             </tr>
           ))}
