@@ -18,9 +18,10 @@ export interface Loadable<T> {
  * Fetch on mount and whenever `deps` change; stale responses are dropped. Data of other deps is
  * never shown for the new ones (switching interval clears the old candles), but a failed refresh
  * of the same deps keeps the last data, marked `stale` with its time. `refreshMs` polls, so
- * lists update live and a dead API shows up without a click.
+ * lists update live and a dead API shows up without a click. `keepPrevious` shows the last
+ * data while the next deps load.
  */
-export function useApi<T>(load: () => Promise<T>, deps: unknown[], enabled = true, refreshMs?: number): Loadable<T> {
+export function useApi<T>(load: () => Promise<T>, deps: unknown[], enabled = true, refreshMs?: number, keepPrevious = false): Loadable<T> {
   const [loaded, setLoaded] = useState<{ key: string; data: T; at: number }>();
   const [failed, setFailed] = useState<{ key: string; error: Error }>();
   const [loading, setLoading] = useState(enabled);
@@ -68,8 +69,10 @@ export function useApi<T>(load: () => Promise<T>, deps: unknown[], enabled = tru
     };
   }, [enabled, refreshMs, reload]);
 
-  // Only what was loaded for these deps: never the old interval's candles under the new title.
-  const data = loaded?.key === key ? loaded.data : undefined;
+  // Only what was loaded for these deps: never the old interval's candles under the new title —
+  // unless the caller asks to keep the previous data while the next loads (a view that moves
+  // on with a clock: the same chart one bar later, not a spinner every bar).
+  const data = loaded?.key === key || (keepPrevious && loaded) ? loaded?.data : undefined;
   const error = failed?.key === key ? failed.error : undefined;
   return { data, error, loading, reload, updatedAt: data === undefined ? undefined : loaded?.at, stale: error !== undefined && data !== undefined };
 }

@@ -49,9 +49,9 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
   const ticksSeen = useThrottled(floor.ticks.length, REDRAW_MS);
 
   const equity = useApi(() => api.sessionEquity(s.id), [s.id]);
-  const rows = useApi(() => api.sessionDecisions(s.id), [s.id, decisionsSeen]);
-  const positions = useApi(() => api.positions(s.portfolio_id), [s.portfolio_id, tradesSeen, chartEnd]);
-  const trades = useApi(() => api.trades(s.portfolio_id), [s.portfolio_id, tradesSeen]);
+  const rows = useApi(() => api.sessionDecisions(s.id), [s.id, decisionsSeen], true, undefined, true);
+  const positions = useApi(() => api.positions(s.portfolio_id), [s.portfolio_id, tradesSeen, chartEnd], true, undefined, true);
+  const trades = useApi(() => api.trades(s.portfolio_id), [s.portfolio_id, tradesSeen], true, undefined, true);
   const portfolio = useApi(() => api.portfolio(s.portfolio_id), [s.portfolio_id]);
 
   const points = useMemo(() => {

@@ -37,7 +37,7 @@ export function SymbolPanel({
   state: SymbolState | undefined;
   reasoning: SymbolReasoning | undefined;
 }) {
-  const candles = useApi(() => api.candles(symbol, interval, BARS, end), [symbol, interval, end]);
+  const candles = useApi(() => api.candles(symbol, interval, BARS, end), [symbol, interval, end], true, undefined, true);
   const marks = useMemo<TradeMark[]>(
     () =>
       trades.map((t) => ({
