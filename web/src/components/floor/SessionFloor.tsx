@@ -208,11 +208,12 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
             position={positions.data?.find((p) => p.symbol === symbol)}
             state={s.symbols_state?.find((x) => x.symbol === symbol)}
             reasoning={floor.reasoning[symbol] ?? (s.symbols.length === 1 ? floor.reasoning[""] : undefined)}
+            quiet={s.clock === "replay" && !s.speed}
           />
         ))}
       </div>
 
-      <DecisionsTimeline decisions={decisions} />
+      <DecisionsTimeline decisions={decisions} total={s.decisions} />
 
       {s.clock === "replay" && terminal && s.bars_processed > 0 && <Parity sessionId={s.id} />}
     </>

@@ -27,6 +27,7 @@ export function SymbolPanel({
   position,
   state,
   reasoning,
+  quiet,
 }: {
   symbol: string;
   interval: string;
@@ -36,6 +37,8 @@ export function SymbolPanel({
   position: Position | undefined;
   state: SymbolState | undefined;
   reasoning: SymbolReasoning | undefined;
+  /** a full-speed replay: the engine streams decisions, not the agents' words */
+  quiet?: boolean;
 }) {
   const candles = useApi(() => api.candles(symbol, interval, BARS, end), [symbol, interval, end], true, undefined, true);
   const marks = useMemo<TradeMark[]>(
@@ -75,13 +78,13 @@ export function SymbolPanel({
       <View state={candles} isEmpty={(c) => c.candles.length === 0} empty={`No ${symbol} candles to draw.`}>
         {(c) => <PriceChart candles={c.candles} height={380} marks={marks} levels={levels} testId={`floor-chart-${symbol}`} />}
       </View>
-      <Reasoning reasoning={reasoning} />
+      <Reasoning reasoning={reasoning} quiet={quiet} />
     </Card>
   );
 }
 
 /** The desk's latest reasoning about this symbol: streaming, then with the bar's verdict. */
-function Reasoning({ reasoning }: { reasoning: SymbolReasoning | undefined }) {
+function Reasoning({ reasoning, quiet }: { reasoning: SymbolReasoning | undefined; quiet?: boolean }) {
   const agents = reasoning ? DESK_ORDER.map((n) => reasoning.agents[n]).filter((a) => a && (a.text || a.output)) : [];
   const extra = reasoning ? Object.values(reasoning.agents).filter((a) => !(DESK_ORDER as readonly string[]).includes(a.node) && (a.text || a.output)) : [];
   const d = reasoning?.decision;
@@ -99,7 +102,9 @@ function Reasoning({ reasoning }: { reasoning: SymbolReasoning | undefined }) {
         )}
       </h3>
       {agents.length + extra.length === 0 ? (
-        <p className="muted">Nothing yet: the desk speaks at the next bar close.</p>
+        <p className="muted">
+          {quiet ? "A replay at full speed streams the desk's decisions, not the agents' words: pick a pace to watch them reason." : "Nothing yet: the desk speaks at the next bar close."}
+        </p>
       ) : (
         <div className="reasoning-list">
           {[...agents, ...extra].map((a) => (

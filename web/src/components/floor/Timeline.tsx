@@ -10,7 +10,7 @@ import { Card, Empty, ErrorBox, Table } from "../ui";
 import { DecisionStatusBadge } from "./labels";
 import { decisionKey } from "./sessionFold";
 
-const SHOWN = 100;
+const PAGE = 40;
 
 /**
  * The decisions of the session: the API's rows, with the ones streamed since the last fetch
@@ -23,12 +23,15 @@ export function mergeDecisions(rows: SessionDecisionRow[], streamed: SessionDeci
   return [...byKey.values()].sort((a, b) => Date.parse(b.bar_time) - Date.parse(a.bar_time) || a.symbol.localeCompare(b.symbol));
 }
 
-export function DecisionsTimeline({ decisions }: { decisions: SessionDecisionRow[] }) {
+export function DecisionsTimeline({ decisions, total }: { decisions: SessionDecisionRow[]; total: number }) {
   const [hideHolds, setHideHolds] = useState(false);
-  const shown = useMemo(() => (hideHolds ? decisions.filter((d) => d.action !== "hold") : decisions).slice(0, SHOWN), [decisions, hideHolds]);
+  const [limit, setLimit] = useState(PAGE);
+  const listed = useMemo(() => (hideHolds ? decisions.filter((d) => d.action !== "hold") : decisions), [decisions, hideHolds]);
+  const shown = listed.slice(0, limit);
+  const count = Math.max(total, decisions.length);
   return (
     <Card
-      title={`Decisions (${decisions.length})`}
+      title={`Decisions (${count}${count > decisions.length ? `, latest ${decisions.length} here` : ""})`}
       testId="decisions-timeline"
       actions={
         <label className="check small">
@@ -59,6 +62,11 @@ export function DecisionsTimeline({ decisions }: { decisions: SessionDecisionRow
             </tr>
           ))}
         </Table>
+      )}
+      {listed.length > shown.length && (
+        <button className="btn small more" onClick={() => setLimit((l) => l + PAGE)} data-testid="more-decisions">
+          Show {Math.min(PAGE, listed.length - shown.length)} more
+        </button>
       )}
     </Card>
   );
