@@ -130,7 +130,8 @@ describe("portfolio management and the Trading floor", { timeout: 420_000 }, () 
     await header.waitFor();
     assert.match(await text(header.locator('[data-testid="clock-badge"]')), /^REPLAY CLOCK · from \d{4}-\d\d-\d\d \d\d:\d\d UTC · 2 bars\/s$/);
     assert.match(await text(header.locator('[data-testid="approval-policy"]')), /required/);
-    assert.equal(await header.locator('[data-testid="market-kind"]').count(), 1);
+    await header.locator('[data-testid="market-kind"]').waitFor();
+    assert.equal(await text(header.locator('[data-testid="market-kind"]')), portfolio.kind === "synthetic" ? "SYNTHETIC MARKET" : "real market");
     await page.waitForSelector('[data-testid="session-status"][data-status="running"]', { timeout: 60_000 });
     // The simulated clock advances.
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="bars-processed"]')?.textContent) > 0, null, { timeout: 60_000 });

@@ -22,26 +22,43 @@ const POLL_MS = 2000;
 /** Charts and lists redraw at most this often, however fast the replay runs. */
 const REDRAW_MS = 1500;
 
+/**
+ * Where the live stream starts: the view's `last_event_seq` (when the API gives it) less enough
+ * events for the latest bars' reasoning. Everything older comes from the REST views (equity,
+ * decisions, trades): a long session has hundreds of thousands of token events.
+ */
+const REPLAYED_EVENTS = 4000;
+function startSeq(s: SessionView): number {
+  const last = (s as { last_event_seq?: unknown }).last_event_seq;
+  return typeof last === "number" && Number.isFinite(last) ? Math.max(0, last - REPLAYED_EVENTS) : 0;
+}
+
 export function SessionFloor({ id }: { id: string }) {
   const session = useApi(() => api.session(id), [id], true, POLL_MS);
-  const [generation, setGeneration] = useState(0);
-  const { state: floor, stream } = useFoldedEvents<SessionEvent, FloorState>(api.sessionEventsUrl(id), SESSION_EVENT_TYPES, foldSession, emptyFloor, generation);
   const s = session.data;
 
   if (session.error instanceof ApiError && session.error.notFound) {
     return <NotFound what="Session" id={id} back="/floor/" backLabel="Show the sessions" />;
   }
   if (!s) return session.error ? <ErrorBox error={session.error} onRetry={session.reload} /> : <Loading label="Loading the session…" />;
-  return <Floor s={s} floor={floor} stream={stream} reload={session.reload} reconnect={() => setGeneration((g) => g + 1)} />;
+  return <Floor s={s} reload={session.reload} />;
 }
 
-function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor: FloorState; stream: string; reload: () => void; reconnect: () => void }) {
+function Floor({ s, reload }: { s: SessionView; reload: () => void }) {
+  const [after] = useState(() => startSeq(s));
+  const [generation, setGeneration] = useState(0);
+  const reconnect = () => setGeneration((g) => g + 1);
+  const url = `${api.sessionEventsUrl(s.id)}${after ? `?after=${after}` : ""}`;
+  const { state: floor, stream } = useFoldedEvents<SessionEvent, FloorState>(url, SESSION_EVENT_TYPES, foldSession, emptyFloor, generation);
   const lastTick = floor.ticks.at(-1);
   // The session clock is the close of the last processed bar (a tick names the bar's open):
   // the newer of the stream's and the polled view's.
   const tickClose = lastTick ? Date.parse(lastTick.bar_time) + (INTERVAL_SECONDS[s.interval] ?? 3600) * 1000 : Number.NaN;
   const viewNow = s.now ? Date.parse(s.now) : Number.NaN;
-  const now = tickClose >= viewNow || (Number.isFinite(tickClose) && !Number.isFinite(viewNow)) ? new Date(tickClose).toISOString() : (s.now ?? undefined);
+  // While the stream catches up (or lags the poll), the view's figures are the newer ones.
+  const tickFresh = tickClose >= viewNow || (Number.isFinite(tickClose) && !Number.isFinite(viewNow));
+  const now = tickFresh ? new Date(tickClose).toISOString() : (s.now ?? undefined);
+  const live = tickFresh ? lastTick : undefined;
   // The charts end at the clock: a replay never shows a bar its desk has not reached.
   const chartEnd = useThrottled(now ?? (s.clock === "replay" ? (s.replay_from ?? undefined) : undefined), REDRAW_MS);
   const decisionsSeen = useThrottled(floor.decisions.length + s.decisions, REDRAW_MS);
@@ -63,11 +80,12 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
   }, [equity.data, ticksSeen]);
   const equityLines = useMemo(() => [{ name: "Equity", color: "#4fa3ff", points }], [points]);
 
-  const streamed = useMemo<SessionDecisionRow[]>(() => floor.decisions.map((d) => ({ ...d, detail: null, trade_id: null, reasons: d.reasons ?? [] })), [floor.decisions]);
+  const streamed = useMemo<SessionDecisionRow[]>(() => floor.decisions.map((d) => ({ detail: null, trade_id: null, ...d, reasons: d.reasons ?? [] })), [floor.decisions]);
   const decisions = useMemo(() => mergeDecisions(rows.data ?? [], streamed), [rows.data, streamed]);
   const pending = useMemo(() => {
     // The view's list, minus what was answered since; plus what the stream says is waiting.
     const answered = new Set(decisions.filter((d) => d.status !== "awaiting_approval").map((d) => `${d.symbol}|${Date.parse(d.bar_time)}`));
+    if (TERMINAL.has(s.status)) return []; // an ended session fills nothing: its open approvals lapse
     return (s.pending_approvals ?? []).filter((p) => !answered.has(`${p.symbol}|${Date.parse(p.bar_time)}`));
   }, [s.pending_approvals, decisions]);
 
@@ -95,7 +113,7 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
 
   const status = s.status;
   const terminal = TERMINAL.has(status);
-  const eq = lastTick?.equity ?? (s.equity != null ? num(s.equity) : undefined);
+  const eq = live?.equity ?? (s.equity != null ? num(s.equity) : undefined);
   const start = s.starting_cash != null ? num(s.starting_cash) : portfolio.data ? num(portfolio.data.starting_cash) : undefined;
   const ret = eq !== undefined && start ? (eq / start - 1) * 100 : undefined;
   const doing = floor.lifecycle?.doing ?? s.doing;
@@ -130,8 +148,8 @@ function Floor({ s, floor, stream, reload, reconnect }: { s: SessionView; floor:
             <Stat label="Bars processed" value={<span data-testid="bars-processed">{Math.max(s.bars_processed, lastTick?.bars_processed ?? 0)}</span>} />
             <Stat label="Equity" value={<span data-testid="session-equity">{fmtMoney(eq)}</span>} />
             <Stat label="Return" value={fmtPct(ret)} tone={signClass(ret)} />
-            <Stat label="Drawdown now" value={fmtPct(lastTick?.drawdown_pct ?? s.drawdown_pct)} />
-            <Stat label="Exposure" value={fmtPct(lastTick?.exposure_pct)} />
+            <Stat label="Drawdown now" value={fmtPct(live?.drawdown_pct ?? s.drawdown_pct)} />
+            <Stat label="Exposure" value={fmtPct(live?.exposure_pct ?? lastTick?.exposure_pct)} />
             <Stat label="Trades" value={<span data-testid="session-trades">{Math.max(s.trades, floor.trades.length)}</span>} />
           </div>
           <LimitsReached s={s} />

@@ -18,6 +18,8 @@ import { DecisionStatusBadge } from "./labels";
 import { DESK_ORDER, type SymbolReasoning } from "./sessionFold";
 
 const BARS = 200;
+/** The latest words of each agent (no scroll box: the newest are always in view). */
+const TAIL = 400;
 
 export function SymbolPanel({
   symbol,
@@ -112,7 +114,7 @@ function Reasoning({ reasoning, quiet }: { reasoning: SymbolReasoning | undefine
               <span className="agent-name">{agentLabel(a.node)}</span>
               {a.text && (
                 <div className={`stream-text ${a.output || d ? "" : "typing"}`} data-testid="reason-text">
-                  {a.text.slice(-600)}
+                  {a.text.length > TAIL ? `…${a.text.slice(-TAIL)}` : a.text}
                 </div>
               )}
               {a.output && <OutputSummary output={a.output.output} />}

@@ -11,6 +11,8 @@ import { DecisionStatusBadge } from "./labels";
 import { decisionKey } from "./sessionFold";
 
 const PAGE = 40;
+/** Approvals listed at once (the oldest first: they expire first). */
+const MAX_APPROVALS = 8;
 
 /**
  * The decisions of the session: the API's rows, with the ones streamed since the last fetch
@@ -88,7 +90,7 @@ export function Approvals({
       {pending.length === 0 ? (
         <Empty>No order is waiting for approval.</Empty>
       ) : (
-        pending.map((p) => {
+        pending.slice(0, MAX_APPROVALS).map((p) => {
           const what = `${p.action.toUpperCase()} ${p.symbol} ${fmtNum(p.size_pct, 2)}% (bar ${fmtTime(p.bar_time)} UTC)`;
           return (
             <div key={`${p.symbol}|${p.bar_time}`} className="approval-row" data-testid="approval-row" data-symbol={p.symbol}>
@@ -105,6 +107,11 @@ export function Approvals({
             </div>
           );
         })
+      )}
+      {pending.length > MAX_APPROVALS && (
+        <p className="muted small-note" data-testid="more-approvals">
+          and {pending.length - MAX_APPROVALS} more waiting: each is skipped when its timeout passes.
+        </p>
       )}
       {error && <ErrorBox error={error} />}
     </Card>
