@@ -116,7 +116,7 @@ function Floor({ s, reload }: { s: SessionView; reload: () => void }) {
   const eq = live?.equity ?? (s.equity != null ? num(s.equity) : undefined);
   const start = s.starting_cash != null ? num(s.starting_cash) : portfolio.data ? num(portfolio.data.starting_cash) : undefined;
   const ret = eq !== undefined && start ? (eq / start - 1) * 100 : undefined;
-  const doing = floor.lifecycle?.doing ?? s.doing;
+  const doing = s.doing ?? floor.lifecycle?.doing; // the polled view is current; the stream says only lifecycle changes
   const tradesBySymbol = (symbol: string) =>
     (trades.data ?? []).filter((t) => t.symbol === symbol && (!t.run_id || t.run_id === s.id || !(trades.data ?? []).some((x) => x.run_id === s.id)));
 
