@@ -93,7 +93,7 @@ export function Approvals({
         pending.slice(0, MAX_APPROVALS).map((p) => {
           const what = `${p.action.toUpperCase()} ${p.symbol} ${fmtNum(p.size_pct, 2)}% (bar ${fmtTime(p.bar_time)} UTC)`;
           return (
-            <div key={`${p.symbol}|${p.bar_time}`} className="approval-row" data-testid="approval-row" data-symbol={p.symbol}>
+            <div key={`${p.symbol}|${p.bar_time}`} className="approval-row" data-testid="approval-row" data-symbol={p.symbol} data-bar={p.bar_time}>
               <span className="grow">
                 <span className={`badge ${p.action}`}>{p.action.toUpperCase()}</span> <b>{p.symbol}</b> · size <b>{fmtNum(p.size_pct, 2)}%</b> · decided at the
                 close of the {fmtTime(p.bar_time)} UTC bar · skipped if unanswered after the {fmtTime(p.expires_after_bar)} UTC bar
