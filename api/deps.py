@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlalchemy import Engine
 
 from api.run_manager import RunManager
 from api.security import TokenBucketLimiter, check_api_key
+from core.bounds import RUN_ID_PATTERN
 from core.settings import Settings
 
 
@@ -35,6 +36,9 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[Engine, Depends(get_db_engine)]
 RunManagerDep = Annotated[RunManager, Depends(get_run_manager)]
 CheckpointerDep = Annotated[Any, Depends(get_checkpointer)]
+SessionIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=RUN_ID_PATTERN, description="session id")
+]
 
 
 def require_api_key(

@@ -58,10 +58,11 @@ class UnprocessableError(ApiError):
 
     status_code = 422
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, type_: str = "value_error") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.type = type_
 
 
 class MethodNotAllowedError(ApiError):
@@ -173,7 +174,7 @@ async def _api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     body = ErrorResponse(detail=exc.detail)
     if isinstance(exc, UnprocessableError):
-        body.errors = [FieldError(field=exc.field, message=exc.message, type="value_error")]
+        body.errors = [FieldError(field=exc.field, message=exc.message, type=exc.type)]
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=exc.status_code, headers=exc.headers
     )

@@ -29,7 +29,16 @@ from api.errors import (
     install_error_handlers,
 )
 from api.metrics import install_metrics, queue_depth_reporting
-from api.routes import agents, analysis, backtest, health, market, market_fetch, portfolio
+from api.routes import (
+    agents,
+    analysis,
+    backtest,
+    health,
+    market,
+    market_fetch,
+    portfolio,
+    sessions,
+)
 from api.run_manager import RunManager
 from api.security import BodySizeLimitMiddleware, TokenBucketLimiter, install_cors
 from core.settings import Settings, get_settings
@@ -178,7 +187,7 @@ def create_app(settings: Settings | None = None, *, serve_web: bool = True) -> F
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     install_metrics(app)  # /metrics: outside /api and the API key (scraped inside the VPC)
 
-    for module in (health, market, market_fetch, portfolio, analysis, backtest, agents):
+    for module in (health, market, market_fetch, portfolio, analysis, backtest, sessions, agents):
         app.include_router(module.router, prefix="/api")
     app.include_router(_api_not_found_router())
     app.openapi = _custom_openapi(app)  # type: ignore[method-assign]

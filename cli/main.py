@@ -16,6 +16,7 @@ from cli import headlines as headlines_cli
 from cli import portfolio as portfolio_cli
 from cli import runs as runs_cli
 from cli import serve as serve_cli
+from cli import session as session_cli
 from cli import worker as worker_cli
 
 
@@ -45,6 +46,11 @@ app.add_typer(
 
 app.command("analyze")(analyze_cli.analyze)
 app.add_typer(runs_cli.app, name="runs", help="Runs: approve or reject a paused run.")
+app.add_typer(
+    session_cli.app,
+    name="session",
+    help="Trading sessions: start (replay or live), list, show, pause, resume, stop, parity.",
+)
 app.command("serve")(serve_cli.serve)
 app.command("demo")(serve_cli.demo)
 app.command("worker")(worker_cli.worker)

@@ -1,5 +1,7 @@
 """`cryptofirm serve` (the API) and `cryptofirm demo` (migrate, make sure there is market data
-and a default portfolio, then serve the API and the web UI from one process)."""
+and a default portfolio, then serve the API and the web UI from one process, and start a
+rules-engine replay session on the stored BTC+ETH history so the Trading floor shows the desk
+at work within a minute)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ DEMO_FILES = (
 )
 DEMO_SYNTHETIC = (("BTCUSDT", "1h"), ("ETHUSDT", "1h"))
 SYNTHETIC_BARS = 24 * 365
+DEMO_SPEED = 7200.0
+"""The demo session's pace: two 1h bars a second."""
 
 HostOption = Annotated[str, typer.Option(help="interface to bind")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="TCP port")]
@@ -120,9 +124,25 @@ def ensure_demo_data(settings: Settings) -> list[str]:
     return done
 
 
-def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+DemoSpeedOption = Annotated[
+    float,
+    typer.Option(
+        "--speed", min=1, max=100_000, help="demo replay pace, × real time (7200: 2 bars/s)"
+    ),
+]
+SessionOption = Annotated[
+    bool, typer.Option("--session/--no-session", help="start the demo trading session")
+]
+
+
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    speed: DemoSpeedOption = DEMO_SPEED,
+    session: SessionOption = True,
+) -> None:
     """Migrate, make sure there is market data and a default portfolio, then serve the API
-    and the web UI; prints the URL to open."""
+    and the web UI with a replay session trading on the Trading floor; prints the URLs."""
     from persistence.candles import list_series
     from persistence.db import init_db
     from persistence.portfolios import ensure_default_portfolio
@@ -146,5 +166,13 @@ def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     )
     if not settings.web_out_dir.is_dir():
         typer.echo(f"note: no web UI build at {settings.web_out_dir} (cd web && npm run build)")
-    typer.echo(f"\n  open http://{host}:{port}/\n")
+    base = f"http://{host}:{port}"
+    if session:
+        from cli.demo_session import demo_spec, start_when_serving
+
+        spec, note = demo_spec(engine, speed)
+        typer.echo(note)
+        if spec is not None:
+            start_when_serving(base, spec, settings)
+    typer.echo(f"\n  open {base}/  ·  trading floor: {base}/floor\n")
     _run_uvicorn(host, port, settings)

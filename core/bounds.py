@@ -4,7 +4,8 @@ before any work starts.
 
 Everything a JSON Schema can say is said in the type (and so in the OpenAPI schema). Rules it
 cannot say raise a `PydanticCustomError` of one of `RUNTIME_RULES`: a time relative to now, or a
-rule between two fields; the API reports them as 422 with that `type`.
+rule between two fields; the API reports them as 422 with that `type` (and `missing_data` for a
+request the stored data cannot serve, e.g. a replay before the stored history).
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ MONEY_QUANTUM = Decimal("1e-10")
 
 OUT_OF_ERA = "out_of_era"
 CROSS_FIELD = "cross_field"
-RUNTIME_RULES = frozenset({OUT_OF_ERA, CROSS_FIELD})
+MISSING_DATA = "missing_data"
+"""A request the server's data cannot serve (a replay before the stored history)."""
+RUNTIME_RULES = frozenset({OUT_OF_ERA, CROSS_FIELD, MISSING_DATA})
 """422 error types for rules outside what the OpenAPI schema can express."""
 
 

@@ -10,8 +10,9 @@
 A job carries only the run id (and a human's answer): parameters live on the run row. Jobs of
 one run share the lock `run:<id>`, so two never execute it at once. Every job is idempotent:
 it claims the run (`firm.runs.claim_attempt`), resumes from what is persisted (the LangGraph
-checkpoint of an analysis, the engine checkpoint of a backtest, the ledger's fills by
-`client_order_id`) and records through `firm.recorder`.
+checkpoint of an analysis, the engine checkpoint of a backtest, a trading session's
+`session_ticks`/`session_bars`, the ledger's fills by `client_order_id`) and records through
+`firm.recorder`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class JobRuntime:
     """graph.backtest.runs.DeciderFactory override (tests); None = the desk."""
     fence: RunFence | None = None
     """Postgres: the process's run fence (set by `firm.worker`); None with SQLite."""
+    session_options: dict[str, Any] = field(default_factory=dict)
+    """Seams of `sessions.runner.run_session` (tests: a fake wall clock, a Binance client)."""
 
 
 def _runtime(context: JobContext) -> JobRuntime:
@@ -128,6 +131,24 @@ async def backtest_job(context: JobContext, run_id: str, recovery: bool = False)
         )
         announced = _announced(run_id, claim.recoveries, source)
         return await _record(context, rt, run_id, announced, stop)
+
+
+async def session_job(context: JobContext, run_id: str, recovery: bool = False) -> str | None:
+    """Run trading session `run_id` bar by bar until it completes, stops or fails; after a dead
+    worker, continue at its first unprocessed bar (`session_ticks`: none skipped, none
+    repeated; fills are idempotent by client order id, decisions reused from
+    `session_bars`). A worker shutdown leaves the session running for recovery."""
+    from sessions.runner import run_session
+
+    rt = _runtime(context)
+    async with _fence(rt, run_id) as alone:
+        if not alone:
+            return None
+        claim = await _claim(context, rt, run_id, answer=False, recovery=recovery)
+        if claim is None:
+            return None
+        source = run_session(rt.engine, run_id, settings=rt.settings, **rt.session_options)
+        return await _record(context, rt, run_id, _announced(run_id, claim.recoveries, source))
 
 
 class RunFence:
@@ -334,7 +355,8 @@ def make_app(settings: Settings) -> procrastinate.App:
 
         connector = InMemoryConnector()
     app = procrastinate.App(connector=connector)
-    for name, func in (("analysis", analysis_job), ("backtest", backtest_job)):
+    jobs = (("analysis", analysis_job), ("backtest", backtest_job), ("session", session_job))
+    for name, func in jobs:
         app.task(name=f"firm:{name}", queue=QUEUE, pass_context=True)(observed(func))
     return app
 

@@ -15,8 +15,8 @@ from persistence.db import session_scope
 from persistence.events import notify_run
 from persistence.models import Run, RunEvent
 
-ACTIVE = ("pending", "running")
-"""A job is (or should be) executing these."""
+ACTIVE = ("pending", "running", "stopping")
+"""A job is (or should be) executing these (`stopping`: a session finishing its bar)."""
 OPEN = (*ACTIVE, "paused")
 """Not finished: a run in these states can still be cancelled."""
 

@@ -22,7 +22,7 @@ class _Event(BaseModel):
 
 class RunStarted(_Event):
     type: Literal["run_started"] = "run_started"
-    kind: Literal["analysis", "backtest"]
+    kind: Literal["analysis", "backtest", "session"]
     symbol: str
     interval: str
     model_cheap: str
@@ -49,6 +49,8 @@ class Token(_Event):
     node: str
     message_id: str
     text: str
+    symbol: str | None = None
+    """The watchlist symbol the agent is working on (trading sessions decide several)."""
 
 
 class AgentOutput(_Event):
@@ -57,6 +59,8 @@ class AgentOutput(_Event):
     type: Literal["agent_output"] = "agent_output"
     node: str
     model: str
+    symbol: str | None = None
+    """The watchlist symbol the agent is working on (trading sessions decide several)."""
     output: dict[str, Any]
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -131,9 +135,51 @@ class ErrorEvent(_Event):
     is then plain words for a trader, and each client adds its own advice (a CLI flag, a button)."""
 
 
+class SessionTick(_Event):
+    """A trading session processed one bar: equity marked at the bar's close."""
+
+    type: Literal["session_tick"] = "session_tick"
+    bar_time: datetime
+    """Open time of the bar (its close is `bar_time` + the interval)."""
+    equity: float
+    cash: float
+    drawdown_pct: float
+    exposure_pct: float
+    bars_processed: int
+
+
+class SessionDecision(_Event):
+    """A trading session's decision for one symbol at one bar, or a change of its status
+    (filled, skipped, approved, expired...)."""
+
+    type: Literal["session_decision"] = "session_decision"
+    symbol: str
+    bar_time: datetime
+    action: Literal["buy", "sell", "hold"]
+    approved: bool
+    size_pct: float
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    status: Literal["decided", "filled", "skipped", "awaiting_approval", "expired", "rejected"]
+    detail: str | None = None
+    trade_id: int | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class SessionState(_Event):
+    """A trading session's lifecycle changed (running, paused, stopping...) or it is doing
+    something new (`doing`, in plain words)."""
+
+    type: Literal["session_state"] = "session_state"
+    status: str
+    doing: str | None = None
+
+
 class RunFinished(_Event):
     type: Literal["run_finished"] = "run_finished"
-    status: Literal["completed", "degraded", "failed", "cancelled", "budget_exceeded", "paused"]
+    status: Literal[
+        "completed", "degraded", "failed", "cancelled", "budget_exceeded", "paused", "stopped"
+    ]
     """`degraded`: a decision was made but some agents fell back; `failed`: it could not be
     made (a decider or every analyst fell back, or the run broke): see `reason`."""
     reason: str | None = None
@@ -152,6 +198,9 @@ RunEventModel = Annotated[
     | BudgetEvent
     | Progress
     | ErrorEvent
+    | SessionTick
+    | SessionDecision
+    | SessionState
     | RunFinished,
     Field(discriminator="type"),
 ]

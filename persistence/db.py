@@ -101,7 +101,7 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 # The newest migration's revision id. tests/persistence/test_migrations.py checks it against
 # Alembic's own script directory, so it cannot drift from the migrations.
-SCHEMA_HEAD = "0004_i12_jobs"
+SCHEMA_HEAD = "0005_i15_sessions"
 
 
 def schema_revision(engine: Engine) -> str | None:

@@ -152,7 +152,7 @@ class Run(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), doc="analysis | backtest")
+    kind: Mapped[str] = mapped_column(String(16), doc="analysis | backtest | session")
     status: Mapped[str] = mapped_column(
         String(20),
         doc="pending | running | paused | completed | failed | cancelled | budget_exceeded",
@@ -265,3 +265,55 @@ class HeadlineRow(Base):
     currencies: Mapped[str] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(Text)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SessionBar(Base):
+    """One trading-session decision: exactly one row per (session, symbol, decision bar).
+
+    The unique key is what makes a session exactly-once: a restarted session finds the row
+    and reuses its decision instead of deciding again. `order_request` is the order the
+    decision asks for (None for a hold or a refused decision); `status` follows it through
+    approval and the fill (`sessions.schemas.SessionDecisionRow.status`)."""
+
+    __tablename__ = "session_bars"
+    __table_args__ = (
+        UniqueConstraint("session_id", "symbol", "bar_ms", name="uq_session_bars_key"),
+        Index("ix_session_bars_status", "session_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    symbol: Mapped[str] = mapped_column(String(20))
+    bar_ms: Mapped[int] = mapped_column(BigInteger, doc="open time of the decision bar, epoch ms")
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    order_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    action: Mapped[str] = mapped_column(String(4))
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    size_pct: Mapped[float] = mapped_column(Float, default=0.0)
+    stop_loss: Mapped[float | None] = mapped_column(Float)
+    take_profit: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    trade_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SessionTick(Base):
+    """One processed bar of a trading session: the equity curve, and the marker that the bar
+    is done (a restarted session continues after the newest tick)."""
+
+    __tablename__ = "session_ticks"
+    __table_args__ = (UniqueConstraint("session_id", "bar_ms", name="uq_session_ticks_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    bar_ms: Mapped[int] = mapped_column(BigInteger, doc="open time of the bar, epoch ms")
+    equity: Mapped[Decimal] = mapped_column(MONEY)
+    cash: Mapped[Decimal] = mapped_column(MONEY)
+    exposure_pct: Mapped[float] = mapped_column(Float)
+    drawdown_pct: Mapped[float] = mapped_column(Float)
+    positions: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, doc="symbol → percent of equity held at the bar's close"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from core.bounds import DbId, Interval, Name, PastTime, RangeEnd, Symbol, cross_field
 
@@ -30,21 +30,37 @@ SessionStatus = Literal[
 TERMINAL_SESSION = frozenset({"stopped", "completed", "failed"})
 
 MAX_WATCHLIST = 20
+
+
+def _json_integer(value: object) -> object:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+JSON_INTEGER = BeforeValidator(_json_integer)
+"""An integer field of a body: 5 and 5.0 are integers (as JSON Schema says); "5", true not."""
 Speed = Annotated[float, Field(gt=0, le=100_000)]
 """Replay speed: simulated seconds per wall second (3600 = one 1h bar a second)."""
 
 
 class SessionSpec(BaseModel):
-    """What to start. `replay_from` set → a replay clock; else a live clock (wall time)."""
+    """What to start. `replay_from` set → a replay clock; else a live clock (wall time).
+    Numbers and flags are JSON numbers and booleans, as the schema says ("5" or `false` for a
+    number, "yes" for a flag are refused)."""
 
     symbols: list[Symbol] = Field(min_length=1, max_length=MAX_WATCHLIST)
     interval: Interval = "1h"
-    portfolio_id: DbId | None = Field(
+    portfolio_id: Annotated[DbId, JSON_INTEGER] | None = Field(
         default=None, description="paper portfolio to trade into; None → a new one named `name`"
     )
     name: Name | None = Field(default=None, description="session (and new portfolio) name")
     starting_cash: float | None = Field(
-        default=None, gt=0, le=1e12, description="cash of a new portfolio (default 10,000)"
+        default=None,
+        strict=True,
+        gt=0,
+        le=1e12,
+        description="cash of a new portfolio (default 10,000)",
     )
     replay_from: PastTime | None = Field(
         default=None, description="replay: first bar to decide (open time, UTC)"
@@ -53,16 +69,22 @@ class SessionSpec(BaseModel):
         default=None, description="stop after the bar opening before this time"
     )
     speed: Speed | None = Field(
-        default=None, description="replay pace in simulated seconds per second; None = max"
+        default=None,
+        strict=True,
+        description="replay pace in simulated seconds per second; None = max",
     )
     approval: ApprovalPolicy = "auto"
-    approval_timeout_bars: int = Field(
+    approval_timeout_bars: Annotated[int, JSON_INTEGER] = Field(
         default=3, ge=1, le=10_000, description="a pending approval is skipped after N bars"
     )
-    every: int = Field(default=1, ge=1, le=10_000, description="decide every N bars")
-    fee_rate: float = Field(default=0.001, ge=0, le=0.5)
-    slippage_bps: float = Field(default=5, ge=0, le=1000)
-    rules: bool = Field(default=False, description="use the offline rules engine as the model")
+    every: Annotated[int, JSON_INTEGER] = Field(
+        default=1, ge=1, le=10_000, description="decide every N bars"
+    )
+    fee_rate: float = Field(default=0.001, strict=True, ge=0, le=0.5)
+    slippage_bps: float = Field(default=5, strict=True, ge=0, le=1000)
+    rules: bool = Field(
+        default=False, strict=True, description="use the offline rules engine as the model"
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> SessionSpec:
@@ -180,3 +202,6 @@ class ParityReport(BaseModel):
     differences: list[ParityDiff] = Field(default_factory=list)
     session_final_equity: float
     backtest_final_equity: float
+    notes: list[str] = Field(
+        default_factory=list, description="what was not compared, and why (plain words)"
+    )

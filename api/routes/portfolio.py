@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.fields import FieldInfo
 from sqlalchemy import Engine, select
 
 from api.deps import ApiKeyDep, EngineDep
@@ -28,6 +29,8 @@ from persistence.portfolios import (
     create_portfolio,
     get_portfolio,
     list_portfolios,
+    require_portfolio,
+    validate_risk,
 )
 from tools.portfolio_math import PositionValuation
 
@@ -46,6 +49,40 @@ class PortfolioCreate(BaseModel):
         description="the market its fills come from; a synthetic portfolio trades synthetic "
         "candles only, a real one never takes a synthetic fill",
     )
+
+
+def _or_none(annotation: Any) -> Any:
+    return annotation | None
+
+
+def _optional_limits() -> type[BaseModel]:
+    """`RiskLimits` with every field optional (same bounds, same descriptions): the limits a
+    PATCH changes; the others keep their stored values."""
+    fields: dict[str, Any] = {
+        name: (_or_none(info.annotation), FieldInfo.merge_field_infos(info, default=None))
+        for name, info in RiskLimits.model_fields.items()
+    }
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "RiskLimitsUpdate",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="Risk limits to change (omitted or null: unchanged).",
+        **fields,
+    )
+
+
+RiskLimitsUpdate = _optional_limits()
+
+
+class PortfolioUpdate(BaseModel):
+    """`PATCH /api/portfolios/{id}`: the limits and the approval policy. Name, cash and market
+    kind are fixed at creation (sending them is a 422 naming the field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    require_approval: bool | None = Field(
+        default=None, strict=True, description="trades wait for a human's approval"
+    )
+    risk: RiskLimitsUpdate | None = None  # type: ignore[valid-type]
 
 
 class PositionOut(PositionValuation):
@@ -160,6 +197,46 @@ async def new_portfolio(body: PortfolioCreate, engine: EngineDep) -> PortfolioIn
             raise UnprocessableError(exc.field, exc.message) from None
 
     return await asyncio.to_thread(create)
+
+
+def update_portfolio(engine: Engine, portfolio_id: int, body: PortfolioUpdate) -> PortfolioInfo:
+    """Apply `body` to the stored portfolio in one transaction (the row locked): the merged
+    limits are validated whole; 404 for an unknown id. Running sessions and the ledger read
+    the limits from the row at each order, so the change applies from the next one."""
+    changes: dict[str, Any] = {}
+    if body.risk is not None:
+        changes = body.risk.model_dump(exclude_none=True)
+    with session_scope(engine) as session:
+        try:
+            row = require_portfolio(session, portfolio_id, for_update=True)
+        except UnknownPortfolioError:
+            raise NotFoundError("portfolio", portfolio_id) from None
+        if changes:
+            merged = validate_risk({**(row.risk or {}), **changes}, where="update")
+            row.risk = merged.model_dump()
+        if body.require_approval is not None:
+            row.require_approval = body.require_approval
+    return get_portfolio(engine, portfolio_id)
+
+
+@router.patch(
+    "/{portfolio_id}",
+    response_model=PortfolioInfo,
+    dependencies=[ApiKeyDep],
+    responses=error_responses(401, 404, 422),
+)
+async def patch_portfolio(
+    portfolio_id: PortfolioId, body: PortfolioUpdate, engine: EngineDep
+) -> PortfolioInfo:
+    """Change a portfolio's risk limits (only the fields sent) and approval policy."""
+
+    def update() -> PortfolioInfo:
+        try:
+            return update_portfolio(engine, portfolio_id, body)
+        except PortfolioError as exc:
+            raise UnprocessableError(exc.field, exc.message) from None
+
+    return await asyncio.to_thread(update)
 
 
 @router.get("/{portfolio_id}", response_model=PortfolioDetail, responses=error_responses(404, 422))

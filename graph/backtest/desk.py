@@ -17,6 +17,7 @@ decision on it, so the engine stays a plain synchronous loop (and can run in a w
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -164,7 +165,18 @@ class GraphDecider:
         )
 
     def decide(self, snapshot: IndicatorSnapshot, account: AccountView) -> DeciderOutput:
-        self.ctx.portfolio = self._portfolio(account)
+        return self._loop.run_until_complete(self.adecide(snapshot, self._portfolio(account)))
+
+    async def adecide(
+        self,
+        snapshot: IndicatorSnapshot,
+        portfolio: PortfolioView,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> DeciderOutput:
+        """One decision on the running event loop (trading sessions decide their symbols in
+        parallel with this). `on_event` receives the desk's `graph.events` as they happen
+        (tokens, agent outputs): then the graph is streamed instead of invoked."""
+        self.ctx.portfolio = portfolio
         self.ctx.now = snapshot.as_of + self._bar  # the decision is taken at the bar's close
         self.inputs.reset()
         state_in: dict[str, Any] = {
@@ -173,7 +185,10 @@ class GraphDecider:
             "snapshot": snapshot,
         }
         try:
-            out = self._loop.run_until_complete(self.graph.ainvoke(state_in, context=self.ctx))
+            if on_event is None:
+                out = await self.graph.ainvoke(state_in, context=self.ctx)
+            else:
+                out = await self._streamed(state_in, on_event)
         except BudgetExceededError as exc:
             raise BudgetExhausted(
                 exc.reason,
@@ -222,7 +237,29 @@ class GraphDecider:
             completion_tokens=sum(c.completion_tokens for c in calls),
             cost_usd=sum(c.cost_usd for c in calls),
             inputs=self._recorded(snapshot),
+            reasons=list(decision.reasons),
+            stop_loss=decision.stop_loss,
+            take_profit=decision.take_profit,
         )
+
+    async def _streamed(self, state_in: dict[str, Any], on_event: Callable[[Any], None]) -> Any:
+        """The graph streamed: its token and agent-output events go to `on_event`; returns
+        the final values the invocation would have returned."""
+        from graph.events import AgentOutput, Token
+        from graph.runner import STREAM_MODES, EventMapper
+
+        mapper = EventMapper(self.ctx.run_id or "")
+        values: Any = {}
+        async for mode, chunk in self.graph.astream(
+            state_in, context=self.ctx, stream_mode=[*STREAM_MODES, "values"]
+        ):
+            if mode == "values":
+                values = chunk
+                continue
+            for event in mapper.map(mode, chunk):
+                if isinstance(event, Token | AgentOutput):
+                    on_event(event)
+        return values
 
     def _recorded(self, snapshot: IndicatorSnapshot) -> DecisionInputs:
         sentiment, tokenomics = self.inputs.sentiment, self.inputs.tokenomics

@@ -130,6 +130,11 @@ class DeciderOutput(BaseModel):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     inputs: DecisionInputs | None = None
+    reasons: list[str] = Field(default_factory=list)
+    """The desk's reasons (risk gate included): shown by trading sessions."""
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    """The decision's protective levels (real prices), also when no order follows."""
 
 
 class DecisionRecord(BaseModel):

@@ -95,7 +95,7 @@ def test_backtest_bars_and_warmup_are_bounded(client: TestClient) -> None:
 def test_unknown_method_on_a_known_path_is_405_with_allow(client: TestClient) -> None:
     for method, path, allow in (
         ("PUT", "/api/health", "GET"),
-        ("DELETE", "/api/portfolios/1", "GET"),
+        ("DELETE", "/api/portfolios/1", "GET, PATCH"),
         ("GET", "/api/backtests/estimate", "POST"),  # not "the backtest named estimate"
         ("GET", "/api/market/fetch", "POST"),
     ):
