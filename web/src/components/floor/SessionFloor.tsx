@@ -80,7 +80,7 @@ function Floor({ s, reload }: { s: SessionView; reload: () => void }) {
   }, [equity.data, ticksSeen]);
   const equityLines = useMemo(() => [{ name: "Equity", color: "#4fa3ff", points }], [points]);
 
-  const streamed = useMemo<SessionDecisionRow[]>(() => floor.decisions.map((d) => ({ detail: null, trade_id: null, ...d, reasons: d.reasons ?? [] })), [floor.decisions]);
+  const streamed = useMemo<SessionDecisionRow[]>(() => floor.decisions.map((d) => ({ ...d, reasons: d.reasons ?? [] })), [floor.decisions]);
   const decisions = useMemo(() => mergeDecisions(rows.data ?? [], streamed), [rows.data, streamed]);
   const pending = useMemo(() => {
     // The view's list, minus what was answered since; plus what the stream says is waiting.
