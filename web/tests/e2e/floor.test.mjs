@@ -257,7 +257,7 @@ describe("portfolio management and the Trading floor", { timeout: 420_000 }, () 
     ];
     const rows = [{ symbol: "BTCUSDT", bar_time: h(3), action: "buy", approved: true, size_pct: 10, stop_loss: 26500, take_profit: 28200, status: "filled", detail: null, trade_id: 1, reasons: ["trend"] }];
     const trades = [{ id: 1, run_id: id, client_order_id: `session:${id}:BTCUSDT:x`, symbol: "BTCUSDT", side: "buy", quantity: "0.036", price: "27000", fee: "0.97", slippage_bps: "5", reason: "signal", stop_loss: "26500", take_profit: "28200", executed_at: h(4), realized_pnl: null }];
-    const positions = [{ symbol: "BTCUSDT", quantity: "0.036", avg_entry_price: "27000", mark_price: "27100", market_value: "975.6", cost_basis: "972", unrealized_pnl: "3.6", unrealized_pnl_pct: "0.37", stop_loss: "26500", take_profit: "28200", mark_source: "candle" }];
+    const positions = [{ symbol: "BTCUSDT", quantity: "0.036", avg_entry_price: "27000", mark_price: "64000", market_value: "2304", cost_basis: "972", unrealized_pnl: "1332", unrealized_pnl_pct: "137", stop_loss: "26500", take_profit: "28200", mark_source: "candle" }];
     const answers = [];
     const json = (body) => (route) => route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(body) });
     await page.route(`**/api/sessions/${id}`, json(view));
@@ -290,6 +290,10 @@ describe("portfolio management and the Trading floor", { timeout: 420_000 }, () 
     const times = await page.locator('[data-testid="decisions-table"] tbody tr td:first-child').allTextContents();
     assert.deepEqual(times, ["2023-06-01 11:00", "2023-06-01 11:00", "2023-06-01 03:00"]);
     assert.equal(await page.locator('[data-testid="decisions-table"] tr[data-status="awaiting_approval"][data-action="buy"]').count(), 1);
+    // The position is marked at the session's clock (its last close), not at the newest stored candle.
+    const position = page.locator('[data-testid="session-positions-table"] tbody tr').first();
+    await position.waitFor();
+    assert.match(await text(position), /^BTCUSDT\s*0\.036\s*27,000\.00\s*27,100\.00\s*3\.60\s*26,500\.00\s*28,200\.00$/);
     // The fill on the BTC chart, and the open position's stop and target.
     await page.waitForFunction(() => /1 trades marked/.test(document.querySelector('[data-testid="floor-chart-BTCUSDT"]')?.getAttribute("aria-label") ?? ""));
     await page.locator('[data-testid="drawdown-chart"], [data-testid="session-drawdown-chart"]').first().waitFor();

@@ -198,18 +198,27 @@ function Floor({ s, reload }: { s: SessionView; reload: () => void }) {
       <Card title="Positions" testId="session-positions">
         <View state={positions} isEmpty={(p) => p.length === 0} empty="No open positions.">
           {(list) => (
-            <Table caption="Open positions of the session's portfolio" numeric={[1, 2, 3, 4, 5, 6]} head={["Symbol", "Quantity", "Avg entry", "Mark", "Unrealised P&L", "Stop", "Target"]} testId="session-positions-table">
-              {list.map((p) => (
-                <tr key={p.symbol}>
-                  <td>{p.symbol}</td>
-                  <td className="num">{fmtNum(p.quantity, 6)}</td>
-                  <td className="num">{fmtMoney(p.avg_entry_price)}</td>
-                  <td className="num">{fmtMoney(p.mark_price)}</td>
-                  <td className={`num ${signClass(p.unrealized_pnl)}`}>{fmtMoney(p.unrealized_pnl)}</td>
-                  <td className="num">{fmtMoney(p.stop_loss)}</td>
-                  <td className="num">{fmtMoney(p.take_profit)}</td>
-                </tr>
-              ))}
+            <Table caption="Open positions of the session's portfolio" numeric={[1, 2, 3, 4, 5, 6]} head={["Symbol", "Quantity", "Avg entry", "Mark (session clock)", "Unrealised P&L", "Stop", "Target"]} testId="session-positions-table">
+              {list.map((p) => {
+                // A replay's positions are marked at its own clock, not at the newest stored candle.
+                const close = s.symbols_state?.find((x) => x.symbol === p.symbol)?.last_close;
+                const mark = close ?? num(p.mark_price);
+                const pnl = close != null ? (close - num(p.avg_entry_price)) * num(p.quantity) : num(p.unrealized_pnl);
+                return (
+                  <tr key={p.symbol}>
+                    <td>{p.symbol}</td>
+                    <td className="num">{fmtNum(p.quantity, 6)}</td>
+                    <td className="num">{fmtMoney(p.avg_entry_price)}</td>
+                    <td className="num" title={close != null ? "close of the last bar the session processed" : "not on the watchlist: the newest stored candle"}>
+                      {fmtMoney(mark)}
+                      {close == null && <span className="muted"> (latest)</span>}
+                    </td>
+                    <td className={`num ${signClass(pnl)}`}>{fmtMoney(pnl)}</td>
+                    <td className="num">{fmtMoney(p.stop_loss)}</td>
+                    <td className="num">{fmtMoney(p.take_profit)}</td>
+                  </tr>
+                );
+              })}
             </Table>
           )}
         </View>
