@@ -32,6 +32,9 @@ export default function DashboardPage() {
     if (list && list.length && !list.includes(symbol)) setSymbol(list[0]);
   }, [symbols.data, symbol]);
 
+  const sessions = useApi(() => api.sessions(), [], true, 15_000);
+  const active = (sessions.data ?? []).filter((x) => ["pending", "running", "paused", "stopping"].includes(x.status));
+
   const last = candles.data?.candles.at(-1);
   return (
     <>
@@ -56,6 +59,15 @@ export default function DashboardPage() {
           </label>
         </div>
       </div>
+      {active.length > 0 && (
+        <div className="note" data-testid="sessions-note">
+          The firm is at work: {active.length === 1 ? "a trading session is" : `${active.length} trading sessions are`} on the{" "}
+          <Link className="inline-link" href={`/floor/?session=${active[0].id}`}>
+            Trading floor
+          </Link>{" "}
+          ({active[0].name}: {active[0].symbols.join(", ")} · {active[0].clock === "replay" ? "replay of stored history" : "live"} · {active[0].status}).
+        </div>
+      )}
       {symbols.error && <ErrorBox error={symbols.error} onRetry={symbols.reload} />}
 
       <Card

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from "react";
 
 const LINKS = [
   { href: "/", label: "Dashboard" },
+  { href: "/floor/", label: "Trading floor" },
   { href: "/analysis/", label: "Analysis" },
   { href: "/portfolio/", label: "Portfolio" },
   { href: "/backtest/", label: "Backtest" },

@@ -11,6 +11,9 @@ export type StoredSeries = Schemas["StoredSeries"];
 export type CandlesOut = Schemas["CandlesOut"];
 export type Portfolio = Schemas["PortfolioDetail"];
 export type PortfolioInfo = Schemas["PortfolioInfo"];
+/** The server fills in the defaults (approval off, default limits, real market). */
+export type PortfolioCreate = Pick<Schemas["PortfolioCreate"], "name" | "starting_cash"> & Partial<Schemas["PortfolioCreate"]>;
+export type RiskLimits = Schemas["RiskLimits"];
 export type Position = Schemas["PositionOut"];
 export type Trade = Schemas["TradeOut"];
 export type EquityPoint = Schemas["EquityPoint"];

@@ -11,6 +11,7 @@ import type {
   EquityPoint,
   ErrorResponse,
   Portfolio,
+  PortfolioCreate,
   PortfolioInfo,
   Position,
   Run,
@@ -21,6 +22,16 @@ import type {
   Trade,
   Usage,
 } from "./api-types";
+import type {
+  ApprovalAnswer,
+  ParityReport,
+  PortfolioPatch,
+  SessionCreated,
+  SessionDecisionRow,
+  SessionEquityPoint,
+  SessionSpec,
+  SessionView,
+} from "./session-types";
 
 export const API_BASE = (process.env.NEXT_PUBLIC_API_BASE ?? "/api").replace(/\/$/, "");
 
@@ -58,6 +69,19 @@ const FIELD_LABELS: Record<string, string> = {
   portfolio_id: "Portfolio",
   starting_cash: "Starting cash",
   limit: "Number of bars",
+  symbols: "Symbols",
+  replay_from: "Replay from",
+  until: "Until",
+  speed: "Speed",
+  approval: "Approval",
+  approval_timeout_bars: "Approval timeout (bars)",
+  max_position_pct: "Max position %",
+  max_total_exposure_pct: "Max total exposure %",
+  min_cash_reserve_pct: "Cash reserve %",
+  max_stop_distance_pct: "Max stop distance %",
+  max_daily_loss_pct: "Max daily loss %",
+  max_drawdown_pct: "Max drawdown %",
+  max_data_age_bars: "Max data age (bars)",
 };
 
 export function fieldLabel(field: string): string {
@@ -146,6 +170,8 @@ export async function request<T>(path: string, init?: RequestInit): Promise<T> {
   return body as T;
 }
 
+const patch = <T>(path: string, payload: unknown) => request<T>(path, { method: "PATCH", body: JSON.stringify(payload) });
+
 const post = <T>(path: string, payload?: unknown) =>
   request<T>(path, { method: "POST", body: payload === undefined ? undefined : JSON.stringify(payload) });
 
@@ -167,6 +193,8 @@ export const api = {
     return { ...body, candles: body.candles.map(({ indicators, ...bar }) => ({ ...bar, ...indicators })) };
   },
   portfolios: () => request<PortfolioInfo[]>("/portfolios"),
+  createPortfolio: (body: PortfolioCreate) => post<PortfolioInfo>("/portfolios", body),
+  updatePortfolio: (id: number, body: PortfolioPatch) => patch<PortfolioInfo>(`/portfolios/${id}`, body),
   portfolio: (id: number) => request<Portfolio>(`/portfolios/${id}`),
   positions: (id: number) => request<Position[]>(`/portfolios/${id}/positions`),
   trades: (id: number) => request<Trade[]>(`/portfolios/${id}/trades`),
@@ -185,6 +213,15 @@ export const api = {
   usage: async (groupBy: "day" | "model" | "agent") => (await request<Usage>(`/agents/usage${qs({ group_by: groupBy })}`)).rows,
   budget: () => request<BudgetStatus>("/agents/budget"),
   logs: async (limit = 50) => (await request<AgentLogPage>(`/agents/logs${qs({ limit })}`)).items,
+  sessions: () => request<SessionView[]>("/sessions"),
+  session: (id: string) => request<SessionView>(`/sessions/${id}`),
+  startSession: (body: SessionSpec) => post<SessionCreated>("/sessions", body),
+  sessionDecisions: (id: string, limit = 200) => request<SessionDecisionRow[]>(`/sessions/${id}/decisions${qs({ limit })}`),
+  sessionEquity: (id: string) => request<SessionEquityPoint[]>(`/sessions/${id}/equity`),
+  sessionControl: (id: string, action: "pause" | "resume" | "stop") => post<SessionView>(`/sessions/${id}/${action}`),
+  answerApproval: (id: string, body: ApprovalAnswer) => post<SessionDecisionRow>(`/sessions/${id}/approvals`, body),
+  sessionParity: (id: string) => request<ParityReport>(`/sessions/${id}/parity`),
+  sessionEventsUrl: (id: string) => `${API_BASE}/sessions/${id}/events`,
   analysisEventsUrl: (id: string) => `${API_BASE}/analysis/runs/${id}/events`,
   backtestEventsUrl: (id: string) => `${API_BASE}/backtests/${id}/events`,
 };

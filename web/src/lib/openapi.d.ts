@@ -381,7 +381,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Patch Portfolio
+         * @description Change a portfolio's risk limits (only the fields sent) and approval policy.
+         */
+        patch: operations["patch_portfolio_api_portfolios__portfolio_id__patch"];
         trace?: never;
     };
     "/api/portfolios/{portfolio_id}/equity": {
@@ -463,6 +467,217 @@ export interface paths {
         get: operations["ready_api_ready_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sessions
+         * @description Every session, newest first.
+         */
+        get: operations["list_sessions_api_sessions_get"];
+        put?: never;
+        /**
+         * Start Session
+         * @description Validate everything known up front (portfolio, stored history for a replay), write the
+         *     session's run row and enqueue its job; 201 before the first bar is processed.
+         */
+        post: operations["start_session_api_sessions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Session
+         * @description Status, clock, bars processed, trades, equity, the per-limit maxima, each symbol's
+         *     state and the decisions awaiting approval.
+         */
+        get: operations["get_session_api_sessions__session_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer Approval
+         * @description Approve (it fills at the next bar's open) or reject a decision awaiting approval;
+         *     404 for no such decision, 409 when it is no longer awaiting approval.
+         */
+        post: operations["answer_approval_api_sessions__session_id__approvals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Decisions
+         * @description One row per (symbol, bar) decided, newest first.
+         */
+        get: operations["session_decisions_api_sessions__session_id__decisions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/equity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Equity
+         * @description The equity curve: one point per processed bar, oldest first.
+         */
+        get: operations["session_equity_api_sessions__session_id__equity_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Events
+         * @description The session's events (bar ticks, decisions, fills, agents' tokens per symbol, state
+         *     changes) as SSE; `Last-Event-ID` resumes. Ends after `run_finished`.
+         */
+        get: operations["session_events_api_sessions__session_id__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/parity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Parity
+         * @description Run the backtest of the session's symbols, bars, costs and model and name every
+         *     difference in decisions, fills and equity.
+         */
+        get: operations["session_parity_api_sessions__session_id__parity_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause Session
+         * @description The clock stops after the current bar (409 unless pending/running).
+         */
+        post: operations["pause_session_api_sessions__session_id__pause_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Session
+         * @description Continue a paused session at its next unprocessed bar (409 unless paused). When no job
+         *     holds it any more (its worker stopped meanwhile) a new one is enqueued at once.
+         */
+        post: operations["resume_session_api_sessions__session_id__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Session
+         * @description A running session finishes its current bar and ends `stopped`; a pending or paused
+         *     one ends at once (409 when already finished).
+         */
+        post: operations["stop_session_api_sessions__session_id__stop_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -583,6 +798,11 @@ export interface components {
             /** Run Id */
             run_id: string;
             /**
+             * Symbol
+             * @default null
+             */
+            symbol: string | null;
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
@@ -624,6 +844,27 @@ export interface components {
              * Symbol
              * @example BTCUSDT
              */
+            symbol: string;
+        };
+        /**
+         * ApprovalAnswer
+         * @description The human's answer to a decision awaiting approval (`SessionView.pending_approvals`).
+         */
+        ApprovalAnswer: {
+            /** Approved */
+            approved: boolean;
+            /**
+             * Bar Time
+             * Format: date-time
+             * @description the decision bar's open time (as listed)
+             */
+            bar_time: string;
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+            /** Symbol */
             symbol: string;
         };
         /** ApprovalNote */
@@ -1084,6 +1325,37 @@ export interface components {
             /** Version */
             version: string;
         };
+        /**
+         * LimitMaxima
+         * @description The highest value each limit reached over the session (percent of equity), beside it.
+         */
+        LimitMaxima: {
+            /**
+             * Max Daily Loss Pct
+             * @default 0
+             */
+            max_daily_loss_pct: number;
+            /**
+             * Max Drawdown Pct
+             * @default 0
+             */
+            max_drawdown_pct: number;
+            /**
+             * Max Position Pct
+             * @default 0
+             */
+            max_position_pct: number;
+            /**
+             * Max Total Exposure Pct
+             * @default 0
+             */
+            max_total_exposure_pct: number;
+            /**
+             * Min Cash Pct
+             * @default 100
+             */
+            min_cash_pct: number;
+        };
         /** NodeStarted */
         NodeStarted: {
             /**
@@ -1100,6 +1372,76 @@ export interface components {
              * @enum {string}
              */
             type: "node_started";
+        };
+        /** ParityDiff */
+        ParityDiff: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Backtest */
+            backtest: string;
+            /** Session */
+            session: string;
+            /** Symbol */
+            symbol?: string | null;
+            /**
+             * What
+             * @enum {string}
+             */
+            what: "decision" | "fill" | "equity";
+        };
+        /**
+         * ParityReport
+         * @description A session compared with the backtest of the same symbols, bars, costs and model.
+         */
+        ParityReport: {
+            /** Backtest Final Equity */
+            backtest_final_equity: number;
+            /** Bars */
+            bars: number;
+            /** Decisions Compared */
+            decisions_compared: number;
+            /** Differences */
+            differences?: components["schemas"]["ParityDiff"][];
+            /** Equity Points Compared */
+            equity_points_compared: number;
+            /** Fills Compared */
+            fills_compared: number;
+            /** Identical */
+            identical: boolean;
+            /**
+             * Notes
+             * @description what was not compared, and why (plain words)
+             */
+            notes?: string[];
+            /** Session Final Equity */
+            session_final_equity: number;
+            /** Session Id */
+            session_id: string;
+        };
+        /** PendingApproval */
+        PendingApproval: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "buy" | "sell";
+            /**
+             * Bar Time
+             * Format: date-time
+             */
+            bar_time: string;
+            /**
+             * Expires After Bar
+             * Format: date-time
+             */
+            expires_after_bar: string;
+            /** Size Pct */
+            size_pct: number;
+            /** Symbol */
+            symbol: string;
         };
         /** PortfolioCreate */
         PortfolioCreate: {
@@ -1186,6 +1528,19 @@ export interface components {
             risk: components["schemas"]["RiskLimits"];
             /** Starting Cash */
             starting_cash: string;
+        };
+        /**
+         * PortfolioUpdate
+         * @description `PATCH /api/portfolios/{id}`: the limits and the approval policy. Name, cash and market
+         *     kind are fixed at creation (sending them is a 422 naming the field).
+         */
+        PortfolioUpdate: {
+            /**
+             * Require Approval
+             * @description trades wait for a human's approval
+             */
+            require_approval?: boolean | null;
+            risk?: components["schemas"]["RiskLimitsUpdate"] | null;
         };
         /** PositionOut */
         PositionOut: {
@@ -1307,6 +1662,47 @@ export interface components {
              */
             min_cash_reserve_pct: number;
         };
+        /**
+         * RiskLimitsUpdate
+         * @description Risk limits to change (omitted or null: unchanged).
+         */
+        RiskLimitsUpdate: {
+            /**
+             * Max Daily Loss Pct
+             * @description circuit breaker: loss since UTC midnight, %
+             */
+            max_daily_loss_pct?: number | null;
+            /**
+             * Max Data Age Bars
+             * @description refuse to trade when the latest bar is older than this many bars
+             */
+            max_data_age_bars?: number | null;
+            /**
+             * Max Drawdown Pct
+             * @description circuit breaker: drop from peak equity, %
+             */
+            max_drawdown_pct?: number | null;
+            /**
+             * Max Position Pct
+             * @description largest single position, % of equity
+             */
+            max_position_pct?: number | null;
+            /**
+             * Max Stop Distance Pct
+             * @description stop-loss at most this far below entry, %
+             */
+            max_stop_distance_pct?: number | null;
+            /**
+             * Max Total Exposure Pct
+             * @description all positions together, % of equity
+             */
+            max_total_exposure_pct?: number | null;
+            /**
+             * Min Cash Reserve Pct
+             * @description cash that must stay uninvested, % of equity
+             */
+            min_cash_reserve_pct?: number | null;
+        };
         /** RunAccepted */
         RunAccepted: {
             /** Events Url */
@@ -1360,7 +1756,7 @@ export interface components {
             /** Symbol */
             symbol: string;
         };
-        RunEvent: components["schemas"]["RunStarted"] | components["schemas"]["NodeStarted"] | components["schemas"]["Token"] | components["schemas"]["AgentOutput"] | components["schemas"]["Decision"] | components["schemas"]["TradeEvent"] | components["schemas"]["BudgetEvent"] | components["schemas"]["Progress"] | components["schemas"]["ErrorEvent"] | components["schemas"]["RunFinished"];
+        RunEvent: components["schemas"]["RunStarted"] | components["schemas"]["NodeStarted"] | components["schemas"]["Token"] | components["schemas"]["AgentOutput"] | components["schemas"]["Decision"] | components["schemas"]["TradeEvent"] | components["schemas"]["BudgetEvent"] | components["schemas"]["Progress"] | components["schemas"]["ErrorEvent"] | components["schemas"]["SessionTick"] | components["schemas"]["SessionDecision"] | components["schemas"]["SessionState"] | components["schemas"]["RunFinished"];
         /** RunFinished */
         RunFinished: {
             /**
@@ -1394,7 +1790,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded" | "paused";
+            status: "completed" | "degraded" | "failed" | "cancelled" | "budget_exceeded" | "paused" | "stopped";
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1432,7 +1828,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "analysis" | "backtest";
+            kind: "analysis" | "backtest" | "session";
             /** Model Cheap */
             model_cheap: string;
             /** Model Strong */
@@ -1480,6 +1876,365 @@ export interface components {
             status: string;
             /** Symbol */
             symbol: string;
+        };
+        /**
+         * SessionDecision
+         * @description A trading session's decision for one symbol at one bar, or a change of its status
+         *     (filled, skipped, approved, expired...).
+         */
+        SessionDecision: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "buy" | "sell" | "hold";
+            /** Approved */
+            approved: boolean;
+            /**
+             * At
+             * Format: date-time
+             */
+            at?: string;
+            /**
+             * Bar Time
+             * Format: date-time
+             */
+            bar_time: string;
+            /**
+             * Detail
+             * @default null
+             */
+            detail: string | null;
+            /** Reasons */
+            reasons?: string[];
+            /** Run Id */
+            run_id: string;
+            /** Size Pct */
+            size_pct: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "decided" | "filled" | "skipped" | "awaiting_approval" | "expired" | "rejected";
+            /**
+             * Stop Loss
+             * @default null
+             */
+            stop_loss: number | null;
+            /** Symbol */
+            symbol: string;
+            /**
+             * Take Profit
+             * @default null
+             */
+            take_profit: number | null;
+            /**
+             * Trade Id
+             * @default null
+             */
+            trade_id: number | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session_decision";
+        };
+        /**
+         * SessionDecisionRow
+         * @description `GET /api/sessions/{id}/decisions`: one row per (symbol, bar), exactly once.
+         */
+        SessionDecisionRow: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "buy" | "sell" | "hold";
+            /** Approved */
+            approved: boolean;
+            /**
+             * Bar Time
+             * Format: date-time
+             */
+            bar_time: string;
+            /** Detail */
+            detail?: string | null;
+            /** Reasons */
+            reasons?: string[];
+            /** Size Pct */
+            size_pct: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "decided" | "filled" | "skipped" | "awaiting_approval" | "expired" | "rejected";
+            /** Stop Loss */
+            stop_loss?: number | null;
+            /** Symbol */
+            symbol: string;
+            /** Take Profit */
+            take_profit?: number | null;
+            /** Trade Id */
+            trade_id?: number | null;
+        };
+        /** SessionEquityPoint */
+        SessionEquityPoint: {
+            /**
+             * At
+             * Format: date-time
+             * @description bar open time; equity marked at that bar's close
+             */
+            at: string;
+            /** Equity */
+            equity: number;
+        };
+        /**
+         * SessionSpec
+         * @description What to start. `replay_from` set → a replay clock; else a live clock (wall time).
+         *     Numbers and flags are JSON numbers and booleans, as the schema says ("5" or `false` for a
+         *     number, "yes" for a flag are refused).
+         */
+        SessionSpec: {
+            /**
+             * Approval
+             * @default auto
+             * @enum {string}
+             */
+            approval: "auto" | "require";
+            /**
+             * Approval Timeout Bars
+             * @description a pending approval is skipped after N bars
+             * @default 3
+             */
+            approval_timeout_bars: number;
+            /**
+             * Every
+             * @description decide every N bars
+             * @default 1
+             */
+            every: number;
+            /**
+             * Fee Rate
+             * @default 0.001
+             */
+            fee_rate: number;
+            /**
+             * Interval
+             * @default 1h
+             * @enum {string}
+             */
+            interval: "1m" | "3m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "6h" | "8h" | "12h" | "1d" | "3d" | "1w";
+            /**
+             * Name
+             * @description session (and new portfolio) name
+             */
+            name?: string | null;
+            /**
+             * Portfolio Id
+             * @description paper portfolio to trade into; None → a new one named `name`
+             */
+            portfolio_id?: number | null;
+            /**
+             * Replay From
+             * @description replay: first bar to decide (open time, UTC)
+             */
+            replay_from?: string | null;
+            /**
+             * Rules
+             * @description use the offline rules engine as the model
+             * @default false
+             */
+            rules: boolean;
+            /**
+             * Slippage Bps
+             * @default 5
+             */
+            slippage_bps: number;
+            /**
+             * Speed
+             * @description replay pace in simulated seconds per second; None = max
+             */
+            speed?: number | null;
+            /**
+             * Starting Cash
+             * @description cash of a new portfolio (default 10,000)
+             */
+            starting_cash?: number | null;
+            /** Symbols */
+            symbols: string[];
+            /**
+             * Until
+             * @description stop after the bar opening before this time
+             */
+            until?: string | null;
+        };
+        /** SessionStarted */
+        SessionStarted: {
+            /** Events Url */
+            events_url: string;
+            /** Session Id */
+            session_id: string;
+            /** Status */
+            status: string;
+        };
+        /**
+         * SessionState
+         * @description A trading session's lifecycle changed (running, paused, stopping...) or it is doing
+         *     something new (`doing`, in plain words).
+         */
+        SessionState: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at?: string;
+            /**
+             * Doing
+             * @default null
+             */
+            doing: string | null;
+            /** Run Id */
+            run_id: string;
+            /** Status */
+            status: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session_state";
+        };
+        /**
+         * SessionTick
+         * @description A trading session processed one bar: equity marked at the bar's close.
+         */
+        SessionTick: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at?: string;
+            /**
+             * Bar Time
+             * Format: date-time
+             */
+            bar_time: string;
+            /** Bars Processed */
+            bars_processed: number;
+            /** Cash */
+            cash: number;
+            /** Drawdown Pct */
+            drawdown_pct: number;
+            /** Equity */
+            equity: number;
+            /** Exposure Pct */
+            exposure_pct: number;
+            /** Run Id */
+            run_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session_tick";
+        };
+        /**
+         * SessionView
+         * @description `GET /api/sessions/{id}` and `cryptofirm session show ID --json`.
+         */
+        SessionView: {
+            /**
+             * Approval
+             * @enum {string}
+             */
+            approval: "auto" | "require";
+            /** Approval Timeout Bars */
+            approval_timeout_bars: number;
+            /**
+             * Bars Processed
+             * @default 0
+             */
+            bars_processed: number;
+            /**
+             * Clock
+             * @enum {string}
+             */
+            clock: "replay" | "live";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data Source */
+            data_source?: string | null;
+            /**
+             * Decisions
+             * @default 0
+             */
+            decisions: number;
+            /**
+             * Doing
+             * @description what it is doing now, in plain words
+             */
+            doing?: string | null;
+            /** Drawdown Pct */
+            drawdown_pct?: number | null;
+            /** Equity */
+            equity?: number | null;
+            /** Error */
+            error?: string | null;
+            /**
+             * Id
+             * @description the session's run id
+             */
+            id: string;
+            /** Interval */
+            interval: string;
+            /** Limits */
+            limits?: {
+                [key: string]: number;
+            };
+            maxima?: components["schemas"]["LimitMaxima"];
+            /** Name */
+            name: string;
+            /**
+             * Next Bar
+             * @description open time of the next bar
+             */
+            next_bar?: string | null;
+            /**
+             * Now
+             * @description the session clock: last bar close
+             */
+            now?: string | null;
+            /** Pending Approvals */
+            pending_approvals?: components["schemas"]["PendingApproval"][];
+            /** Portfolio Id */
+            portfolio_id: number;
+            /** Replay From */
+            replay_from?: string | null;
+            /** Speed */
+            speed?: number | null;
+            /** Starting Cash */
+            starting_cash?: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "paused" | "stopping" | "stopped" | "completed" | "failed";
+            /** Symbols */
+            symbols: string[];
+            /** Symbols State */
+            symbols_state?: components["schemas"]["SymbolState"][];
+            /**
+             * Trades
+             * @default 0
+             */
+            trades: number;
+            /** Until */
+            until?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** SnapshotOut */
         SnapshotOut: {
@@ -1585,6 +2340,29 @@ export interface components {
             symbol: string;
         };
         /**
+         * SymbolState
+         * @description One watchlist symbol's latest state.
+         */
+        SymbolState: {
+            /** Last Action */
+            last_action?: ("buy" | "sell" | "hold") | null;
+            /** Last Bar */
+            last_bar?: string | null;
+            /** Last Close */
+            last_close?: number | null;
+            /**
+             * Position Qty
+             * @default 0
+             */
+            position_qty: number;
+            /** Stop Loss */
+            stop_loss?: number | null;
+            /** Symbol */
+            symbol: string;
+            /** Take Profit */
+            take_profit?: number | null;
+        };
+        /**
          * Token
          * @description A piece of an agent's reasoning as it is produced. Analysts' tokens interleave.
          */
@@ -1600,6 +2378,11 @@ export interface components {
             node: string;
             /** Run Id */
             run_id: string;
+            /**
+             * Symbol
+             * @default null
+             */
+            symbol: string | null;
             /** Text */
             text: string;
             /**
@@ -2755,6 +3538,62 @@ export interface operations {
             };
         };
     };
+    patch_portfolio_api_portfolios__portfolio_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PortfolioUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortfolioInfo"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     equity_api_portfolios__portfolio_id__equity_get: {
         parameters: {
             query?: {
@@ -2947,6 +3786,573 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    list_sessions_api_sessions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"][];
+                };
+            };
+        };
+    };
+    start_session_api_sessions_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionSpec"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStarted"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_session_api_sessions__session_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    answer_approval_api_sessions__session_id__approvals_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApprovalAnswer"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionDecisionRow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    session_decisions_api_sessions__session_id__decisions_get: {
+        parameters: {
+            query?: {
+                /** @description only this symbol's decisions */
+                symbol?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionDecisionRow"][];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    session_equity_api_sessions__session_id__equity_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionEquityPoint"][];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    session_events_api_sessions__session_id__events_get: {
+        parameters: {
+            query?: {
+                /** @description resume after this seq */
+                after?: number;
+            };
+            header?: {
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream of run events: `event:` is the event `type`, `id:` the per-run sequence number, `data:` one `RunEvent` as JSON; heartbeats are comments. The stream ends after the run's task ends (`run_finished`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["RunEvent"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    session_parity_api_sessions__session_id__parity_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ParityReport"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    pause_session_api_sessions__session_id__pause_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    resume_session_api_sessions__session_id__resume_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    stop_session_api_sessions__session_id__stop_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description required when the server sets one */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                /** @description session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };

@@ -396,6 +396,7 @@ describe("cryptofirm web UI", { timeout: 240_000 }, () => {
       ["backtest", "/backtest/", '[data-testid="estimate-button"]'],
       ["backtest-run", `/backtest/?id=${visited.backtest}`, '[data-testid="metrics-table"]'],
       ["costs", "/costs/", "table tbody tr"],
+      ["floor", "/floor/", '[data-testid="start-session-form"]'],
       ["not-found", "/portfolio/?id=abc", '[data-testid="not-found"]'],
     ];
     const found = [];

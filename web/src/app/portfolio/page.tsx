@@ -4,6 +4,7 @@ import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useMemo, useState } from "react";
 import { EXIT_REASONS } from "@/components/backtestView";
 import { DrawdownChart, LinesChart, PriceChart, type PriceLevel, type TradeMark } from "@/components/charts";
+import { EditPortfolioForm, NewPortfolioForm } from "@/components/PortfolioForms";
 import { PortfolioSummary } from "@/components/PortfolioSummary";
 import { SortTable, type Column } from "@/components/SortTable";
 import { Card, Empty, ErrorBox, Loading, NotFound, Table, View } from "@/components/ui";
@@ -53,6 +54,15 @@ function PortfolioScreen() {
           </div>
         )}
       </div>
+      <details className="card" data-testid="new-portfolio" open={portfolios.data?.length === 0}>
+        <summary className="summary-title">New portfolio</summary>
+        <NewPortfolioForm
+          onCreated={(p) => {
+            portfolios.reload();
+            router.push(`/portfolio/?id=${p.id}`);
+          }}
+        />
+      </details>
       {!valid ? (
         <NotFound what="Portfolio" id={requested ?? ""} back="/portfolio/" backLabel="Show the portfolios" />
       ) : requested !== null ? (
@@ -62,7 +72,7 @@ function PortfolioScreen() {
       ) : !portfolios.data ? (
         <Loading />
       ) : id === undefined ? (
-        <Empty>No portfolio yet. Run an analysis with execution enabled to open the default one.</Empty>
+        <Empty>No portfolio yet. Open one above, or run an analysis with execution enabled to open the default one.</Empty>
       ) : (
         <PortfolioDetail id={id} />
       )}
@@ -122,6 +132,18 @@ function PortfolioDetail({ id }: { id: number }) {
       <Card title={portfolio.data ? `${portfolio.data.name} · started with ${fmtMoney(portfolio.data.starting_cash)}` : "Summary"}>
         <View state={portfolio}>{(p) => <PortfolioSummary portfolio={p} />}</View>
       </Card>
+      {portfolio.data && (
+        <details className="card" data-testid="portfolio-limits">
+          <summary className="summary-title">
+            Limits and approval ·{" "}
+            <span className="muted">
+              {portfolio.data.require_approval ? "every order needs your approval" : "orders are placed without approval"}, max position {portfolio.data.risk.max_position_pct}%,
+              exposure {portfolio.data.risk.max_total_exposure_pct}%, cash reserve {portfolio.data.risk.min_cash_reserve_pct}%
+            </span>
+          </summary>
+          <EditPortfolioForm key={portfolio.data.id} portfolio={portfolio.data} onSaved={portfolio.reload} />
+        </details>
+      )}
       <div className="grid halves">
         <Card title="Equity over time">
           <View state={equity} isEmpty={(e) => e.length === 0} empty="No snapshots yet — equity is recorded after every fill.">
