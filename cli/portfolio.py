@@ -58,11 +58,13 @@ def show(
     """Cash, positions with mark prices and P&L."""
     from persistence.ledger import value_portfolio
     from persistence.portfolios import get_portfolio
+    from persistence.sessions import replay_clock
 
     engine = _engine()
     try:
         portfolio = get_portfolio(engine, _resolve(engine, name))
-        marked = value_portfolio(engine, portfolio.id)
+        clock = replay_clock(engine, portfolio.id)
+        marked = value_portfolio(engine, portfolio.id, as_of=clock)
     except ValueError as exc:
         _fail(str(exc))
     valuation, marks = marked.valuation, marked.marks
@@ -71,6 +73,8 @@ def show(
         f"[bold]{portfolio.name}[/bold] (id {portfolio.id}, {portfolio.base_currency}) "
         f"approval required: {'yes' if portfolio.require_approval else 'no'}"
     )
+    if clock is not None:
+        console.print(f"valued at its replay session's clock: {clock:%Y-%m-%d %H:%M} UTC")
     positions = Table(title="Positions")
     for column in (
         "symbol",

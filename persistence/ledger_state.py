@@ -164,11 +164,14 @@ class MarkedPortfolio(BaseModel):
     valuation: Valuation
 
 
-def value_portfolio(engine: Engine, portfolio_id: int) -> MarkedPortfolio:
-    """Mark every holding at its latest stored candle close, else its last fill price."""
+def value_portfolio(
+    engine: Engine, portfolio_id: int, *, as_of: datetime | None = None
+) -> MarkedPortfolio:
+    """Mark every holding at its latest stored candle close (closed by `as_of`: a replay
+    session's clock), else its last fill price."""
     state = load_state(engine, portfolio_id)
     kind = state.market or "real"
-    marks = mark_prices(engine, state.positions, state.last_prices, kind)
+    marks = mark_prices(engine, state.positions, state.last_prices, kind, as_of=as_of)
     valuation = mark(
         state,
         {symbol: m.price for symbol, m in marks.items()},

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from core.settings import Settings, get_settings
 from persistence.db import session_scope
 from persistence.models import Candle, Portfolio
 from tools.errors import FieldValueError
+from tools.intervals import INTERVAL_MS
 from tools.provenance import MARKET_KINDS, SYNTHETIC_SOURCE, MarketKind
 
 
@@ -192,10 +193,15 @@ def ensure_default_portfolio(
 
 
 def latest_candle_closes(
-    session: Session, symbols: Iterable[str], kind: MarketKind = "real"
+    session: Session,
+    symbols: Iterable[str],
+    kind: MarketKind = "real",
+    *,
+    as_of: datetime | None = None,
 ) -> dict[str, Decimal]:
     """Close of the most recent stored candle (any interval) per symbol, among the candles of
-    market `kind` only: a real portfolio is never marked with a stored synthetic close."""
+    market `kind` only: a real portfolio is never marked with a stored synthetic close. With
+    `as_of`, only candles closed by then (a replay session's clock: never a later price)."""
     wanted = sorted(set(symbols))
     if not wanted:
         return {}
@@ -204,6 +210,14 @@ def latest_candle_closes(
         if kind == "synthetic"
         else Candle.source != SYNTHETIC_SOURCE
     )
+    if as_of is not None:
+        at_ms = int(as_of.timestamp() * 1000)
+        same_market = same_market & or_(
+            *(
+                (Candle.interval == name) & (Candle.open_time <= at_ms - ms)
+                for name, ms in INTERVAL_MS.items()
+            )
+        )
     newest = (
         select(Candle.symbol, func.max(Candle.open_time).label("open_time"))
         .where(Candle.symbol.in_(wanted), same_market)
@@ -230,12 +244,15 @@ def mark_prices(
     symbols: Iterable[str],
     last_fill_prices: dict[str, Decimal],
     kind: MarketKind = "real",
+    *,
+    as_of: datetime | None = None,
 ) -> dict[str, MarkPrice]:
-    """Mark each symbol at its latest stored candle close of the portfolio's market `kind`,
-    else at its last fill price (which is of that kind: the ledger refuses the other)."""
+    """Mark each symbol at its latest stored candle close of the portfolio's market `kind`
+    (closed by `as_of` when given), else at its last fill price (which is of that kind: the
+    ledger refuses the other)."""
     symbols = list(symbols)
     with session_scope(engine) as session:
-        closes = latest_candle_closes(session, symbols, kind)
+        closes = latest_candle_closes(session, symbols, kind, as_of=as_of)
     marks: dict[str, MarkPrice] = {}
     for symbol in symbols:
         if symbol in closes:

@@ -321,3 +321,26 @@ def close_open_rows(engine: Engine, session_id: str, *, why: str) -> list[BarRow
         if done is not None:
             changed.append(done)
     return changed
+
+
+def replay_clock(engine: Engine, portfolio_id: int) -> datetime | None:
+    """The clock a portfolio lives on: the close of the last bar processed by the newest replay
+    session trading into it (its holdings are valued at prices known then, never later ones);
+    None when no replay session has processed a bar for it (wall time: the latest prices)."""
+    from tools.intervals import interval_ms
+
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(Run.id, Run.interval, Run.params)
+            .where(Run.kind == "session", Run.portfolio_id == portfolio_id)
+            .order_by(Run.created_at.desc())
+            .limit(1)
+        ).first()
+        if newest is None or not (newest.params or {}).get("replay_from"):
+            return None
+        bar_ms = conn.execute(
+            select(func.max(SessionTick.bar_ms)).where(SessionTick.session_id == newest.id)
+        ).scalar()
+    if bar_ms is None:
+        return None
+    return datetime.fromtimestamp((bar_ms + interval_ms(newest.interval)) / 1000, tz=UTC)

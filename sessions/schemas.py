@@ -162,6 +162,9 @@ class SessionView(BaseModel):
     maxima: LimitMaxima = Field(default_factory=LimitMaxima)
     symbols_state: list[SymbolState] = Field(default_factory=list)
     pending_approvals: list[PendingApproval] = Field(default_factory=list)
+    last_event_seq: int = Field(
+        default=0, description="sequence of its newest stored event: where a live stream starts"
+    )
     created_at: datetime
     updated_at: datetime
 

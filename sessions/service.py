@@ -25,6 +25,7 @@ from core.settings import Settings, get_settings
 from graph.events import RunEventModel
 from persistence import sessions as store
 from persistence.candles import SqlCandleStore
+from persistence.events import last_seq
 from persistence.ledger import load_state
 from persistence.models import Run, Trade
 from persistence.portfolios import (
@@ -283,6 +284,7 @@ def _view(engine: Engine, run: Run) -> SessionView:
         maxima=_maxima(all_ticks),
         symbols_state=_symbols_state(engine, run, spec, checkpoint),
         pending_approvals=pending,
+        last_event_seq=last_seq(engine, run.id),
         created_at=run.created_at,
         updated_at=run.updated_at,
     )

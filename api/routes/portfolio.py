@@ -32,6 +32,7 @@ from persistence.portfolios import (
     require_portfolio,
     validate_risk,
 )
+from persistence.sessions import replay_clock
 from tools.portfolio_math import PositionValuation
 
 router = APIRouter(prefix="/portfolios", tags=["portfolio"])
@@ -99,6 +100,11 @@ class PortfolioDetail(PortfolioInfo):
     return_pct: Decimal
     trade_count: int
     positions: list[PositionOut]
+    valued_at: datetime | None = Field(
+        default=None,
+        description="a replay session's clock: holdings valued at prices closed by then; "
+        "None = the latest stored prices",
+    )
 
 
 class TradeOut(BaseModel):
@@ -148,7 +154,8 @@ def _require(engine: Engine, portfolio_id: int) -> PortfolioInfo:
 
 def _detail(engine: Engine, portfolio_id: int) -> PortfolioDetail:
     info = _require(engine, portfolio_id)
-    marked = value_portfolio(engine, portfolio_id)
+    clock = replay_clock(engine, portfolio_id)
+    marked = value_portfolio(engine, portfolio_id, as_of=clock)
     valuation = marked.valuation
     return PortfolioDetail(
         **info.model_dump(),
@@ -160,6 +167,7 @@ def _detail(engine: Engine, portfolio_id: int) -> PortfolioDetail:
         fees_paid=valuation.fees_paid,
         return_pct=valuation.return_pct.quantize(Decimal("0.0001")),
         trade_count=marked.state.fill_count,
+        valued_at=clock,
         positions=[
             PositionOut(**p.model_dump(), mark_source=marked.marks[p.symbol].source)
             for p in valuation.positions

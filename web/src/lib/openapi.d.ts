@@ -1504,6 +1504,11 @@ export interface components {
             trade_count: number;
             /** Unrealized Pnl */
             unrealized_pnl: string;
+            /**
+             * Valued At
+             * @description a replay session's clock: holdings valued at prices closed by then; None = the latest stored prices
+             */
+            valued_at?: string | null;
         };
         /** PortfolioInfo */
         PortfolioInfo: {
@@ -2187,6 +2192,12 @@ export interface components {
             id: string;
             /** Interval */
             interval: string;
+            /**
+             * Last Event Seq
+             * @description sequence of its newest stored event: where a live stream starts
+             * @default 0
+             */
+            last_event_seq: number;
             /** Limits */
             limits?: {
                 [key: string]: number;

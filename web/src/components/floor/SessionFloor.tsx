@@ -87,7 +87,7 @@ function Floor({ s, reload }: { s: SessionView; reload: () => void }) {
     const answered = new Set(decisions.filter((d) => d.status !== "awaiting_approval").map((d) => `${d.symbol}|${Date.parse(d.bar_time)}`));
     if (TERMINAL.has(s.status)) return []; // an ended session fills nothing: its open approvals lapse
     return (s.pending_approvals ?? []).filter((p) => !answered.has(`${p.symbol}|${Date.parse(p.bar_time)}`));
-  }, [s.pending_approvals, decisions]);
+  }, [s.pending_approvals, s.status, decisions]);
 
   const [acting, setActing] = useState(false);
   const [actError, setActError] = useState<Error>();
