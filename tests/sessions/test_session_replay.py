@@ -80,7 +80,7 @@ def test_single_symbol_session_equals_its_backtest_to_the_cent(real_db: RealDb) 
     ]
 
 
-def test_two_symbol_parity_compares_decisions_and_says_what_it_cannot(real_db: RealDb) -> None:
+def test_two_symbol_parity_equals_the_backtest_of_the_watchlist(real_db: RealDb) -> None:
     spec = SessionSpec(
         symbols=["BTCUSDT", "ETHUSDT"],
         replay_from=utc(START),
@@ -90,6 +90,8 @@ def test_two_symbol_parity_compares_decisions_and_says_what_it_cannot(real_db: R
     sid = service.create_session(real_db.engine, spec, settings=real_db.settings)
     assert run(real_db.engine, sid, real_db.settings) == "completed"
     report = parity_report(real_db.engine, sid, settings=real_db.settings)
-    assert not report.identical and report.fills_compared == 0
-    assert report.decisions_compared == 2 * 47
-    assert "share one portfolio" in report.notes[0]
+    assert report.identical and report.differences == [], report.differences[:5]
+    assert report.decisions_compared == 2 * 47 and report.equity_points_compared == 48
+    assert report.fills_compared == len(session_trades(real_db.engine, sid))
+    assert abs(report.session_final_equity - report.backtest_final_equity) < 0.005
+    assert report.notes == []
