@@ -57,7 +57,9 @@ def test_two_symbol_session_equals_the_backtest_of_its_watchlist(real_db: RealDb
     # One ETH fill one cent dearer: named, with its symbol and time, and nothing else.
     eth = next(t for t in trades if t.symbol == "ETHUSDT" and t.side == "buy")
     with db.begin() as conn:
-        conn.execute(update(Trade).where(Trade.id == eth.id).values(price=eth.price + Decimal("0.01")))
+        conn.execute(
+            update(Trade).where(Trade.id == eth.id).values(price=eth.price + Decimal("0.01"))
+        )
     report = parity_report(db, sid, settings=real_db.settings)
     assert not report.identical
     [diff] = report.differences
