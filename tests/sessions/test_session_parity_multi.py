@@ -7,6 +7,7 @@ runs on a scratch database: the session's database gains no portfolio, run, trad
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from conftest import RealDb
@@ -36,7 +37,7 @@ def _ms(at: object) -> int:
     return int(at.timestamp() * 1000)  # type: ignore[attr-defined]
 
 
-def _session(real_db: RealDb, **options: object) -> str:
+def _session(real_db: RealDb, **options: Any) -> str:
     spec = SessionSpec(
         symbols=SYMBOLS, replay_from=utc(START), until=utc(UNTIL), rules=True, **options
     )
