@@ -318,6 +318,8 @@ def parity_report(
     points = _compare_equity(ticks, ref, diffs)
     if spec.approval == "require":
         notes.append("approval `require`: orders waited for a human; the backtest never waits")
+    if len(diffs) > MAX_LISTED:
+        notes.append(f"{len(diffs)} differences; the first {MAX_LISTED} are listed")
     return ParityReport(
         session_id=session_id,
         bars=len(ticks),
