@@ -339,5 +339,7 @@ def parity(session_id: SessionId, as_json: JsonOption = False) -> None:
         from cli.session_run import render_parity
 
         render_parity(report, console)
+        for note in report.notes:
+            console.print(f"note: {note}")
     if not report.identical:
         raise typer.Exit(code=1)

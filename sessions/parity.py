@@ -1,19 +1,24 @@
 """Parity: a replay session compared with the backtest of the same bars, costs and model.
 
-For each symbol the reference is `graph.backtest.engine.run_engine` over the data the session
-loaded (`sessions.market`: the same candles, warm-up and indicator frame), decided by a
-`GraphDecider` built like the session's (the same settings, fee, slippage, risk limits and
-model; the LLM answer cache reproduces a model's answers). Compared:
+One symbol: the reference is `graph.backtest.engine.run_engine` (the independently verified
+backtester) over the data the session loaded (`sessions.market`: the same candles, warm-up
+and indicator frame), decided by a `GraphDecider` built like the session's (the same
+settings, fee, slippage, risk limits and model; the LLM answer cache reproduces a model's
+answers). The ledger enforces the portfolio's limits again at the fill price and moves a
+too-distant stop (`persistence.ledger.execute_order`), the in-memory backtest account does
+neither: such a difference is named with the ledger's words, never hidden.
+
+Several symbols share one portfolio (cash, exposure caps, cash reserve, circuit breakers),
+which no per-symbol backtest account models: the reference is the backtest of the whole
+watchlist, `sessions.portfolio_backtest` — the session's engine of record walked straight
+over the same bars into a throw-away portfolio on a scratch database (no clock, queue, job,
+events or human), with the same spec, costs, limits and model.
+
+Compared either way:
 - decisions: action, approval, size and protective levels at every decision bar;
 - fills: time, side, reason and quantity exactly; price and fee to the cent;
 - equity: at every bar's close, to the cent.
-Every difference is listed (`ParityDiff`), with the ledger's reason when the persistent
-ledger's limit enforcement changed or skipped an order the backtest account filled: the
-ledger enforces the portfolio's limits again at the fill price and moves a too-distant stop
-(`persistence.ledger.execute_order`), the in-memory backtest account does neither — that is a
-real, named difference, never hidden. A watchlist of several symbols shares one portfolio
-(cash, limits) while each backtest has its own account: only decisions are compared then,
-and `notes` say so.
+Every difference is listed (`ParityDiff`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from persistence.models import Trade
 from persistence.portfolios import get_portfolio
 from sessions.desk import desk_settings
 from sessions.market import backtest_params
+from sessions.portfolio_backtest import PortfolioOutcome, run_portfolio_backtest
 from sessions.schemas import ParityDiff, ParityReport, SessionSpec
 from tools.errors import FieldValueError
 from tools.intervals import interval_ms
@@ -95,38 +101,91 @@ def _session_fills(db: Engine, session_id: str, symbol: str) -> list[_Fill]:
     ]
 
 
-def _compare_decisions(
-    db: Engine, session_id: str, symbol: str, outcome: EngineOutcome, diffs: list[ParityDiff]
-) -> int:
-    rows = {r.bar_ms: r for r in store.decisions(db, session_id, symbol=symbol)}
-    compared = 0
-    for record in outcome.state.decisions:
-        at_ms = int(record.at.timestamp() * 1000)
-        row = rows.get(at_ms)
-        theirs = (
-            f"{record.action} approved={record.approved} size={record.size_pct:.4f}% "
-            f"stop={record.stop_loss} tp={record.take_profit}"
+def _decision_text(
+    action: str, approved: bool, size_pct: float, stop: float | None, tp: float | None
+) -> str:
+    return f"{action} approved={approved} size={size_pct:.4f}% stop={stop} tp={tp}"
+
+
+@dataclass
+class _Reference:
+    """The backtest's side of the comparison, whichever engine produced it."""
+
+    decisions: dict[tuple[str, int], str]
+    fills: dict[str, list[_Fill]]
+    equity: dict[int, Decimal]
+    final_equity: float
+    session_extras: bool
+    """True when the reference walked the session's decision bars exactly (a session decision
+    the reference lacks is a difference); False for `run_engine`, which never decides the
+    last bar of its range (a stopped session did)."""
+
+
+def _from_engine(symbol: str, outcome: EngineOutcome) -> _Reference:
+    return _Reference(
+        decisions={
+            (symbol, int(r.at.timestamp() * 1000)): _decision_text(
+                r.action, r.approved, r.size_pct, r.stop_loss, r.take_profit
+            )
+            for r in outcome.state.decisions
+        },
+        fills={
+            symbol: [
+                _Fill(f.at, f.side, f.reason, f.quantity, f.price, f.fee) for f in outcome.fills
+            ]
+        },
+        equity={
+            t: Decimal(repr(e))
+            for t, e in zip(outcome.state.equity_times_ms, outcome.state.equity, strict=True)
+        },
+        final_equity=outcome.state.equity[-1],
+        session_extras=False,
+    )
+
+
+def _from_portfolio(outcome: PortfolioOutcome) -> _Reference:
+    fills: dict[str, list[_Fill]] = {}
+    for f in outcome.fills:
+        fills.setdefault(f.symbol, []).append(
+            _Fill(f.at, f.side, f.reason, f.quantity, f.price, f.fee)
         )
-        if row is None:
+    return _Reference(
+        decisions={
+            (r.symbol, r.bar_ms): _decision_text(
+                r.action, r.approved, r.size_pct, r.stop_loss, r.take_profit
+            )
+            for r in outcome.decisions
+        },
+        fills=fills,
+        equity={t.bar_ms: t.equity for t in outcome.ticks},
+        final_equity=float(outcome.ticks[-1].equity) if outcome.ticks else 0.0,
+        session_extras=True,
+    )
+
+
+def _compare_decisions(
+    db: Engine, session_id: str, ref: _Reference, diffs: list[ParityDiff]
+) -> int:
+    ours = {
+        (r.symbol, r.bar_ms): _decision_text(
+            r.action, r.approved, r.size_pct, r.stop_loss, r.take_profit
+        )
+        for r in store.decisions(db, session_id)
+    }
+    keys = set(ref.decisions) | (set(ours) if ref.session_extras else set())
+    compared = 0
+    for symbol, at_ms in sorted(keys, key=lambda k: (k[1], k[0])):
+        a, b = ours.get((symbol, at_ms)), ref.decisions.get((symbol, at_ms))
+        if a is not None and b is not None:
+            compared += 1
+        if a != b:
             diffs.append(
                 ParityDiff(
                     what="decision",
                     symbol=symbol,
-                    at=record.at,
-                    session="no decision",
-                    backtest=theirs,
-                )
-            )
-            continue
-        compared += 1
-        ours = (
-            f"{row.action} approved={row.approved} size={row.size_pct:.4f}% "
-            f"stop={row.stop_loss} tp={row.take_profit}"
-        )
-        if ours != theirs:
-            diffs.append(
-                ParityDiff(
-                    what="decision", symbol=symbol, at=record.at, session=ours, backtest=theirs
+                    at=_time(at_ms),
+                    session=a or "no decision",
+                    backtest=b or "no decision",
                 )
             )
     return compared
@@ -146,7 +205,7 @@ def _compare_fills(
     db: Engine,
     session_id: str,
     symbol: str,
-    outcome: EngineOutcome,
+    ref: _Reference,
     step: timedelta,
     diffs: list[ParityDiff],
 ) -> int:
@@ -154,8 +213,7 @@ def _compare_fills(
         (f.at, f.side, f.reason): f for f in _session_fills(db, session_id, symbol)
     }
     theirs: dict[tuple[datetime, str, str], _Fill] = {
-        (f.at, f.side, f.reason): _Fill(f.at, f.side, f.reason, f.quantity, f.price, f.fee)
-        for f in outcome.fills
+        (f.at, f.side, f.reason): f for f in ref.fills.get(symbol, [])
     }
     notes = _ledger_notes(db, session_id, symbol)
     compared = 0
@@ -191,16 +249,22 @@ def _compare_fills(
     return compared
 
 
-def _compare_equity(
-    ticks: list[store.TickRow], outcome: EngineOutcome, diffs: list[ParityDiff]
-) -> int:
-    theirs = dict(zip(outcome.state.equity_times_ms, outcome.state.equity, strict=True))
+def _compare_equity(ticks: list[store.TickRow], ref: _Reference, diffs: list[ParityDiff]) -> int:
     compared = 0
     for tick in ticks:
-        if tick.bar_ms not in theirs:
+        b = ref.equity.get(tick.bar_ms)
+        if b is None:
+            if ref.session_extras:
+                diffs.append(
+                    ParityDiff(
+                        what="equity",
+                        at=_time(tick.bar_ms),
+                        session=f"{tick.equity:.2f}",
+                        backtest="no bar",
+                    )
+                )
             continue
         compared += 1
-        b = Decimal(repr(theirs[tick.bar_ms]))
         if abs(tick.equity - b) >= CENT:
             diffs.append(
                 ParityDiff(
@@ -231,40 +295,40 @@ def parity_report(
     portfolio = get_portfolio(engine, run.portfolio_id)
     spec = spec.model_copy(update={"starting_cash": float(portfolio.starting_cash)})
     step = timedelta(milliseconds=interval_ms(spec.interval))
-    end = _time(ticks[-1].bar_ms) + step
+    if len(spec.symbols) == 1:
+        end = _time(ticks[-1].bar_ms) + step
+        outcome = _backtest(engine, spec, spec.symbols[0], end, settings, portfolio.risk)
+        ref = _from_engine(spec.symbols[0], outcome)
+    else:
+        ref = _from_portfolio(
+            run_portfolio_backtest(
+                engine,
+                spec,
+                upto_ms=ticks[-1].bar_ms,
+                starting_cash=portfolio.starting_cash,
+                limits=portfolio.risk,
+                kind=portfolio.kind,
+                settings=settings,
+            )
+        )
     diffs: list[ParityDiff] = []
     notes: list[str] = []
-    decisions = fills = points = 0
-    backtest_final = 0.0
-    single = len(spec.symbols) == 1
-    for symbol in spec.symbols:
-        outcome = _backtest(engine, spec, symbol, end, settings, portfolio.risk)
-        decisions += _compare_decisions(engine, session_id, symbol, outcome, diffs)
-        if single:
-            fills += _compare_fills(engine, session_id, symbol, outcome, step, diffs)
-            points += _compare_equity(ticks, outcome, diffs)
-            backtest_final = outcome.state.equity[-1]
-        else:
-            backtest_final += outcome.state.equity[-1] - float(portfolio.starting_cash)
-    if not single:
-        backtest_final += float(portfolio.starting_cash)
-        notes.append(
-            f"{len(spec.symbols)} symbols share one portfolio (cash, exposure and cash-reserve "
-            "limits) in the session, while each backtest has its own account: decisions are "
-            "compared, fills and equity are not (backtest_final_equity sums each backtest's "
-            "profit over one starting cash)"
-        )
+    decisions = _compare_decisions(engine, session_id, ref, diffs)
+    fills = sum(_compare_fills(engine, session_id, s, ref, step, diffs) for s in spec.symbols)
+    points = _compare_equity(ticks, ref, diffs)
     if spec.approval == "require":
         notes.append("approval `require`: orders waited for a human; the backtest never waits")
+    if len(diffs) > MAX_LISTED:
+        notes.append(f"{len(diffs)} differences; the first {MAX_LISTED} are listed")
     return ParityReport(
         session_id=session_id,
         bars=len(ticks),
         decisions_compared=decisions,
         fills_compared=fills,
         equity_points_compared=points,
-        identical=not diffs and single,
+        identical=not diffs,
         differences=diffs[:MAX_LISTED],
         session_final_equity=float(ticks[-1].equity),
-        backtest_final_equity=backtest_final,
+        backtest_final_equity=ref.final_equity,
         notes=notes,
     )
