@@ -3,6 +3,8 @@
 Every event gets the run's next sequence number (continuing after those already persisted, so
 a run resumed by approval or after a dead worker keeps one ordered stream) and is written to
 `run_events` before anyone is woken: relays read the database, never this process's memory.
+A `trade` event for a fill the stream already reported (a resumed run re-ran the node whose
+idempotent fill was reported before the crash) is dropped: one fill, one event.
 Token events are numerous: they are written in batches (a batch is flushed when a non-token
 event arrives, when it reaches `max_batch`, or `flush_interval` after its first token).
 
@@ -27,7 +29,13 @@ from sqlalchemy import Engine
 
 from graph.events import ErrorEvent, RunFinished, TradeEvent
 from graph.run_row import RunRowUpdate
-from persistence.events import StoredEvent, append_events, last_seq, trade_events_missing
+from persistence.events import (
+    StoredEvent,
+    append_events,
+    last_seq,
+    reported_trade_ids,
+    trade_events_missing,
+)
 
 logger = logging.getLogger("firm.recorder")
 
@@ -58,6 +66,8 @@ class RunRecorder:
     next_seq: int = 0
     final_status: str | None = None
     pending: list[StoredEvent] = field(default_factory=list)
+    reported_trades: set[int] = field(default_factory=set)
+    """Trade ids with a `trade` event in the stream (persisted or pending)."""
     """Stamped events not yet written (a token batch in the making)."""
     _row: dict[str, Any] | None = None
 
@@ -75,6 +85,7 @@ class RunRecorder:
         user's cancel lets the source finish by itself (a backtest stops within a bar and
         reports its partial result) instead of cutting it off."""
         self.next_seq = await asyncio.to_thread(last_seq, self.engine, self.run_id) + 1
+        self.reported_trades = await asyncio.to_thread(reported_trade_ids, self.engine, self.run_id)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(source, queue))
         try:
@@ -140,6 +151,13 @@ class RunRecorder:
                 await self._finish(item)
                 deadline = None
                 continue
+            if isinstance(item, TradeEvent) and item.trade_id is not None:
+                if item.trade_id in self.reported_trades:
+                    # A resumed run re-ran a node whose fill (idempotent in the ledger) was
+                    # reported before the crash: one fill, one event.
+                    logger.info("run %s: trade %s already reported", self.run_id, item.trade_id)
+                    continue
+                self.reported_trades.add(item.trade_id)
             self.pending.append(self._stamp(item))
             if item.type != "token" or len(self.pending) >= self.max_batch:
                 await self._flush()

@@ -87,6 +87,18 @@ def _export_metrics(engine: Engine, events: Sequence[StoredEvent]) -> None:
             _run_kinds.pop(event.run_id, None)
 
 
+def reported_trade_ids(engine: Engine, run_id: str) -> set[int]:
+    """Trades of `run_id` that already have a persisted `trade` event."""
+    with engine.connect() as conn:
+        return {
+            int(data["trade_id"])
+            for data in conn.execute(
+                select(RunEvent.data).where(RunEvent.run_id == run_id, RunEvent.type == "trade")
+            ).scalars()
+            if data.get("trade_id") is not None
+        }
+
+
 def trade_events_missing(engine: Engine, run_id: str) -> list[Trade]:
     """Ledger fills of `run_id` that have no persisted `trade` event (a worker died between
     the fill's commit and its event): the recorder emits them before `run_finished`."""

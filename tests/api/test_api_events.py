@@ -189,3 +189,48 @@ async def test_live_subscriber_sees_events_only_after_they_are_persisted(
     assert await recording == "completed"
     fresh = make_engine(str(sqlite_engine.url))
     assert len(read_events(fresh, "r2")) == 6
+
+
+async def test_a_resumed_run_reports_each_fill_once(sqlite_engine: Engine) -> None:
+    """A worker died after a fill's `trade` event but before the node's checkpoint: the
+    resumed run re-runs the node, the ledger returns the same fill (idempotent) and the node
+    reports it again — the stream keeps one event per fill."""
+    from api.runs_store import create_run
+    from firm.recorder import RunRecorder
+    from graph.events import TradeEvent
+
+    create_run(
+        sqlite_engine,
+        run_id="r3",
+        kind="analysis",
+        symbol="BTCUSDT",
+        interval="1h",
+        portfolio_id=None,
+        params={},
+    )
+
+    def trade(trade_id: int) -> TradeEvent:
+        return TradeEvent(
+            run_id="r3",
+            portfolio_id=1,
+            trade_id=trade_id,
+            symbol="BTCUSDT",
+            side="buy",
+            quantity=0.01,
+            price=30_000.0,
+            fee=0.3,
+        )
+
+    async def before_the_crash() -> Any:
+        yield trade(7)  # the worker dies here: no run_finished
+
+    async def resumed() -> Any:
+        yield trade(7)  # the re-run node reports the same fill
+        yield trade(8)
+        yield RunFinished(run_id="r3", status="completed")
+
+    assert await RunRecorder(sqlite_engine, "r3").record(before_the_crash()) is None
+    assert await RunRecorder(sqlite_engine, "r3").record(resumed()) == "completed"
+    persisted = read_events(sqlite_engine, "r3")
+    assert [e.seq for e in persisted] == [1, 2, 3]
+    assert [e.data.get("trade_id") for e in persisted if e.type == "trade"] == [7, 8]
