@@ -221,6 +221,15 @@ class DeskContext:
         cached = _BOUND_PORTFOLIOS.get((ctx.settings.database_url, ctx.portfolio_id))
         return ctx._bound_to(*cached) if cached is not None else ctx
 
+    def bound_if_known(self) -> DeskContext:
+        """This context bound to its named portfolio when `prepare` bound it in this process
+        already (a dict lookup: safe on the event loop); else itself. Every node reads the
+        portfolio's limits this way, not only the one that bound it."""
+        if not self.portfolio_unbound:
+            return self
+        cached = _BOUND_PORTFOLIOS.get((self.settings.database_url, self.portfolio_id))
+        return self._bound_to(*cached) if cached is not None else self
+
     def bind_portfolio(self) -> DeskContext:
         """Blocking (run it in a thread): load `portfolio_id` from the database and return a
         copy bound to it — its risk limits, ledger valuation and executor; approval required

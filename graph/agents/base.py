@@ -29,7 +29,7 @@ def desk_context(runtime: Runtime[Any] | None) -> DeskContext:
     global _default_context
     ctx = runtime.context if runtime is not None else None
     if isinstance(ctx, DeskContext):
-        return ctx.resolved()
+        return ctx.resolved().bound_if_known()
     if _default_context is None:
         _default_context = DeskContext().resolved()
     if isinstance(ctx, BaseModel):  # Studio's pydantic context
