@@ -41,7 +41,7 @@ from persistence.ledger import (
 )
 from sessions.desk import portfolio_view
 from sessions.market import SymbolData
-from sessions.schemas import SessionSpec
+from sessions.schemas import SessionDecisionRow, SessionSpec
 from tools.broker import Bar, BrokerConfig, OrderRejected, SimulatedBroker
 from tools.intervals import DAY_MS, interval_ms
 from tools.orders import Fill, OrderRequest
@@ -297,22 +297,7 @@ class SessionEngine:
         return emit
 
     def decision_event(self, row: store.BarRow) -> None:
-        self.emit(
-            SessionDecision(
-                run_id=self.id,
-                symbol=row.symbol,
-                bar_time=row.bar_time,
-                action=row.action,  # type: ignore[arg-type]
-                approved=row.approved,
-                size_pct=row.size_pct,
-                stop_loss=row.stop_loss,
-                take_profit=row.take_profit,
-                status=row.status,  # type: ignore[arg-type]
-                detail=row.detail,
-                trade_id=row.trade_id,
-                reasons=list(row.decision.get("reasons", [])),
-            )
-        )
+        self.emit(SessionDecision(run_id=self.id, **decision_row(row).model_dump()))
 
     # --- 5. approvals --------------------------------------------------------------------
     def expire(self, bar_ms: int) -> None:
@@ -373,3 +358,20 @@ class SessionEngine:
                 bars_processed=self.bars_processed,
             )
         )
+
+
+def decision_row(row: store.BarRow) -> SessionDecisionRow:
+    """A `session_bars` row as the API, the CLI and the `session_decision` event show it."""
+    return SessionDecisionRow(
+        symbol=row.symbol,
+        bar_time=row.bar_time,
+        action=row.action,  # type: ignore[arg-type]
+        approved=row.approved,
+        size_pct=row.size_pct,
+        stop_loss=row.stop_loss,
+        take_profit=row.take_profit,
+        status=row.status,  # type: ignore[arg-type]
+        detail=row.detail,
+        trade_id=row.trade_id,
+        reasons=list(row.decision.get("reasons", [])),
+    )

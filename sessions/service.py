@@ -33,6 +33,7 @@ from persistence.portfolios import (
     create_portfolio,
     get_portfolio,
 )
+from sessions.engine import decision_row
 from sessions.schemas import (
     TERMINAL_SESSION,
     LimitMaxima,
@@ -299,29 +300,13 @@ def get_session(engine: Engine, session_id: str) -> SessionView:
     return _view(engine, _run(engine, session_id))
 
 
-def to_row(row: store.BarRow) -> SessionDecisionRow:
-    return SessionDecisionRow(
-        symbol=row.symbol,
-        bar_time=row.bar_time,
-        action=row.action,  # type: ignore[arg-type]
-        approved=row.approved,
-        size_pct=row.size_pct,
-        stop_loss=row.stop_loss,
-        take_profit=row.take_profit,
-        status=row.status,  # type: ignore[arg-type]
-        detail=row.detail,
-        trade_id=row.trade_id,
-        reasons=list(row.decision.get("reasons", [])),
-    )
-
-
 def decisions(
     engine: Engine, session_id: str, symbol: str | None = None, limit: int = 500
 ) -> list[SessionDecisionRow]:
     """The session's decisions, newest first (at most `limit`)."""
     _run(engine, session_id)
     rows = store.decisions(engine, session_id, symbol=symbol, limit=limit, newest_first=True)
-    return [to_row(r) for r in rows]
+    return [decision_row(r) for r in rows]
 
 
 def ticks(engine: Engine, session_id: str) -> list[tuple[datetime, float]]:
@@ -394,7 +379,7 @@ def answer_approval(
             "bar_time",
             f"the {symbol} decision at {at:%Y-%m-%d %H:%M} is {row.status}, not awaiting approval",
         )
-    return to_row(updated)
+    return decision_row(updated)
 
 
 def run_session(
