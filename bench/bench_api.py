@@ -229,7 +229,7 @@ async def _measure(bases: list[str]) -> None:
             f"queue: {RUNS_FOR_THROUGHPUT} runs enqueued in {enqueued:.2f} s "
             f"({RUNS_FOR_THROUGHPUT / enqueued:.0f} jobs/s accepted), all finished in "
             f"{wall:.1f} s ({RUNS_FOR_THROUGHPUT / wall:.1f} runs/s through 2 workers x "
-            f"{WORKER_CONCURRENCY}); errors {len(failed)}"
+            f"{WORKER_CONCURRENCY}); errors {len(failed)} {sorted(set(failed))[:5]}"
         )
 
 
