@@ -181,7 +181,10 @@ def _split(
 
 async def _measure(bases: list[str]) -> None:
     timeout = httpx.Timeout(300.0)
-    limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
+    # Every request on a connection of its own: uvicorn closes a connection idle for 5 s, and
+    # httpx reusing one at that moment reads nothing (`ReadError('')`, 1-6 per run here) — a
+    # client keep-alive race, not a server fault (with no reuse: 0 errors in every phase).
+    limits = httpx.Limits(max_connections=600, max_keepalive_connections=0)
     async with (
         httpx.AsyncClient(base_url=bases[0], timeout=timeout, limits=limits) as a,
         httpx.AsyncClient(base_url=bases[1], timeout=timeout, limits=limits) as b,
