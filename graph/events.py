@@ -148,11 +148,15 @@ class SessionTick(_Event):
     bars_processed: int
 
 
-class SessionDecision(_Event):
-    """A trading session's decision for one symbol at one bar, or a change of its status
-    (filled, skipped, approved, expired...)."""
+SessionDecisionStatus = Literal[
+    "decided", "filled", "skipped", "awaiting_approval", "expired", "rejected"
+]
 
-    type: Literal["session_decision"] = "session_decision"
+
+class SessionDecisionFields(BaseModel):
+    """One (symbol, bar) decision of a trading session as every client sees it: the
+    `session_decision` event and the sessions API's decision rows share these fields."""
+
     symbol: str
     bar_time: datetime
     action: Literal["buy", "sell", "hold"]
@@ -160,10 +164,17 @@ class SessionDecision(_Event):
     size_pct: float
     stop_loss: float | None = None
     take_profit: float | None = None
-    status: Literal["decided", "filled", "skipped", "awaiting_approval", "expired", "rejected"]
+    status: SessionDecisionStatus
     detail: str | None = None
     trade_id: int | None = None
     reasons: list[str] = Field(default_factory=list)
+
+
+class SessionDecision(_Event, SessionDecisionFields):
+    """A trading session's decision for one symbol at one bar, or a change of its status
+    (filled, skipped, approved, expired...)."""
+
+    type: Literal["session_decision"] = "session_decision"
 
 
 class SessionState(_Event):

@@ -179,24 +179,6 @@ def decision_counts(engine: Engine, session_id: str) -> tuple[int, int]:
     return int(total), int(filled)
 
 
-def insert_tick(engine: Engine, session_id: str, tick: TickRow) -> bool:
-    """Record bar `tick.bar_ms` as processed; False when it already was."""
-    with engine.begin() as conn:
-        done = conn.execute(
-            _insert(conn, TICKS, ["session_id", "bar_ms"]).values(
-                session_id=session_id,
-                bar_ms=tick.bar_ms,
-                equity=tick.equity,
-                cash=tick.cash,
-                exposure_pct=tick.exposure_pct,
-                drawdown_pct=tick.drawdown_pct,
-                positions=tick.positions,
-                created_at=datetime.now(UTC),
-            )
-        )
-    return bool(done.rowcount)
-
-
 def ticks(engine: Engine, session_id: str) -> list[TickRow]:
     with engine.connect() as conn:
         rows = conn.execute(

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from core.bounds import DbId, Interval, Name, PastTime, RangeEnd, Symbol, cross_field
+from graph.events import SessionDecisionFields
 
 ClockKind = Literal["replay", "live"]
 ApprovalPolicy = Literal["auto", "require"]
@@ -169,20 +170,8 @@ class SessionView(BaseModel):
     updated_at: datetime
 
 
-class SessionDecisionRow(BaseModel):
+class SessionDecisionRow(SessionDecisionFields):
     """`GET /api/sessions/{id}/decisions`: one row per (symbol, bar), exactly once."""
-
-    symbol: str
-    bar_time: datetime
-    action: Literal["buy", "sell", "hold"]
-    approved: bool
-    size_pct: float
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    status: Literal["decided", "filled", "skipped", "awaiting_approval", "expired", "rejected"]
-    detail: str | None = None
-    trade_id: int | None = None
-    reasons: list[str] = Field(default_factory=list)
 
 
 class ParityDiff(BaseModel):

@@ -100,10 +100,17 @@ def pg_engine(pg_empty_url: str) -> Iterator[Engine]:
     yield from _disposed_after(pg_empty_url)
 
 
+def _missing_real_data(reason: str) -> None:
+    """Locally a missing data set skips its tests with the reason; in CI it is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: real-data tests must run, not skip)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     if not REAL_DATA_DIR.is_dir():
-        pytest.skip(f"real market data not found at {REAL_DATA_DIR}")
+        _missing_real_data(f"real market data not found at {REAL_DATA_DIR}")
     return REAL_DATA_DIR
 
 
@@ -111,5 +118,28 @@ def real_data_dir() -> Path:
 def real_btc_1h(real_data_dir: Path) -> Path:
     path = real_data_dir / "NIC-project-team__TradingStrategyGA" / "BTC_USDT-1h.feather"
     if not path.is_file():
-        pytest.skip(f"real BTC 1h file missing: {path}")
+        _missing_real_data(f"real BTC 1h file missing: {path}")
+    return path
+
+
+REAL_PAIRS = {"BTCUSDT": "BTC_USDT-1h.feather", "ETHUSDT": "ETH_USDT-1h.feather"}
+"""The real 1h candles of both watchlist symbols (daisybum__cryptoTradingBot, to 2024)."""
+
+
+@pytest.fixture(scope="session")
+def real_pairs_template(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file holding the real BTCUSDT and ETHUSDT 1h candles, built once per
+    test session; tests copy it (trading sessions, their API and CLI)."""
+    from persistence.candles import SqlCandleStore
+    from persistence.db import init_db
+    from tools.importers import import_file
+
+    path = tmp_path_factory.mktemp("real-pairs") / "template.db"
+    engine = init_db(f"sqlite:///{path}")
+    for name in REAL_PAIRS.values():
+        candles = real_data_dir / "daisybum__cryptoTradingBot" / name
+        if not candles.is_file():
+            _missing_real_data(f"real candles missing: {candles}")
+        assert import_file(SqlCandleStore(engine), candles).rows_new > 8000
+    engine.dispose()
     return path

@@ -41,26 +41,10 @@ def _engine(client: TestClient) -> Engine:
     return engine
 
 
-@pytest.fixture(scope="module")
-def real_template(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file holding the real BTCUSDT and ETHUSDT 1h candles of 2023, built
-    once per module and copied for each test."""
-    path = tmp_path_factory.mktemp("sessions-api") / "template.db"
-    engine = init_db(f"sqlite:///{path}")
-    store = SqlCandleStore(engine)
-    for pair in ("BTC_USDT", "ETH_USDT"):
-        candles = real_data_dir / DAISY / f"{pair}-1h.feather"
-        if not candles.is_file():
-            pytest.skip(f"real candles missing: {candles}")
-        assert import_file(store, candles).rows_new > 8000
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def real_db_url(real_template: Path, tmp_path: Path) -> str:
+def real_db_url(real_pairs_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "sessions.db"
-    shutil.copyfile(real_template, path)
+    shutil.copyfile(real_pairs_template, path)
     return f"sqlite:///{path}"
 
 

@@ -20,36 +20,17 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from core.settings import get_settings
-from persistence.candles import SqlCandleStore
-from persistence.db import init_db
-from tools.importers import import_file
 
 runner = CliRunner()
-DAISY = "daisybum__cryptoTradingBot"
 REPLAY = ["--symbols", "BTCUSDT,ETHUSDT", "--replay-from", "2023-06-01", "--rules"]
-
-
-@pytest.fixture(scope="module")
-def real_template(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file holding the real candles, built once and copied per test."""
-    path = tmp_path_factory.mktemp("session-cli") / "template.db"
-    engine = init_db(f"sqlite:///{path}")
-    store = SqlCandleStore(engine)
-    for pair in ("BTC_USDT", "ETH_USDT"):
-        candles = real_data_dir / DAISY / f"{pair}-1h.feather"
-        if not candles.is_file():
-            pytest.skip(f"real candles missing: {candles}")
-        assert import_file(store, candles).rows_new > 8000
-    engine.dispose()
-    return path
 
 
 @pytest.fixture
 def real_database(
-    real_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    real_pairs_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     path = tmp_path / "cli.db"
-    shutil.copyfile(real_template, path)
+    shutil.copyfile(real_pairs_template, path)
     url = f"sqlite:///{path}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LLM_PROVIDER", "rules")

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from session_helpers import import_real, settings_for
+from session_helpers import settings_for
 from sqlalchemy import Engine
 
 from core.settings import Settings
-from persistence.db import make_engine, upgrade
+from persistence.db import make_engine
 
 
 @dataclass
@@ -23,21 +23,10 @@ class RealDb:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
-def real_sqlite_template(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Path) -> Path:
-    path = tmp_path_factory.mktemp("sessions-template") / "real.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    engine = make_engine(url)
-    import_real(engine, real_data_dir)
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def real_db(real_sqlite_template: Path, tmp_path: Path) -> Iterator[RealDb]:
+def real_db(real_pairs_template: Path, tmp_path: Path) -> Iterator[RealDb]:
     path = tmp_path / "session.db"
-    shutil.copy(real_sqlite_template, path)
+    shutil.copy(real_pairs_template, path)
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     yield RealDb(url, engine, settings_for(url, tmp_path))
