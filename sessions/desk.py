@@ -55,6 +55,10 @@ def session_deciders(
         from graph.rules_engine import RulesModelClient
 
         model_client = RulesModelClient()
+    # One run budget for the whole watchlist: the session's cost cap, not one cap per symbol.
+    budget = BudgetGuard(
+        desk, db, run_usd=desk.backtest_cost_cap_usd, run_tokens=BACKTEST_RUN_TOKENS
+    )
     deciders: dict[str, GraphDecider] = {}
     for symbol in spec.symbols:
         sentiment, tokenomics = (
@@ -72,9 +76,7 @@ def session_deciders(
             stream_tokens=stream_tokens,
             engine=db,
             run_id=session_id,
-            budget=BudgetGuard(
-                desk, db, run_usd=desk.backtest_cost_cap_usd, run_tokens=BACKTEST_RUN_TOKENS
-            ),
+            budget=budget,
         )
         deciders[symbol] = GraphDecider(ctx, symbol=symbol, interval=spec.interval)
     return deciders
