@@ -1,4 +1,8 @@
-"""Dependencies as `Annotated` aliases: what a route needs is in its signature."""
+"""Dependencies as `Annotated` aliases: what a route needs is in its signature.
+
+Every dependency that does no I/O is `async def`: FastAPI runs a plain `def` dependency in
+its thread pool, a thread hop per dependency per request (five on an SSE attach, which made
+50 concurrent attaches queue behind one another)."""
 
 from __future__ import annotations
 
@@ -13,22 +17,22 @@ from core.bounds import RUN_ID_PATTERN
 from core.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_db_engine(request: Request) -> Engine:
+async def get_db_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_run_manager(request: Request) -> RunManager:
+async def get_run_manager(request: Request) -> RunManager:
     manager: RunManager = request.app.state.run_manager
     return manager
 
 
-def get_checkpointer(request: Request) -> Any:
+async def get_checkpointer(request: Request) -> Any:
     return request.app.state.checkpointer
 
 
@@ -41,7 +45,7 @@ SessionIdPath = Annotated[
 ]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     x_api_key: Annotated[
         str | None, Header(description="required when the server sets one")

@@ -111,7 +111,7 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(_operations(request.app).find(request.url.path))
 
 
-def check_operation(request: Request) -> None:
+async def check_operation(request: Request) -> None:
     """405 when the most specific documented path lacks this method (GET /backtests/estimate
     must not be read as the backtest "estimate"); 422 naming a query parameter the operation
     does not declare (it would be silently ignored)."""

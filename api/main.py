@@ -48,6 +48,7 @@ from firm.runners import GraphAnalysisRunner
 from firm.worker import worker_running
 from graph.checkpoint import open_checkpointer, postgres_conninfo, uses_postgres
 from graph.events import run_event_adapter
+from persistence.relay_reads import PostgresRelayReader
 
 logger = logging.getLogger("api")
 
@@ -77,6 +78,11 @@ def _lifespan_for(settings: Settings) -> Any:
             queue = await stack.enter_async_context(open_queue(settings, engine, hub))
             conninfo = postgres_conninfo(settings.database_url) if postgres else None
             await stack.enter_async_context(listening(conninfo, hub))
+            # Import the model clients now, in a thread, not on the first run start: the
+            # route checks the model setup (`check_model_config`), and LangChain's imports
+            # would hold this process's event loop — every stream it relays — for a second.
+            for module in ("graph.context", "graph.rules_engine", "graph.models"):
+                await asyncio.to_thread(importlib.import_module, module)
             if settings.api_embedded_worker:
                 if app.state.analysis_runner is None:
                     # Import the desk now, not on the first request (LangChain imports take
@@ -96,7 +102,12 @@ def _lifespan_for(settings: Settings) -> Any:
                 await stack.enter_async_context(
                     worker_running(queue, runtime, settings, recover_all=not postgres)
                 )
-            app.state.run_manager = RunManager(engine, queue, hub)
+            reader = (
+                await stack.enter_async_context(PostgresRelayReader(conninfo))
+                if conninfo is not None
+                else None  # SQLite: the engine in a thread
+            )
+            app.state.run_manager = RunManager(engine, queue, hub, reader=reader)
             await stack.enter_async_context(queue_depth_reporting(engine))
             yield
 

@@ -1,14 +1,6 @@
 """The API's handle on runs: enqueue, answer and cancel them as jobs (`firm.jobs`), and relay
-their persisted events to SSE clients. Nothing here lives only in this process: any replica
-can start, stream, approve, reject or cancel any run.
-
-A relay registers for wake-ups first (`firm.hub`: a recorder in this process, or Postgres
-NOTIFY from any process), then reads `run_events` after its resume point, relays, and waits
-for the next wake-up (or `poll_seconds`, in case a notification was lost). It ends after a
-`run_finished` event once the run is no longer pending/running — a paused run's stream ends
-at its pause; an approved run (status running again) keeps streaming the resumed events.
-Since a run's terminal event and final status are committed together, a relay never ends
-early nor misses the last events.
+their persisted events to SSE clients (`api.relays`). Nothing here lives only in this
+process: any replica can start, stream, approve, reject or cancel any run.
 """
 
 from __future__ import annotations
@@ -16,43 +8,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine, select
 
+from api.relays import EventRelays
 from firm.hub import RunHub
 from firm.jobs import RunQueue
 from firm.runs import ACTIVE, claim_for_answer, run_status
-from persistence.events import StoredEvent, read_events
+from persistence.events import StoredEvent
 from persistence.models import Run
-
-TERMINAL_EVENT = "run_finished"
-
-
-@dataclass
-class _Tail:
-    """The events of one run read so far in this process, shared by its relays."""
-
-    events: list[StoredEvent] = field(default_factory=list)
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    finished: bool = False
-    error: BaseException | None = None
-    users: int = 0
-    task: asyncio.Task[None] | None = None
+from persistence.relay_reads import RelayReader, ThreadedRelayReader
 
 
 class RunManager:
     """Created in the app lifespan around the process's run queue and wake-up hub."""
 
     def __init__(
-        self, engine: Engine, queue: RunQueue, hub: RunHub, *, poll_seconds: float = 2.0
+        self,
+        engine: Engine,
+        queue: RunQueue,
+        hub: RunHub,
+        *,
+        reader: RelayReader | None = None,
+        poll_seconds: float = 2.0,
     ) -> None:
         self.engine = engine
         self.queue = queue
         self.hub = hub
         self.poll_seconds = poll_seconds
-        self._tails: dict[str, _Tail] = {}
+        self.relays = EventRelays(
+            reader or ThreadedRelayReader(engine), hub, poll_seconds=poll_seconds
+        )
 
     # --- starting, answering and stopping -----------------------------------------------
 
@@ -96,73 +82,10 @@ class RunManager:
 
     # --- relaying -----------------------------------------------------------------------
 
-    async def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[StoredEvent]:
-        """Persisted events after `after_seq`, then new ones as they are committed, until
-        the run has finished (see the module docstring). All relays of one run in this
-        process share one reader (`_Tail`): one query per wake-up, not one per client."""
-        tail = self._tails.get(run_id)
-        if tail is None or tail.finished:
-            tail = self._tails[run_id] = _Tail()
-            tail.task = asyncio.create_task(self._follow(run_id, tail), name=f"tail:{run_id}")
-        tail.users += 1
-        position = after_seq  # events[k] has seq k + 1: the tail reads every run from seq 1
-        try:
-            while True:
-                while position < len(tail.events):
-                    yield tail.events[position]
-                    position += 1
-                if tail.error is not None:
-                    raise tail.error
-                if tail.finished:
-                    return
-                async with tail.changed:
-                    await tail.changed.wait_for(
-                        lambda at=position: len(tail.events) > at or tail.finished  # type: ignore[misc]
-                    )
-        finally:
-            tail.users -= 1
-            if tail.users == 0:
-                if self._tails.get(run_id) is tail:
-                    del self._tails[run_id]
-                if tail.task is not None:
-                    tail.task.cancel()
+    async def relay(self, run_id: str, kind: str, after_seq: int) -> AsyncIterator[bytes] | None:
+        """SSE bytes of a run of `kind` after `after_seq`; None: no such run (`api.relays`)."""
+        return await self.relays.open(run_id, kind, after_seq)
 
-    async def _follow(self, run_id: str, tail: _Tail) -> None:
-        last_type: str | None = None
-        try:
-            while True:
-                waiter = self.hub.register(run_id)
-                try:
-                    after = len(tail.events)
-                    events = await asyncio.to_thread(
-                        read_events, self.engine, run_id, after_seq=after
-                    )
-                    if events:
-                        tail.events.extend(events)
-                        last_type = events[-1].type
-                    finished = False
-                    if last_type == TERMINAL_EVENT:
-                        status = await asyncio.to_thread(run_status, self.engine, run_id)
-                        finished = status not in ACTIVE
-                    async with tail.changed:
-                        tail.finished = finished
-                        tail.changed.notify_all()
-                    if finished:
-                        return
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(waiter.wait(), self.poll_seconds)
-                finally:
-                    self.hub.unregister(run_id, waiter)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the relays end with the error instead of hanging
-            async with tail.changed:
-                tail.error, tail.finished = exc, True
-                tail.changed.notify_all()
-
-    @property
-    def relays(self) -> int:
-        return self.hub.waiting
-
-    def stats(self) -> dict[str, Any]:
-        return {"relays_waiting": self.hub.waiting}
+    def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[StoredEvent]:
+        """The run's events after `after_seq` until it has finished, decoded."""
+        return self.relays.subscribe(run_id, after_seq)

@@ -6,13 +6,11 @@ Resuming: the browser's EventSource resends the last `id:` it saw as `Last-Event
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
-from api.errors import ErrorResponse, UnprocessableError
+from api.errors import ErrorResponse, NotFoundError, UnprocessableError
 from api.run_manager import RunManager
 
 SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -42,15 +40,18 @@ def resume_point(last_event_id: str | None, after: int | None) -> int:
     return after or 0
 
 
-def event_stream(
-    manager: RunManager, run_id: str, after_seq: int, *, ping_seconds: float
+async def event_stream(
+    manager: RunManager,
+    run_id: str,
+    kind: str,
+    label: str,
+    after_seq: int,
+    *,
+    ping_seconds: float,
 ) -> EventSourceResponse:
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        async for stored in manager.subscribe(run_id, after_seq):
-            yield ServerSentEvent(
-                data=json.dumps(stored.data, separators=(",", ":")),
-                event=stored.type,
-                id=str(stored.seq),
-            )
-
-    return EventSourceResponse(events(), ping=ping_seconds)
+    """The relay of run `run_id` of `kind` after `after_seq` (`api.relays`); 404 naming it as
+    `label` when there is no such run — checked by the relay's own first read."""
+    relay = await manager.relay(run_id, kind, after_seq)
+    if relay is None:
+        raise NotFoundError(label, run_id)
+    return EventSourceResponse(relay, ping=ping_seconds)

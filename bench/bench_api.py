@@ -7,9 +7,10 @@ processes (rules engine, synthetic data, all on 127.0.0.1).
   one run at a time, then 50 at once;
 - attach → first event, 50 and 500 concurrent SSE streams split across the two APIs, opened
   all at once on 50 runs a worker has started, running or done (the queue wait is not
-  counted: this is the relays' own latency: read the store, relay, wait for NOTIFY);
-  errors = any non-2xx, a stream not ending in `run_finished`, or seqs that are not 1..n
-  exactly once; p50/p95 in ms;
+  counted: this is the relays' own latency: read the store, relay, wait for NOTIFY), each
+  timed from its own request; errors = any non-2xx, a stream not ending in `run_finished`, or
+  seqs that are not 1..n exactly once; p50/p95 in ms. Streams are read by `bench.sse_load`,
+  a client that costs much less than the server it measures (see there);
 - jobs/s: RUNS_FOR_THROUGHPUT analyses POSTed at once, until all are completed.
 
 Postgres: CRYPTOFIRM_BENCH_PG (admin DSN, default postgresql://postgres@127.0.0.1:5432/postgres).
@@ -26,11 +27,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 
-from api.sse_client import aparse_sse_lines
+from bench.sse_load import read_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).with_name("cryptofirm"))
@@ -132,24 +134,22 @@ async def _start(client: httpx.AsyncClient) -> str:
     return str(response.json()["run_id"])
 
 
-async def _stream(client: httpx.AsyncClient, run_id: str, since: float) -> tuple[float, str | None]:
-    """(ms from `since` to the first event, error) reading the stream to its end."""
-    first = 0.0
-    seqs: list[int] = []
-    last_type = ""
-    async with client.stream("GET", f"/api/analysis/runs/{run_id}/events") as stream:
-        if stream.status_code != 200:
-            return 0.0, f"GET events {stream.status_code}"
-        async for event in aparse_sse_lines(stream.aiter_lines()):
-            if not seqs:
-                first = (time.perf_counter() - since) * 1000
-            seqs.append(event.id or 0)
-            last_type = event.event
-    if last_type != "run_finished":
-        return first, f"stream ended on {last_type!r}"
-    if seqs != list(range(1, len(seqs) + 1)):
+async def _stream(
+    client: httpx.AsyncClient, run_id: str, since: float | None = None
+) -> tuple[float, str | None]:
+    """(ms from `since` — default: this request — to the first event, error) reading the
+    stream to its end."""
+    offset = 0.0 if since is None else (time.perf_counter() - since) * 1000
+    first, events, status = await read_stream(
+        str(client.base_url), f"/api/analysis/runs/{run_id}/events"
+    )
+    if status != 200:
+        return 0.0, f"GET events {status}"
+    if not events or events[-1][1] != "run_finished":
+        return first, f"stream ended on {events[-1][1] if events else None!r}"
+    if [seq for seq, _ in events] != list(range(1, len(events) + 1)):
         return first, "seqs not 1..n exactly once"
-    return first, None
+    return offset + first, None
 
 
 async def _until_started(client: httpx.AsyncClient, runs: list[str]) -> None:
@@ -172,7 +172,7 @@ async def _start_then_stream(
 
 
 def _split(
-    results: list[tuple[float, str | None] | BaseException],
+    results: Sequence[tuple[float, str | None] | BaseException],
 ) -> tuple[list[float], list[str]]:
     ms = [r[0] for r in results if not isinstance(r, BaseException) and r[1] is None]
     errors = [repr(r) if isinstance(r, BaseException) else str(r[1]) for r in results]
@@ -195,7 +195,7 @@ async def _measure(bases: list[str]) -> None:
         sequential = [await _start_then_stream(a, b) for _ in range(SEQUENTIAL_RUNS)]
         _summary(
             f"start on A → stream on B, {SEQUENTIAL_RUNS} runs one at a time", *_split(sequential)
-        )  # type: ignore[arg-type]
+        )
 
         concurrent = await asyncio.gather(
             *(_start_then_stream(clients[i % 2], clients[1 - i % 2]) for i in range(50)),
@@ -206,9 +206,8 @@ async def _measure(bases: list[str]) -> None:
         for count in STREAM_COUNTS:
             runs = await asyncio.gather(*(_start(clients[i % 2]) for i in range(50)))
             await _until_started(a, runs)  # running or done: the queue wait is not counted
-            since = time.perf_counter()
             results = await asyncio.gather(
-                *(_stream(clients[i % 2], runs[i % len(runs)], since) for i in range(count)),
+                *(_stream(clients[i % 2], runs[i % len(runs)]) for i in range(count)),
                 return_exceptions=True,
             )
             _summary(

@@ -40,7 +40,7 @@ PageLimit = Annotated[int, Query(ge=1, le=200)]
 PageOffset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-def _resume_after(
+async def _resume_after(
     last_event_id: Annotated[
         str | None,
         Header(alias="Last-Event-ID", pattern=EVENT_ID_PATTERN),
@@ -94,8 +94,9 @@ def add_run_read_routes(
         manager: RunManagerDep,
         after_seq: ResumeAfter,
     ) -> EventSourceResponse:
-        await existing_run(engine, run_id, kind, label)
-        return event_stream(manager, run_id, after_seq, ping_seconds=settings.sse_ping_seconds)
+        return await event_stream(
+            manager, run_id, kind, label, after_seq, ping_seconds=settings.sse_ping_seconds
+        )
 
     router.get(base, name=list_name, response_model=RunPage, responses=error_responses(422))(
         list_kind

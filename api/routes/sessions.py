@@ -25,7 +25,7 @@ from api.deps import (
 )
 from api.errors import ApiError, ConflictError, UnprocessableError, error_responses
 from api.routes.analysis import check_model_config
-from api.routes.run_routes import ResumeAfter, existing_run
+from api.routes.run_routes import ResumeAfter
 from api.run_manager import RunManager
 from api.sse import SSE_RESPONSES, event_stream
 from core.bounds import MISSING_DATA, SYMBOL_PATTERN, PastTime, Symbol, Text
@@ -288,5 +288,11 @@ async def session_events(
 ) -> EventSourceResponse:
     """The session's events (bar ticks, decisions, fills, agents' tokens per symbol, state
     changes) as SSE; `Last-Event-ID` resumes. Ends after `run_finished`."""
-    await existing_run(engine, session_id, KIND, "trading session")
-    return event_stream(manager, session_id, after_seq, ping_seconds=settings.sse_ping_seconds)
+    return await event_stream(
+        manager,
+        session_id,
+        KIND,
+        "trading session",
+        after_seq,
+        ping_seconds=settings.sse_ping_seconds,
+    )

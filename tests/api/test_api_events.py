@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.run_manager import RunManager
+from api.runs_store import create_run
 from api.sse_client import ReceivedEvent, parse_sse_lines
 from graph.events import RunFinished, Token
 from persistence.db import make_engine
@@ -33,6 +34,18 @@ def _read(
             if stop_after is not None and len(received) >= stop_after:
                 break  # leaving the block drops the connection mid-stream
     return received
+
+
+def _new_run(engine: Engine, run_id: str) -> None:
+    create_run(
+        engine,
+        run_id=run_id,
+        kind="analysis",
+        symbol="BTCUSDT",
+        interval="1h",
+        portfolio_id=None,
+        params={},
+    )
 
 
 def _engine_of(app: FastAPI) -> Engine:
@@ -94,6 +107,69 @@ def test_unknown_run_stream_is_404(client: TestClient) -> None:
     assert "nope" in response.json()["detail"]
 
 
+def test_a_run_of_another_kind_is_404_on_the_stream(
+    scripted_app: Callable[..., FastAPI], scripted: Any
+) -> None:
+    """The relay's first read is the 404 check — also when a relay of that run is already
+    open in the process (the shared tail knows the run's kind)."""
+    app = scripted_app(scripted(tokens=200, delay=0.01))
+    with TestClient(app) as client:
+        run_id = client.post("/api/analysis/runs", json={"symbol": "BTCUSDT"}).json()["run_id"]
+        assert client.get(f"/api/backtests/{run_id}/events").status_code == 404  # no tail yet
+        with client.stream("GET", f"/api/analysis/runs/{run_id}/events") as live:
+            assert live.status_code == 200
+            lines = live.iter_lines()
+            next(parse_sse_lines(lines))  # the relay (and its tail) is running
+            other = client.get(f"/api/backtests/{run_id}/events")
+            assert other.status_code == 404, other.text
+            assert run_id in other.json()["detail"]
+            assert client.get(f"/api/sessions/{run_id}/events").status_code == 404
+
+
+async def test_relays_of_one_run_share_a_tail_and_outlive_each_other(
+    sqlite_engine: Engine,
+) -> None:
+    """Two relays of one run in a process: the first leaving early does not stop the second
+    (the tail lives while any relay is open), and each gets every event exactly once."""
+    from firm.hub import RunHub
+    from firm.recorder import RunRecorder
+
+    _new_run(sqlite_engine, "r3")
+    hub = RunHub()
+    manager = RunManager(sqlite_engine, queue=None, hub=hub, poll_seconds=5.0)  # type: ignore[arg-type]
+    gate = asyncio.Event()
+
+    async def source() -> Any:
+        for i in range(300):
+            yield Token(run_id="r3", node="technical", message_id="m", text=str(i))
+            if i == 10:
+                await gate.wait()
+        yield RunFinished(run_id="r3", status="completed")
+
+    recorder = RunRecorder(sqlite_engine, "r3", wake=hub.wake, flush_interval=0.01)
+    recording = asyncio.create_task(recorder.record(source()))
+    await asyncio.sleep(0.2)  # the run is under way, held at the gate after 11 tokens
+    assert len(read_events(sqlite_engine, "r3")) == 11
+    early = await manager.relay("r3", "analysis", 0)
+    late = await manager.relay("r3", "analysis", 0)
+    assert early is not None and late is not None
+    assert await manager.relay("r3", "backtest", 0) is None
+    first_chunk = await anext(early)
+    assert first_chunk.startswith(b"id: 1\r\nevent: token\r\n")
+    await early.aclose()  # a client gone after its first chunk
+    gate.set()
+
+    async def rest() -> bytes:
+        return b"".join([chunk async for chunk in late])
+
+    body = await asyncio.wait_for(rest(), 30)  # a tail stopped with the early relay: stuck
+    assert await recording == "completed"
+    events = list(parse_sse_lines(iter(body.decode().split("\n"))))
+    assert [e.id for e in events] == list(range(1, 302))
+    assert events[-1].event == "run_finished"
+    assert manager.relays.waiting == 0  # nothing left registered for wake-ups
+
+
 def test_failing_run_ends_with_error_and_failed_status(
     scripted_app: Callable[..., FastAPI], scripted: Any
 ) -> None:
@@ -114,7 +190,6 @@ def test_failing_run_ends_with_error_and_failed_status(
 async def test_tokens_are_written_in_batches_in_order(
     sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.runs_store import create_run
     from firm import recorder as rec
 
     batches: list[list[int]] = []
@@ -125,15 +200,7 @@ async def test_tokens_are_written_in_batches_in_order(
         real_append(engine, events, **kwargs)
 
     monkeypatch.setattr(rec, "append_events", spy)
-    create_run(
-        sqlite_engine,
-        run_id="r1",
-        kind="analysis",
-        symbol="BTCUSDT",
-        interval="1h",
-        portfolio_id=None,
-        params={},
-    )
+    _new_run(sqlite_engine, "r1")
 
     async def source() -> Any:
         for i in range(300):
@@ -152,19 +219,10 @@ async def test_tokens_are_written_in_batches_in_order(
 async def test_live_subscriber_sees_events_only_after_they_are_persisted(
     sqlite_engine: Engine,
 ) -> None:
-    from api.runs_store import create_run
     from firm.hub import RunHub
     from firm.recorder import RunRecorder
 
-    create_run(
-        sqlite_engine,
-        run_id="r2",
-        kind="analysis",
-        symbol="BTCUSDT",
-        interval="1h",
-        portfolio_id=None,
-        params={},
-    )
+    _new_run(sqlite_engine, "r2")
     gate = asyncio.Event()
 
     async def source() -> Any:
@@ -195,19 +253,10 @@ async def test_a_resumed_run_reports_each_fill_once(sqlite_engine: Engine) -> No
     """A worker died after a fill's `trade` event but before the node's checkpoint: the
     resumed run re-runs the node, the ledger returns the same fill (idempotent) and the node
     reports it again — the stream keeps one event per fill."""
-    from api.runs_store import create_run
     from firm.recorder import RunRecorder
     from graph.events import TradeEvent
 
-    create_run(
-        sqlite_engine,
-        run_id="r3",
-        kind="analysis",
-        symbol="BTCUSDT",
-        interval="1h",
-        portfolio_id=None,
-        params={},
-    )
+    _new_run(sqlite_engine, "r3")
 
     def trade(trade_id: int) -> TradeEvent:
         return TradeEvent(
