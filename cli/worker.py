@@ -36,7 +36,18 @@ def worker(concurrency: ConcurrencyOption = None) -> None:
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": concurrency})
     configure_from_settings(settings)
+    lower_priority(settings.worker_nice)
     from firm.worker import run_worker, worker_name
 
     typer.echo(f"cryptofirm worker {worker_name()}: {settings.worker_concurrency} runs at a time")
     asyncio.run(run_worker(settings))
+
+
+def lower_priority(nice: int) -> None:
+    """Run this process (and every thread it starts from now on) at niceness `nice` or lower
+    priority: a worker sharing a host with API replicas must not slow their relays."""
+    import os
+
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > current:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)

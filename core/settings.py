@@ -171,6 +171,14 @@ class Settings(BaseSettings):
     worker_sweep_seconds: float = Field(
         default=2.0, gt=0, le=60, description="how often a worker looks for stalled/orphaned runs"
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness of a `cryptofirm worker` process: on a host it shares with "
+        "API replicas, runs (throughput work) yield the CPU to SSE relays and approvals "
+        "(latency work); 0 = same priority as the API",
+    )
     max_run_recoveries: int = Field(
         default=5, ge=0, le=100, description="resumes after dead workers before a run fails"
     )

@@ -6,7 +6,9 @@ a second on whichever worker runs it."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,11 @@ def _stream(base: str, url: str, last_id: int | None = None) -> list[ReceivedEve
         return list(parse_sse_lines(response.iter_lines()))
 
 
+def _nice(pid: int, tid: str) -> int:
+    stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])  # field 19 of proc(5): nice
+
+
 def _iso(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
@@ -32,8 +39,7 @@ def _iso(ms: int) -> str:
 def test_start_on_one_replica_stream_and_approve_on_the_other(
     firm_db: FirmDb, processes: Processes
 ) -> None:
-    processes.worker()
-    processes.worker()
+    workers = [processes.worker(), processes.worker()]
     api_a, api_b = processes.api(), processes.api()
 
     created = httpx.post(
@@ -70,6 +76,11 @@ def test_start_on_one_replica_stream_and_approve_on_the_other(
     assert [t["id"] for t in trades] == [trade_events[0].data["trade_id"]]
     run = httpx.get(f"{api_b}/api/analysis/runs/{run_id}").json()
     assert run["status"] == "completed"
+
+    # The workers run below the APIs' CPU priority (WORKER_NICE, default 10), every thread.
+    floor = max(10, os.getpriority(os.PRIO_PROCESS, 0))
+    for proc in workers:
+        assert {_nice(proc.pid, tid) for tid in os.listdir(f"/proc/{proc.pid}/task")} == {floor}
 
     # Cancel on one replica a backtest streaming from the other: stopped within a second.
     opens = uptrend().open_time
