@@ -7,7 +7,8 @@ processes (rules engine, synthetic data, all on 127.0.0.1).
   one run at a time, then 50 at once;
 - attach → first event, 50 and 500 concurrent SSE streams split across the two APIs, opened
   all at once on 50 runs a worker has started, running or done (the queue wait is not
-  counted: this is the relays' own latency: read the store, relay, wait for NOTIFY), each
+  counted: this is the relays' own latency: read the store, relay, wait for NOTIFY), then
+  again on the same 50 runs once finished (no worker competing for the CPU), each
   timed from its own request; errors = any non-2xx, a stream not ending in `run_finished`, or
   seqs that are not 1..n exactly once; p50/p95 in ms. Streams are read by `bench.sse_load`,
   a client that costs much less than the server it measures (see there);
@@ -206,14 +207,17 @@ async def _measure(bases: list[str]) -> None:
         for count in STREAM_COUNTS:
             runs = await asyncio.gather(*(_start(clients[i % 2]) for i in range(50)))
             await _until_started(a, runs)  # running or done: the queue wait is not counted
-            results = await asyncio.gather(
-                *(_stream(clients[i % 2], runs[i % len(runs)]) for i in range(count)),
-                return_exceptions=True,
-            )
-            _summary(
-                f"{count} concurrent SSE streams across 2 APIs (attach → first event)",
-                *_split(results),
-            )
+            # Twice: on runs under way (the workers busy with them on the same cores), then —
+            # every stream having read its run to the end — on the same runs finished.
+            for state in ("runs under way", "the same runs finished"):
+                results = await asyncio.gather(
+                    *(_stream(clients[i % 2], runs[i % len(runs)]) for i in range(count)),
+                    return_exceptions=True,
+                )
+                _summary(
+                    f"{count} concurrent SSE streams across 2 APIs (attach → first event, {state})",
+                    *_split(results),
+                )
 
         started = time.perf_counter()
         posted = await asyncio.gather(

@@ -89,7 +89,6 @@ def add_run_read_routes(
 
     async def events(
         run_id: RunId,
-        engine: EngineDep,
         settings: SettingsDep,
         manager: RunManagerDep,
         after_seq: ResumeAfter,

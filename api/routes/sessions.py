@@ -281,7 +281,6 @@ async def session_parity(session_id: SessionIdPath, engine: EngineDep) -> Parity
 @router.get("/{session_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def session_events(
     session_id: SessionIdPath,
-    engine: EngineDep,
     settings: SettingsDep,
     manager: RunManagerDep,
     after_seq: ResumeAfter,
