@@ -28,6 +28,11 @@ from persistence.events import StoredEvent
 from persistence.relay_reads import RelayRead, RelayReader
 
 TERMINAL_EVENT = "run_finished"
+FIRST_PAGE = 64
+"""A new relay's first read: enough for the first write, so the client's first events go out
+before the rest of a long backlog is read (the tail reads the rest right after)."""
+PAGE = 2000
+"""Events per read after the first: a session's 100,000-event history is read in pages."""
 MAX_FRAMES_PER_WRITE = 256
 """A relay sends what it has in writes of at most this many events and lets the other relays
 of the process write between two of them: one client's backlog (a session's thousands of
@@ -57,12 +62,14 @@ class _Tail:
     users: int = 0
     task: asyncio.Task[None] | None = None
 
-    def add(self, read: RelayRead) -> None:
+    def add(self, read: RelayRead, *, more: bool) -> None:
+        """Append a read; `more`: it was a full page (a paused run's `run_finished` may end
+        one page and the resumed run's events follow on the next)."""
         self.kind = self.kind or read.kind
         self.frames.extend(sse_frame(*e) for e in read.events)
         self.events.extend(read.events)
         last_type = self.events[-1][1] if self.events else None
-        self.finished = last_type == TERMINAL_EVENT and read.status not in ACTIVE
+        self.finished = not more and last_type == TERMINAL_EVENT and read.status not in ACTIVE
 
 
 class EventRelays:
@@ -82,7 +89,7 @@ class EventRelays:
         if tail is None:
             waiter = self.hub.register(run_id)  # before the read: a commit after it wakes us
             try:
-                read = await self.reader.read(run_id, 0)
+                read = await self.reader.read(run_id, 0, FIRST_PAGE)
             except BaseException:
                 self.hub.unregister(run_id, waiter)
                 raise
@@ -91,7 +98,8 @@ class EventRelays:
                 return None
             tail = self._live(run_id)  # another relay may have started one meanwhile
             if tail is None:
-                tail = self._start(run_id, _Tail(kind=read.kind), read, waiter)
+                more = len(read.events) == FIRST_PAGE
+                tail = self._start(run_id, _Tail(kind=read.kind), read, waiter, more=more)
             else:
                 self.hub.unregister(run_id, waiter)
         elif tail.kind != kind:
@@ -119,13 +127,19 @@ class EventRelays:
         return None if tail is None or tail.finished else tail
 
     def _start(
-        self, run_id: str, tail: _Tail, read: RelayRead | None, waiter: asyncio.Event | None
+        self,
+        run_id: str,
+        tail: _Tail,
+        read: RelayRead | None,
+        waiter: asyncio.Event | None,
+        *,
+        more: bool = False,
     ) -> _Tail:
         if read is not None:
-            tail.add(read)
+            tail.add(read, more=more)
         self._tails[run_id] = tail
         if not tail.finished:
-            follow = self._follow(run_id, tail, waiter)
+            follow = self._follow(run_id, tail, waiter, more=more)
             tail.task = asyncio.create_task(follow, name=f"tail:{run_id}")
         elif waiter is not None:
             self.hub.unregister(run_id, waiter)
@@ -166,21 +180,26 @@ class EventRelays:
                 if tail.task is not None:
                     tail.task.cancel()
 
-    async def _follow(self, run_id: str, tail: _Tail, waiter: asyncio.Event | None) -> None:
+    async def _follow(
+        self, run_id: str, tail: _Tail, waiter: asyncio.Event | None, *, more: bool
+    ) -> None:
         """Read on every wake-up until the run has finished. `waiter`: registered before the
-        tail's first read, so the first wait sees a commit made since."""
+        tail's first read, so the first wait sees a commit made since; `more`: that read was
+        a full page, read on without waiting."""
         try:
             while True:
                 if waiter is None:
                     waiter = self.hub.register(run_id)
-                    read = await self.reader.read(run_id, len(tail.events))
+                    read = await self.reader.read(run_id, len(tail.events), PAGE)
+                    more = len(read.events) == PAGE
                     async with tail.changed:
-                        tail.add(read)
+                        tail.add(read, more=more)
                         tail.changed.notify_all()
                     if tail.finished:
                         return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.wait(), self.poll_seconds)
+                if not more:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(waiter.wait(), self.poll_seconds)
                 self.hub.unregister(run_id, waiter)
                 waiter = None
         except asyncio.CancelledError:

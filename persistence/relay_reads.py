@@ -29,7 +29,7 @@ class RelayRead:
     """The run's kind; None when there is no such run."""
     status: str | None
     events: list[tuple[int, str, str]] = field(default_factory=list)
-    """(seq, type, data as JSON text) after the seq asked for, in order."""
+    """(seq, type, data as JSON text) after the seq asked for, in order, at most `limit`."""
 
 
 def _statement():  # type: ignore[no-untyped-def]
@@ -44,6 +44,7 @@ def _statement():  # type: ignore[no-untyped-def]
         )
         .where(Run.id == bindparam("run_id"))
         .order_by(event.c.seq)
+        .limit(bindparam("limit"))
     )
 
 
@@ -58,24 +59,25 @@ def _relay_read(rows: list[tuple[str, str, int | None, str | None, str | None]])
     return RelayRead(kind=kind, status=status, events=events)  # type: ignore[arg-type]
 
 
-def read_for_relay(engine: Engine, run_id: str, after_seq: int) -> RelayRead:
+def read_for_relay(engine: Engine, run_id: str, after_seq: int, limit: int) -> RelayRead:
     """`RELAY_STATEMENT` on the engine, outside a transaction (one statement, one trip)."""
+    params = {"run_id": run_id, "after_seq": after_seq, "limit": limit}
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        rows = conn.execute(RELAY_STATEMENT, {"run_id": run_id, "after_seq": after_seq})
+        rows = conn.execute(RELAY_STATEMENT, params)
         return _relay_read([tuple(r) for r in rows])  # type: ignore[misc]
 
 
 class RelayReader(Protocol):
-    async def read(self, run_id: str, after_seq: int) -> RelayRead: ...
+    async def read(self, run_id: str, after_seq: int, limit: int) -> RelayRead: ...
 
 
 class ThreadedRelayReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def read(self, run_id: str, after_seq: int) -> RelayRead:
-        return await asyncio.to_thread(read_for_relay, self.engine, run_id, after_seq)
+    async def read(self, run_id: str, after_seq: int, limit: int) -> RelayRead:
+        return await asyncio.to_thread(read_for_relay, self.engine, run_id, after_seq, limit)
 
 
 class PostgresRelayReader:
@@ -102,11 +104,11 @@ class PostgresRelayReader:
     async def __aexit__(self, *exc: object) -> None:
         await self._pool.close()
 
-    async def read(self, run_id: str, after_seq: int) -> RelayRead:
+    async def read(self, run_id: str, after_seq: int, limit: int) -> RelayRead:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
                 self._sql,  # type: ignore[arg-type]
-                {"run_id": run_id, "after_seq": after_seq},
+                {"run_id": run_id, "after_seq": after_seq, "limit": limit},
                 prepare=True,
             )
             return _relay_read(await cursor.fetchall())  # type: ignore[arg-type]

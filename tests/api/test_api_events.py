@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from api.run_manager import RunManager
 from api.runs_store import create_run
 from api.sse_client import ReceivedEvent, parse_sse_lines
+from firm.hub import RunHub
 from graph.events import RunFinished, Token
 from persistence.db import make_engine
 from persistence.events import read_events
@@ -46,6 +47,10 @@ def _new_run(engine: Engine, run_id: str) -> None:
         portfolio_id=None,
         params={},
     )
+
+
+async def _body(relay: AsyncIterator[bytes]) -> bytes:
+    return b"".join([chunk async for chunk in relay])
 
 
 def _engine_of(app: FastAPI) -> Engine:
@@ -131,7 +136,6 @@ async def test_relays_of_one_run_share_a_tail_and_outlive_each_other(
 ) -> None:
     """Two relays of one run in a process: the first leaving early does not stop the second
     (the tail lives while any relay is open), and each gets every event exactly once."""
-    from firm.hub import RunHub
     from firm.recorder import RunRecorder
 
     _new_run(sqlite_engine, "r3")
@@ -158,11 +162,7 @@ async def test_relays_of_one_run_share_a_tail_and_outlive_each_other(
     assert first_chunk.startswith(b"id: 1\r\nevent: token\r\n")
     await early.aclose()  # a client gone after its first chunk
     gate.set()
-
-    async def rest() -> bytes:
-        return b"".join([chunk async for chunk in late])
-
-    body = await asyncio.wait_for(rest(), 30)  # a tail stopped with the early relay: stuck
+    body = await asyncio.wait_for(_body(late), 30)  # a tail stopped with the early relay: stuck
     assert await recording == "completed"
     events = list(parse_sse_lines(iter(body.decode().split("\n"))))
     assert [e.id for e in events] == list(range(1, 302))
@@ -219,7 +219,6 @@ async def test_tokens_are_written_in_batches_in_order(
 async def test_live_subscriber_sees_events_only_after_they_are_persisted(
     sqlite_engine: Engine,
 ) -> None:
-    from firm.hub import RunHub
     from firm.recorder import RunRecorder
 
     _new_run(sqlite_engine, "r2")
@@ -283,3 +282,29 @@ async def test_a_resumed_run_reports_each_fill_once(sqlite_engine: Engine) -> No
     persisted = read_events(sqlite_engine, "r3")
     assert [e.seq for e in persisted] == [1, 2, 3]
     assert [e.data.get("trade_id") for e in persisted if e.type == "trade"] == [7, 8]
+
+
+async def test_a_relay_reads_a_long_history_in_pages_past_a_pause(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished run that was paused and approved: its first `run_finished` (paused) may
+    end a page; the relay reads on to the last event instead of ending there."""
+    import api.relays
+    from persistence.events import StoredEvent, append_events
+
+    monkeypatch.setattr(api.relays, "FIRST_PAGE", 4)
+    monkeypatch.setattr(api.relays, "PAGE", 2)
+    _new_run(sqlite_engine, "r5")
+    types = ["run_started", "token", "token", "run_finished"] * 2 + ["token", "run_finished"]
+    append_events(
+        sqlite_engine,
+        [StoredEvent(run_id="r5", seq=i + 1, type=t, data={"n": i}) for i, t in enumerate(types)],
+        run_update={"status": "completed"},
+    )
+    manager = RunManager(sqlite_engine, queue=None, hub=RunHub())  # type: ignore[arg-type]
+    relay = await manager.relay("r5", "analysis", 0)
+    assert relay is not None
+    body = await asyncio.wait_for(_body(relay), 30)
+    events = list(parse_sse_lines(iter(body.decode().split("\n"))))
+    assert [e.id for e in events] == list(range(1, len(types) + 1))
+    assert [e.data["n"] for e in events] == list(range(len(types)))

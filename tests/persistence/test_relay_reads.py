@@ -48,11 +48,12 @@ async def _reads(engine: Engine) -> list[RelayRead]:
     url = str(engine.url.render_as_string(hide_password=False))
     if uses_postgres(url):
         async with PostgresRelayReader(postgres_conninfo(url), max_size=2) as pg:
-            return [await r.read(run, after) for r in (*readers, pg) for run, after in CASES]
-    return [await r.read(run, after) for r in readers for run, after in CASES]
+            return [await r.read(run, after, n) for r in (*readers, pg) for run, after, n in CASES]
+    return [await r.read(run, after, n) for r in readers for run, after, n in CASES]
 
 
-CASES = [("a", 0), ("a", 1), ("a", 3), ("b", 0), ("empty", 0), ("missing", 0)]
+CASES = [("a", 0, 100), ("a", 1, 100), ("a", 3, 100), ("b", 0, 100), ("empty", 0, 100)]
+CASES += [("missing", 0, 100), ("a", 0, 2), ("a", 2, 1)]
 
 
 BACKENDS = ["sqlite_engine", pytest.param("pg_engine", marks=pytest.mark.postgres)]
@@ -69,7 +70,7 @@ async def test_relay_read_on_each_backend_and_reader(
     assert readers == (2 if backend == "pg_engine" else 1)
     for k in range(readers):  # every reader answers the same
         mine = reads[k * len(CASES) : (k + 1) * len(CASES)]
-        full, after_one, after_all, other, empty, missing = mine
+        full, after_one, after_all, other, empty, missing, first_two, third = mine
         assert (full.kind, full.status) == ("analysis", "completed")
         assert [(seq, type_) for seq, type_, _ in full.events] == [
             (1, "token"),
@@ -83,13 +84,15 @@ async def test_relay_read_on_each_backend_and_reader(
         assert other == RelayRead(kind="backtest", status="pending", events=[])
         assert empty == RelayRead(kind="analysis", status="pending", events=[])
         assert missing == RelayRead(kind=None, status=None, events=[])
+        assert first_two.events == full.events[:2]  # pages: at most `limit` events each
+        assert third.events == full.events[2:]
 
 
 async def test_the_status_is_read_with_the_events(sqlite_engine: Engine) -> None:
     """A status change shows in the next read (the relay decides "finished" from it)."""
     _seed(sqlite_engine)
     reader = ThreadedRelayReader(sqlite_engine)
-    assert (await reader.read("a", 3)).status == "completed"
+    assert (await reader.read("a", 3, 10)).status == "completed"
     with sqlite_engine.begin() as conn:
         conn.execute(update(Run).where(Run.id == "a").values(status="running"))
-    assert (await reader.read("a", 3)).status == "running"
+    assert (await reader.read("a", 3, 10)).status == "running"
