@@ -120,6 +120,11 @@ class EventRelays:
     def waiting(self) -> int:
         return self.hub.waiting
 
+    @property
+    def following(self) -> int:
+        """Runs this process has a tail following (each with its reader task)."""
+        return len(self._tails)
+
     # --- internals ----------------------------------------------------------------------
 
     def _live(self, run_id: str) -> _Tail | None:
@@ -135,10 +140,12 @@ class EventRelays:
         *,
         more: bool = False,
     ) -> _Tail:
+        """Only a tail still followed is kept in `_tails` (its relays hold it otherwise): a
+        finished run's frames go with its last relay, even one whose client never read."""
         if read is not None:
             tail.add(read, more=more)
-        self._tails[run_id] = tail
         if not tail.finished:
+            self._tails[run_id] = tail
             follow = self._follow(run_id, tail, waiter, more=more)
             tail.task = asyncio.create_task(follow, name=f"tail:{run_id}")
         elif waiter is not None:
@@ -211,3 +218,5 @@ class EventRelays:
         finally:
             if waiter is not None:
                 self.hub.unregister(run_id, waiter)
+            if tail.finished and self._tails.get(run_id) is tail:
+                del self._tails[run_id]  # no longer followed: the next relay reads afresh

@@ -168,6 +168,7 @@ async def test_relays_of_one_run_share_a_tail_and_outlive_each_other(
     assert [e.id for e in events] == list(range(1, 302))
     assert events[-1].event == "run_finished"
     assert manager.relays.waiting == 0  # nothing left registered for wake-ups
+    assert manager.relays.following == 0
 
 
 def test_failing_run_ends_with_error_and_failed_status(
@@ -302,9 +303,11 @@ async def test_a_relay_reads_a_long_history_in_pages_past_a_pause(
         run_update={"status": "completed"},
     )
     manager = RunManager(sqlite_engine, queue=None, hub=RunHub())  # type: ignore[arg-type]
+    abandoned = await manager.relay("r5", "analysis", 0)  # a client gone before reading
     relay = await manager.relay("r5", "analysis", 0)
-    assert relay is not None
+    assert abandoned is not None and relay is not None
     body = await asyncio.wait_for(_body(relay), 30)
+    assert manager.relays.following == 0  # finished: no tail kept, read or not
     events = list(parse_sse_lines(iter(body.decode().split("\n"))))
     assert [e.id for e in events] == list(range(1, len(types) + 1))
     assert [e.data["n"] for e in events] == list(range(len(types)))
