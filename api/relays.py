@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from firm.hub import RunHub
 from firm.runs import ACTIVE
-from persistence.events import StoredEvent
 from persistence.relay_reads import RelayRead, RelayReader
 
 TERMINAL_EVENT = "run_finished"
@@ -51,11 +50,11 @@ def sse_frame(seq: int, type_: str, data: str) -> bytes:
 class _Tail:
     """The events of one run read so far in this process, shared by its relays."""
 
-    kind: str | None
-    events: list[tuple[int, str, str]] = field(default_factory=list)
-    """(seq, type, JSON text) of the events read so far; events[k] has seq k + 1."""
+    kind: str
     frames: list[bytes] = field(default_factory=list)
-    """`events` as SSE frames, encoded once per process whatever the number of relays."""
+    """The events read so far as SSE frames (frames[k] has seq k + 1), encoded once per
+    process whatever the number of relays."""
+    last_type: str | None = None
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     finished: bool = False
     error: BaseException | None = None
@@ -65,11 +64,10 @@ class _Tail:
     def add(self, read: RelayRead, *, more: bool) -> None:
         """Append a read; `more`: it was a full page (a paused run's `run_finished` may end
         one page and the resumed run's events follow on the next)."""
-        self.kind = self.kind or read.kind
         self.frames.extend(sse_frame(*e) for e in read.events)
-        self.events.extend(read.events)
-        last_type = self.events[-1][1] if self.events else None
-        self.finished = not more and last_type == TERMINAL_EVENT and read.status not in ACTIVE
+        if read.events:
+            self.last_type = read.events[-1][1]
+        self.finished = not more and self.last_type == TERMINAL_EVENT and read.status not in ACTIVE
 
 
 class EventRelays:
@@ -99,22 +97,13 @@ class EventRelays:
             tail = self._live(run_id)  # another relay may have started one meanwhile
             if tail is None:
                 more = len(read.events) == FIRST_PAGE
-                tail = self._start(run_id, _Tail(kind=read.kind), read, waiter, more=more)
+                tail = self._start(run_id, _Tail(kind=kind), read, waiter, more=more)
             else:
                 self.hub.unregister(run_id, waiter)
         elif tail.kind != kind:
             return None
         tail.users += 1  # now, not when the stream starts: the tail must outlive this relay
         return self._frames(run_id, tail, after_seq)
-
-    async def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[StoredEvent]:
-        """The same relay as decoded events (tests, in-process readers)."""
-        tail = self._live(run_id) or self._start(run_id, _Tail(kind=None), None, None)
-        tail.users += 1
-        async with contextlib.aclosing(self._slices(run_id, tail, after_seq)) as slices:
-            async for start, end in slices:
-                for seq, type_, data in tail.events[start:end]:
-                    yield StoredEvent(run_id=run_id, seq=seq, type=type_, data=json.loads(data))
 
     @property
     def waiting(self) -> int:
@@ -132,23 +121,16 @@ class EventRelays:
         return None if tail is None or tail.finished else tail
 
     def _start(
-        self,
-        run_id: str,
-        tail: _Tail,
-        read: RelayRead | None,
-        waiter: asyncio.Event | None,
-        *,
-        more: bool = False,
+        self, run_id: str, tail: _Tail, read: RelayRead, waiter: asyncio.Event, *, more: bool
     ) -> _Tail:
         """Only a tail still followed is kept in `_tails` (its relays hold it otherwise): a
         finished run's frames go with its last relay, even one whose client never read."""
-        if read is not None:
-            tail.add(read, more=more)
+        tail.add(read, more=more)
         if not tail.finished:
             self._tails[run_id] = tail
             follow = self._follow(run_id, tail, waiter, more=more)
             tail.task = asyncio.create_task(follow, name=f"tail:{run_id}")
-        elif waiter is not None:
+        else:
             self.hub.unregister(run_id, waiter)
         return tail
 
@@ -162,13 +144,13 @@ class EventRelays:
     async def _slices(
         self, run_id: str, tail: _Tail, after_seq: int
     ) -> AsyncGenerator[tuple[int, int], None]:
-        """(start, end): the next events to relay are `tail.events[start:end]`; the caller
+        """(start, end): the next frames to relay are `tail.frames[start:end]`; the caller
         counted itself in `tail.users`."""
         position = after_seq
         try:
             while True:
-                while position < len(tail.events):
-                    end = min(len(tail.events), position + MAX_FRAMES_PER_WRITE)
+                while position < len(tail.frames):
+                    end = min(len(tail.frames), position + MAX_FRAMES_PER_WRITE)
                     yield position, end
                     position = end
                 if tail.error is not None:
@@ -177,7 +159,7 @@ class EventRelays:
                     return
                 async with tail.changed:
                     await tail.changed.wait_for(
-                        lambda at=position: len(tail.events) > at or tail.finished  # type: ignore[misc]
+                        lambda at=position: len(tail.frames) > at or tail.finished  # type: ignore[misc]
                     )
         finally:
             tail.users -= 1
@@ -197,7 +179,7 @@ class EventRelays:
             while True:
                 if waiter is None:
                     waiter = self.hub.register(run_id)
-                    read = await self.reader.read(run_id, len(tail.events), PAGE)
+                    read = await self.reader.read(run_id, len(tail.frames), PAGE)
                     more = len(read.events) == PAGE
                     async with tail.changed:
                         tail.add(read, more=more)

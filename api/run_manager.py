@@ -15,7 +15,6 @@ from api.relays import EventRelays
 from firm.hub import RunHub
 from firm.jobs import RunQueue
 from firm.runs import ACTIVE, claim_for_answer, run_status
-from persistence.events import StoredEvent
 from persistence.models import Run
 from persistence.relay_reads import RelayReader, ThreadedRelayReader
 
@@ -85,7 +84,3 @@ class RunManager:
     async def relay(self, run_id: str, kind: str, after_seq: int) -> AsyncIterator[bytes] | None:
         """SSE bytes of a run of `kind` after `after_seq`; None: no such run (`api.relays`)."""
         return await self.relays.open(run_id, kind, after_seq)
-
-    def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[StoredEvent]:
-        """The run's events after `after_seq` until it has finished, decoded."""
-        return self.relays.subscribe(run_id, after_seq)

@@ -34,7 +34,7 @@ from persistence.events import (
     append_events,
     last_seq,
     reported_trade_ids,
-    trade_events_missing,
+    trades_without_event,
 )
 
 logger = logging.getLogger("firm.recorder")
@@ -66,9 +66,9 @@ class RunRecorder:
     next_seq: int = 0
     final_status: str | None = None
     pending: list[StoredEvent] = field(default_factory=list)
+    """Stamped events not yet written (a token batch in the making)."""
     reported_trades: set[int] = field(default_factory=set)
     """Trade ids with a `trade` event in the stream (persisted or pending)."""
-    """Stamped events not yet written (a token batch in the making)."""
     _row: dict[str, Any] | None = None
 
     async def record(
@@ -185,7 +185,11 @@ class RunRecorder:
 
     async def _finish(self, finished: Any) -> None:
         """The terminal transaction: missing trade events, `run_finished`, the run row."""
-        for trade in await asyncio.to_thread(trade_events_missing, self.engine, self.run_id):
+        missing = await asyncio.to_thread(
+            trades_without_event, self.engine, self.run_id, self.reported_trades
+        )
+        for trade in missing:
+            self.reported_trades.add(trade.id)
             self.pending.append(
                 self._stamp(
                     TradeEvent(

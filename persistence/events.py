@@ -99,16 +99,11 @@ def reported_trade_ids(engine: Engine, run_id: str) -> set[int]:
         }
 
 
-def trade_events_missing(engine: Engine, run_id: str) -> list[Trade]:
-    """Ledger fills of `run_id` that have no persisted `trade` event (a worker died between
-    the fill's commit and its event): the recorder emits them before `run_finished`."""
+def trades_without_event(engine: Engine, run_id: str, reported: set[int]) -> list[Trade]:
+    """Ledger fills of `run_id` not among `reported` (the trade ids its stream has an event
+    for; a worker died between a fill's commit and its event): the recorder emits them
+    before `run_finished`."""
     with Session(engine, expire_on_commit=False) as session:
-        reported = {
-            data.get("trade_id")
-            for data in session.scalars(
-                select(RunEvent.data).where(RunEvent.run_id == run_id, RunEvent.type == "trade")
-            )
-        }
         trades = session.scalars(select(Trade).where(Trade.run_id == run_id).order_by(Trade.id))
         return [t for t in trades if t.id not in reported]
 

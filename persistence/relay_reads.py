@@ -17,7 +17,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Engine, Text, bindparam, cast, select
+from sqlalchemy import Engine, Select, Text, bindparam, cast, select
 from sqlalchemy.dialects import postgresql
 
 from persistence.models import Run, RunEvent
@@ -32,7 +32,7 @@ class RelayRead:
     """(seq, type, data as JSON text) after the seq asked for, in order, at most `limit`."""
 
 
-def _statement():  # type: ignore[no-untyped-def]
+def _statement() -> Select[tuple[str, str, int, str, str]]:
     event = RunEvent.__table__.alias("e")
     return (
         select(Run.kind, Run.status, event.c.seq, event.c.type, cast(event.c.data, Text))

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from api.relays import sse_frame
 from api.run_manager import RunManager
 from api.runs_store import create_run
 from api.sse_client import ReceivedEvent, parse_sse_lines
@@ -51,6 +52,11 @@ def _new_run(engine: Engine, run_id: str) -> None:
 
 async def _body(relay: AsyncIterator[bytes]) -> bytes:
     return b"".join([chunk async for chunk in relay])
+
+
+def _events(frames: bytes) -> list[ReceivedEvent]:
+    """The events in whole SSE frames, as a relay writes them."""
+    return list(parse_sse_lines(iter(frames.decode().split("\n"))))
 
 
 def _engine_of(app: FastAPI) -> Engine:
@@ -131,6 +137,17 @@ def test_a_run_of_another_kind_is_404_on_the_stream(
             assert client.get(f"/api/sessions/{run_id}/events").status_code == 404
 
 
+def test_a_frame_keeps_its_data_on_one_line() -> None:
+    """Stored JSON is sent as it is; JSON stored over several lines would end the SSE data
+    early, so such a body is re-encoded on one line."""
+    assert sse_frame(7, "token", '{"text": "a"}') == (
+        b'id: 7\r\nevent: token\r\ndata: {"text": "a"}\r\n\r\n'
+    )
+    assert sse_frame(7, "token", '{\n  "text": "a"\n}') == (
+        b'id: 7\r\nevent: token\r\ndata: {"text":"a"}\r\n\r\n'
+    )
+
+
 async def test_relays_of_one_run_share_a_tail_and_outlive_each_other(
     sqlite_engine: Engine,
 ) -> None:
@@ -152,7 +169,10 @@ async def test_relays_of_one_run_share_a_tail_and_outlive_each_other(
 
     recorder = RunRecorder(sqlite_engine, "r3", wake=hub.wake, flush_interval=0.01)
     recording = asyncio.create_task(recorder.record(source()))
-    await asyncio.sleep(0.2)  # the run is under way, held at the gate after 11 tokens
+    for _ in range(1000):  # the run is under way, held at the gate after 11 tokens
+        if len(read_events(sqlite_engine, "r3")) == 11:
+            break
+        await asyncio.sleep(0.01)
     assert len(read_events(sqlite_engine, "r3")) == 11
     early = await manager.relay("r3", "analysis", 0)
     late = await manager.relay("r3", "analysis", 0)
@@ -164,7 +184,7 @@ async def test_relays_of_one_run_share_a_tail_and_outlive_each_other(
     gate.set()
     body = await asyncio.wait_for(_body(late), 30)  # a tail stopped with the early relay: stuck
     assert await recording == "completed"
-    events = list(parse_sse_lines(iter(body.decode().split("\n"))))
+    events = _events(body)
     assert [e.id for e in events] == list(range(1, 302))
     assert events[-1].event == "run_finished"
     assert manager.relays.waiting == 0  # nothing left registered for wake-ups
@@ -236,11 +256,14 @@ async def test_live_subscriber_sees_events_only_after_they_are_persisted(
     recorder = RunRecorder(sqlite_engine, "r2", wake=hub.wake, flush_interval=0.01)
     recording = asyncio.create_task(recorder.record(source()))
     manager = RunManager(sqlite_engine, queue=None, hub=hub)  # type: ignore[arg-type]
+    relay = await manager.relay("r2", "analysis", 0)
+    assert relay is not None
     seen = []
-    async for event in manager.subscribe("r2"):
+    async for chunk in relay:
         persisted = {e.seq for e in read_events(sqlite_engine, "r2")}
-        assert event.seq in persisted
-        seen.append(event.seq)
+        for event in _events(chunk):
+            assert event.id in persisted
+            seen.append(event.id)
         if len(seen) == 5:
             gate.set()
     assert seen == [1, 2, 3, 4, 5, 6]
@@ -308,6 +331,6 @@ async def test_a_relay_reads_a_long_history_in_pages_past_a_pause(
     assert abandoned is not None and relay is not None
     body = await asyncio.wait_for(_body(relay), 30)
     assert manager.relays.following == 0  # finished: no tail kept, read or not
-    events = list(parse_sse_lines(iter(body.decode().split("\n"))))
+    events = _events(body)
     assert [e.id for e in events] == list(range(1, len(types) + 1))
     assert [e.data["n"] for e in events] == list(range(len(types)))
