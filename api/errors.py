@@ -180,8 +180,18 @@ async def _api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# FastAPI answers a body it could not decode (not UTF-8, say) with a bare 400; JSON that is
+# merely malformed is already a 422 `json_invalid`. Both are the client's body: one answer.
+_BODY_NOT_PARSED = "There was an error parsing the body"
+
+
 async def _http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_NOT_PARSED and exc.__cause__ is not None:
+        reason = f"not valid JSON text ({type(exc.__cause__).__name__})"
+        error = FieldError(field="body", message=reason, type="json_invalid")
+        body = ErrorResponse(detail=f"invalid request: body: {reason}", errors=[error])
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 

@@ -70,6 +70,17 @@ def test_portfolio_create_bounds(client: TestClient, body: Any, field: str) -> N
     assert client.get("/api/portfolios").json() == []
 
 
+def test_a_body_that_is_not_json_text_is_422_naming_the_body(client: TestClient) -> None:
+    """FastAPI answers bytes that do not decode (not UTF-8) with an undocumented bare 400;
+    malformed JSON with a 422. Both are the body's fault: one documented answer, no run."""
+    for path in ("/api/backtests/estimate", "/api/backtests", "/api/analysis/runs"):
+        for raw in (b"\xef\xbf\xbd]&w\xff\x11PU", b'{"symbol": "BTCUSDT",'):
+            response = client.post(path, content=raw, headers={"content-type": "application/json"})
+            assert response.status_code == 422, (path, raw, response.text)
+            assert response.json()["errors"][0]["type"] == "json_invalid", response.text
+    assert client.get("/api/analysis/runs").json()["total"] == 0
+
+
 def test_ids_and_text_beyond_the_database_are_422(client: TestClient) -> None:
     assert client.get(f"/api/portfolios/{2**31}").status_code == 422
     assert client.get("/api/analysis/runs/a%00b").status_code == 422

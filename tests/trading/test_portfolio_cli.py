@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli import portfolio as portfolio_cli
 from cli.main import app
 from core.settings import get_settings
 from persistence.db import get_engine
@@ -24,7 +25,9 @@ runner = CliRunner()
 def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
+    # A wide terminal, whatever the width the CLI's console took when it was imported (80
+    # under pytest-xdist, whose workers fix COLUMNS before this fixture runs).
+    monkeypatch.setattr(portfolio_cli.console, "width", 200)
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
