@@ -32,6 +32,10 @@ FIRST_PAGE = 64
 before the rest of a long backlog is read (the tail reads the rest right after)."""
 PAGE = 2000
 """Events per read after the first: a session's 100,000-event history is read in pages."""
+COALESCE_SECONDS = 0.01
+"""After a wake-up a tail waits this long before it reads: a run's commits in quick
+succession are one read, and the tails of the runs woken meanwhile one batched statement
+(`persistence.relay_reads`), for 10 ms more on a live event (none on a first event)."""
 MAX_FRAMES_PER_WRITE = 256
 """A relay sends what it has in writes of at most this many events and lets the other relays
 of the process write between two of them: one client's backlog (a session's thousands of
@@ -73,10 +77,18 @@ class _Tail:
 class EventRelays:
     """The relays of one API process (all on its event loop)."""
 
-    def __init__(self, reader: RelayReader, hub: RunHub, *, poll_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        reader: RelayReader,
+        hub: RunHub,
+        *,
+        poll_seconds: float = 2.0,
+        coalesce_seconds: float = COALESCE_SECONDS,
+    ) -> None:
         self.reader = reader
         self.hub = hub
         self.poll_seconds = poll_seconds
+        self.coalesce_seconds = coalesce_seconds
         self._tails: dict[str, _Tail] = {}
 
     async def open(self, run_id: str, kind: str, after_seq: int) -> AsyncIterator[bytes] | None:
@@ -189,6 +201,8 @@ class EventRelays:
                 if not more:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(waiter.wait(), self.poll_seconds)
+                    if waiter.is_set() and self.coalesce_seconds > 0:
+                        await asyncio.sleep(self.coalesce_seconds)
                 self.hub.unregister(run_id, waiter)
                 waiter = None
         except asyncio.CancelledError:

@@ -81,11 +81,12 @@ class Processes:
         self.db = db
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def worker(self, concurrency: int = 2) -> subprocess.Popen[bytes]:
+    def worker(self, concurrency: int = 2, **env: str) -> subprocess.Popen[bytes]:
+        """A `cryptofirm worker` on the test's database; `env`: settings of this one."""
         log = open(self.db.workdir / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [CLI, "worker", "--concurrency", str(concurrency)],
-            env=self.db.env,
+            env={**self.db.env, **env},
             cwd=self.db.workdir,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -39,7 +39,7 @@ def _iso(ms: int) -> str:
 def test_start_on_one_replica_stream_and_approve_on_the_other(
     firm_db: FirmDb, processes: Processes
 ) -> None:
-    workers = [processes.worker(), processes.worker()]
+    workers = [processes.worker(WORKER_NICE="10"), processes.worker(WORKER_NICE="10")]
     api_a, api_b = processes.api(), processes.api()
 
     created = httpx.post(
@@ -77,7 +77,7 @@ def test_start_on_one_replica_stream_and_approve_on_the_other(
     run = httpx.get(f"{api_b}/api/analysis/runs/{run_id}").json()
     assert run["status"] == "completed"
 
-    # The workers run below the APIs' CPU priority (WORKER_NICE, default 10), every thread.
+    # The workers run below the APIs' CPU priority (WORKER_NICE=10, the default), every thread.
     floor = max(10, os.getpriority(os.PRIO_PROCESS, 0))
     for proc in workers:
         assert {_nice(proc.pid, tid) for tid in os.listdir(f"/proc/{proc.pid}/task")} == {floor}

@@ -96,3 +96,24 @@ async def test_the_status_is_read_with_the_events(sqlite_engine: Engine) -> None
     with sqlite_engine.begin() as conn:
         conn.execute(update(Run).where(Run.id == "a").values(status="running"))
     assert (await reader.read("a", 3, 10)).status == "running"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("max_batch", [256, 3])
+async def test_concurrent_reads_share_one_statement(
+    pg_engine: Engine, max_batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of reads (attaches, woken tails) is one statement per `MAX_BATCH` reads, and
+    each read answers exactly what it answers alone — same run twice, missing run, pages."""
+    import asyncio
+
+    from persistence import relay_reads
+
+    monkeypatch.setattr(relay_reads, "MAX_BATCH", max_batch)
+    _seed(pg_engine)
+    alone = [await ThreadedRelayReader(pg_engine).read(*case) for case in CASES]
+    url = str(pg_engine.url.render_as_string(hide_password=False))
+    async with PostgresRelayReader(postgres_conninfo(url), max_size=2) as pg:
+        together = await asyncio.gather(*(pg.read(*case) for case in CASES))
+        assert pg.statements == -(-len(CASES) // max_batch)  # 1, or ceil(8 / 3) = 3
+    assert together == alone
