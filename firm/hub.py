@@ -60,21 +60,48 @@ class RunHub:
 async def listen_forever(conninfo: str, hub: RunHub, *, retry_seconds: float = 1.0) -> None:
     """LISTEN on Postgres and wake the hub for each notified run; reconnects until cancelled
     (every relay is woken after a reconnect, so none waits on a lost notification)."""
-    import psycopg
-
     while True:
         try:
-            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                hub.wake_all()
-                async for note in conn.notifies():
-                    hub.wake(note.payload)
+            await _listen(conninfo, hub)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.warning("run-event listener lost its connection (%s); reconnecting", exc)
             hub.wake_all()
             await asyncio.sleep(retry_seconds)
+
+
+async def _listen(conninfo: str, hub: RunHub) -> None:
+    """One LISTEN connection until it fails. Its socket stays registered with the event loop
+    and each time it is readable every notification received is drained at once (libpq's
+    consume_input/notifies). psycopg's `notifies()` registers the socket, arms a timer and
+    unregisters it again for every packet: with 16 runs committing events, that bookkeeping
+    cost an API process more CPU than the SSE streams it served."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        hub.wake_all()  # anything committed before LISTEN was not notified to us
+        pgconn, loop = conn.pgconn, asyncio.get_running_loop()
+        lost: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            try:
+                pgconn.consume_input()
+                while (note := pgconn.notifies()) is not None:
+                    hub.wake(note.extra.decode())
+                if pgconn.status != psycopg.pq.ConnStatus.OK:
+                    raise psycopg.OperationalError("connection closed")
+            except Exception as exc:
+                if not lost.done():
+                    lost.set_exception(exc)
+
+        fd = pgconn.socket
+        loop.add_reader(fd, readable)
+        try:
+            await lost
+        finally:
+            loop.remove_reader(fd)
 
 
 @contextlib.asynccontextmanager
