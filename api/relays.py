@@ -77,18 +77,10 @@ class _Tail:
 class EventRelays:
     """The relays of one API process (all on its event loop)."""
 
-    def __init__(
-        self,
-        reader: RelayReader,
-        hub: RunHub,
-        *,
-        poll_seconds: float = 2.0,
-        coalesce_seconds: float = COALESCE_SECONDS,
-    ) -> None:
+    def __init__(self, reader: RelayReader, hub: RunHub, *, poll_seconds: float = 2.0) -> None:
         self.reader = reader
         self.hub = hub
         self.poll_seconds = poll_seconds
-        self.coalesce_seconds = coalesce_seconds
         self._tails: dict[str, _Tail] = {}
 
     async def open(self, run_id: str, kind: str, after_seq: int) -> AsyncIterator[bytes] | None:
@@ -201,8 +193,8 @@ class EventRelays:
                 if not more:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(waiter.wait(), self.poll_seconds)
-                    if waiter.is_set() and self.coalesce_seconds > 0:
-                        await asyncio.sleep(self.coalesce_seconds)
+                    if waiter.is_set():
+                        await asyncio.sleep(COALESCE_SECONDS)
                 self.hub.unregister(run_id, waiter)
                 waiter = None
         except asyncio.CancelledError:

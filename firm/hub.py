@@ -90,9 +90,7 @@ async def _listen(conninfo: str, hub: RunHub) -> None:
                 pgconn.consume_input()
                 while (note := pgconn.notifies()) is not None:
                     hub.wake(note.extra.decode())
-                if pgconn.status != psycopg.pq.ConnStatus.OK:
-                    raise psycopg.OperationalError("connection closed")
-            except Exception as exc:
+            except Exception as exc:  # consume_input raises once the connection is gone
                 if not lost.done():
                     lost.set_exception(exc)
 
