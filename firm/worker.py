@@ -17,6 +17,8 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+from procrastinate.exceptions import ConnectorException
+
 from core.settings import Settings
 from firm.jobs import QUEUE, JobRuntime, RunFence, RunQueue, open_queue
 from firm.sweep import recover_orphans, sweep_forever
@@ -56,6 +58,37 @@ async def warm_up() -> None:
         await asyncio.to_thread(importlib.import_module, module)
 
 
+def _declared_dead(exc: BaseException) -> bool:
+    """True when the worker could not take a job because its registration is gone: another
+    worker starting while this one's heartbeat was late (a loaded machine) pruned it as dead,
+    and procrastinate's fetch then breaks the jobs' foreign key to it."""
+    import psycopg.errors
+
+    return isinstance(exc, ConnectorException) and isinstance(
+        exc.__cause__, psycopg.errors.ForeignKeyViolation
+    )
+
+
+async def run_rejoining(queue: RunQueue, options: dict[str, Any]) -> None:
+    """procrastinate's worker loop, started again (a new registration) each time it finds it
+    was declared dead. Its running jobs were stopped as at a shutdown (their runs are left to
+    recovery, and their stalled jobs were already re-queued by the sweeps); without this the
+    process exited on the first job it tried to take — or, in `cryptofirm serve`, its worker
+    task died unseen — and runs waited for a worker that was never coming back."""
+    while True:
+        try:
+            await queue.app.run_worker_async(**options)
+            return
+        except ConnectorException as exc:
+            if not _declared_dead(exc):
+                raise
+            logger.error(
+                "worker %s was declared dead by another worker (its heartbeat was late by more "
+                "than WORKER_STALLED_SECONDS): its runs go to recovery; re-joining the queue",
+                options.get("name"),
+            )
+
+
 def _sweeper(queue: RunQueue, settings: Settings) -> asyncio.Task[None]:
     return asyncio.create_task(
         sweep_forever(
@@ -83,7 +116,7 @@ async def worker_running(
             queue, quiet_seconds=0, max_recoveries=settings.max_run_recoveries, everything=True
         )
     worker = asyncio.create_task(
-        queue.app.run_worker_async(**_worker_options(settings, runtime, signals=False)),
+        run_rejoining(queue, _worker_options(settings, runtime, signals=False)),
         name="run-worker",
     )
     sweeper = _sweeper(queue, settings)
@@ -141,7 +174,7 @@ async def run_worker(settings: Settings) -> None:
         sweeper = _sweeper(queue, settings)
         logger.info("worker %s on queue %r", worker_name(), QUEUE)
         try:
-            await queue.app.run_worker_async(**_worker_options(settings, runtime, signals=True))
+            await run_rejoining(queue, _worker_options(settings, runtime, signals=True))
         finally:
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)

@@ -1,0 +1,68 @@
+"""A worker declared dead while it is alive (a loaded machine stalled its heartbeat past
+WORKER_STALLED_SECONDS, and a worker starting meanwhile pruned its row) must not become a
+zombie: it re-joins the queue and every run still reaches its end — the runs it was executing
+and the runs queued afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from firm_helpers import FirmDb, Processes, enqueue, statuses, wait_until
+from sqlalchemy import text
+
+from api.runs_store import create_run
+from persistence.portfolios import create_portfolio
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def _analysis(db: FirmDb) -> str:
+    run_id = str(uuid.uuid4())
+    pid = create_portfolio(db.engine, f"p-{run_id[:8]}", Decimal(10_000)).id
+    create_run(
+        db.engine,
+        run_id=run_id,
+        kind="analysis",
+        symbol="BTCUSDT",
+        interval="1h",
+        portfolio_id=pid,
+        params={"symbol": "BTCUSDT", "interval": "1h", "portfolio_id": pid, "execute": True},
+    )
+    return run_id
+
+
+def _registered(db: FirmDb) -> list[int]:
+    with db.engine.connect() as conn:
+        return list(conn.execute(text("SELECT id FROM procrastinate_workers")).scalars())
+
+
+def _prune_everyone(db: FirmDb) -> None:
+    """What procrastinate's start-up prune does to a worker whose heartbeat is late."""
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM procrastinate_workers"))
+
+
+def test_a_worker_pruned_while_alive_rejoins_and_finishes_every_run(
+    firm_db: FirmDb, processes: Processes
+) -> None:
+    db = firm_db
+    worker = processes.worker(concurrency=2)
+    wait_until(lambda: len(_registered(db)) == 1, 120, "the worker to register")
+    first = _registered(db)
+
+    during = [_analysis(db) for _ in range(2)]
+    enqueue(db, [(r, "analysis") for r in during])
+    _prune_everyone(db)  # while those jobs are being fetched or executed
+    after = [_analysis(db) for _ in range(2)]
+    enqueue(db, [(r, "analysis") for r in after])  # taking one finds the registration gone
+    wait_until(
+        lambda: set(statuses(db.engine, during + after).values()) == {"completed"},
+        120,
+        "every run to complete",
+    )
+    log = (db.workdir / "worker-0.log").read_text()
+    assert worker.poll() is None, log
+    assert _registered(db) not in ([], first), log  # the same process, registered anew
+    assert "declared dead" in log
