@@ -11,8 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,25 @@ class Processes:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
             proc.wait()
+
+
+def new_analysis(db: FirmDb) -> str:
+    """An analysis that executes (the rules desk buys the uptrend) on a portfolio of its own."""
+    from api.runs_store import create_run
+    from persistence.portfolios import create_portfolio
+
+    run_id = str(uuid.uuid4())
+    pid = create_portfolio(db.engine, f"p-{run_id[:8]}", Decimal(10_000)).id
+    create_run(
+        db.engine,
+        run_id=run_id,
+        kind="analysis",
+        symbol="BTCUSDT",
+        interval="1h",
+        portfolio_id=pid,
+        params={"symbol": "BTCUSDT", "interval": "1h", "portfolio_id": pid, "execute": True},
+    )
+    return run_id
 
 
 def enqueue(db: FirmDb, runs: list[tuple[str, str]]) -> None:

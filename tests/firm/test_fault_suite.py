@@ -11,9 +11,7 @@ from __future__ import annotations
 import random
 import socket
 import time
-import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from firm_helpers import (
     Processes,
     check_run_events,
     enqueue,
+    new_analysis,
     statuses,
     trades_of,
     uptrend,
@@ -30,12 +29,10 @@ from firm_helpers import (
 )
 from sqlalchemy import select, text
 
-from api.runs_store import create_run
 from graph.backtest.runs import create_backtest_run, run_backtest
 from graph.backtest.schemas import BacktestParams
 from persistence.ledger import reconcile
 from persistence.models import BacktestResult, Run
-from persistence.portfolios import create_portfolio
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -53,21 +50,6 @@ def _backtest_params() -> BacktestParams:
         end=datetime.fromtimestamp(end / 1000, UTC),
         every=4,
     )
-
-
-def _new_analysis(db: FirmDb) -> str:
-    run_id = str(uuid.uuid4())
-    pid = create_portfolio(db.engine, f"p-{run_id[:8]}", Decimal(10_000)).id
-    create_run(
-        db.engine,
-        run_id=run_id,
-        kind="analysis",
-        symbol="BTCUSDT",
-        interval="1h",
-        portfolio_id=pid,
-        params={"symbol": "BTCUSDT", "interval": "1h", "portfolio_id": pid, "execute": True},
-    )
-    return run_id
 
 
 def _busy_workers(db: FirmDb, procs: list[Any]) -> list[tuple[int, str]]:
@@ -125,7 +107,7 @@ def test_kill_dash_nine_workers_mid_run(firm_db: FirmDb, processes: Processes) -
             r for r, s in statuses(db.engine, analyses + backtests).items() if s not in TERMINAL
         ]
         if len(active) < 6:
-            fresh = [(_new_analysis(db), "analysis") for _ in range(4)]
+            fresh = [(new_analysis(db), "analysis") for _ in range(4)]
             if len(backtests) < 6:
                 fresh.append(
                     (create_backtest_run(db.engine, params, settings=db.settings()), "backtest")

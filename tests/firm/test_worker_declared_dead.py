@@ -5,32 +5,11 @@ and the runs queued afterwards."""
 
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
-
 import pytest
-from firm_helpers import FirmDb, Processes, enqueue, statuses, wait_until
+from firm_helpers import FirmDb, Processes, enqueue, new_analysis, statuses, wait_until
 from sqlalchemy import text
 
-from api.runs_store import create_run
-from persistence.portfolios import create_portfolio
-
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def _analysis(db: FirmDb) -> str:
-    run_id = str(uuid.uuid4())
-    pid = create_portfolio(db.engine, f"p-{run_id[:8]}", Decimal(10_000)).id
-    create_run(
-        db.engine,
-        run_id=run_id,
-        kind="analysis",
-        symbol="BTCUSDT",
-        interval="1h",
-        portfolio_id=pid,
-        params={"symbol": "BTCUSDT", "interval": "1h", "portfolio_id": pid, "execute": True},
-    )
-    return run_id
 
 
 def _registered(db: FirmDb) -> list[int]:
@@ -52,10 +31,10 @@ def test_a_worker_pruned_while_alive_rejoins_and_finishes_every_run(
     wait_until(lambda: len(_registered(db)) == 1, 120, "the worker to register")
     first = _registered(db)
 
-    during = [_analysis(db) for _ in range(2)]
+    during = [new_analysis(db) for _ in range(2)]
     enqueue(db, [(r, "analysis") for r in during])
     _prune_everyone(db)  # while those jobs are being fetched or executed
-    after = [_analysis(db) for _ in range(2)]
+    after = [new_analysis(db) for _ in range(2)]
     enqueue(db, [(r, "analysis") for r in after])  # taking one finds the registration gone
     wait_until(
         lambda: set(statuses(db.engine, during + after).values()) == {"completed"},
