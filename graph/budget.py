@@ -87,19 +87,11 @@ class BudgetGuard:
         self._day_loaded = True
         if self.engine is None:
             return
-        from sqlalchemy import func, select
-
-        from persistence.models import AgentLog
+        from persistence.spend import spent_since
 
         midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
-        stmt = select(
-            func.coalesce(func.sum(AgentLog.cost_usd), 0),
-            func.coalesce(func.sum(AgentLog.prompt_tokens + AgentLog.completion_tokens), 0),
-        ).where(AgentLog.created_at >= midnight)
-        with self.engine.connect() as conn:
-            usd, tokens = conn.execute(stmt).one()
-        self.day_usd = Decimal(str(usd))
-        self.day_tokens = int(tokens)
+        spend = spent_since(self.engine, midnight)
+        self.day_usd, self.day_tokens = spend.usd, spend.tokens
 
     def estimate(self, model: str, prompt_texts: Sequence[str]) -> Reservation:
         """Upper bound of one call's tokens and cost (see the module docstring)."""

@@ -15,6 +15,7 @@ from api.deps import EngineDep, SettingsDep
 from core.bounds import RUN_ID_PATTERN
 from core.settings import Settings
 from persistence.models import AgentLog
+from persistence.spend import spent_since
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 AGENT_PATTERN = r"^[a-z_]+$"
@@ -173,14 +174,11 @@ async def agent_usage(
 
 
 def budget_status(engine: Engine, settings: Settings) -> BudgetStatus:
-    """Today's (UTC) spend against the daily budget."""
+    """Today's (UTC) spend against the daily budget (one SQL aggregate: every run start
+    checks it)."""
     midnight = _since_midnight(1)
-    with engine.connect() as conn:
-        rows = conn.execute(select(*_USAGE_COLUMNS).where(AgentLog.created_at >= midnight))
-        grouped = _aggregate(rows, lambda _r: "today")
-    today = grouped[0] if grouped else None
-    spent_usd = today.cost_usd if today else Decimal(0)
-    tokens = (today.prompt_tokens + today.completion_tokens) if today else 0
+    spend = spent_since(engine, midnight)
+    spent_usd, tokens = spend.usd, spend.tokens
     reason = None
     if spent_usd >= settings.budget_day_usd:
         reason = f"daily budget spent: {spent_usd} of {settings.budget_day_usd} USD"
