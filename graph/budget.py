@@ -7,7 +7,10 @@ tokenizer (OpenAI models) or bounded by the prompt's UTF-8 bytes (any other mode
 refuses the call if the spend plus the reservation would break a limit; `settle` replaces the
 reservation with what the call really used. Calls running in parallel (the three analysts)
 therefore can never overshoot together. The day's spend is read once from `agent_logs` (since
-UTC midnight) and kept up to date in memory. Rules-engine calls are free and never reserved.
+UTC midnight), with what the run's earlier attempts spent (a run resumed after a dead worker),
+and kept up to date in memory; every call that spent tokens is in `agent_logs` as soon as it
+returns (`graph.costs.CostLog.unsaved_spend`), so a killed worker loses no spend the budgets
+count. Rules-engine calls are free and never reserved.
 """
 
 from __future__ import annotations
@@ -67,9 +70,13 @@ class BudgetGuard:
         *,
         run_usd: Decimal | None = None,
         run_tokens: int | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.run_id = run_id
+        """The run whose earlier attempts' logged spend counts (a run resumed after its worker
+        died does not start its budget again); None: nothing before this guard."""
         self.run_limit_usd = settings.budget_run_usd if run_usd is None else run_usd
         self.run_limit_tokens = settings.budget_run_tokens if run_tokens is None else run_tokens
         self.day_limit_usd = settings.budget_day_usd
@@ -92,6 +99,10 @@ class BudgetGuard:
         midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
         spend = spent_since(self.engine, midnight)
         self.day_usd, self.day_tokens = spend.usd, spend.tokens
+        if self.run_id is not None:
+            earlier = spent_since(self.engine, None, run_id=self.run_id)
+            self.run_usd += earlier.usd
+            self.run_tokens += earlier.tokens
 
     def estimate(self, model: str, prompt_texts: Sequence[str]) -> Reservation:
         """Upper bound of one call's tokens and cost (see the module docstring)."""

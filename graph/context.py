@@ -288,7 +288,7 @@ class DeskContext:
         if self.cost_log is None:
             self.cost_log = CostLog(self.engine, provider=s.llm_provider.value)
         if self.budget is None:
-            self.budget = BudgetGuard(s, self.engine)
+            self.budget = BudgetGuard(s, self.engine, run_id=self.run_id)
         if self.cache is None and self.use_cache:
             self.cache = LLMCache(self.engine)
         if self.breaker is None:

@@ -1,7 +1,9 @@
 """Cost of model calls and the buffered `agent_logs` writer.
 
-Rows are buffered in memory and written in one batch (`flush`) at the end of a run or every
-`batch_size` rows, so the hot path of a backtest never waits on the database.
+Rows of free calls (the rules engine, answer-cache hits) are buffered in memory and written in
+one batch (`flush`) at the end of a run or every `batch_size` rows, so the hot path of a
+backtest never waits on the database; a call that spent tokens or money is written as soon as
+it returns (`unsaved_spend`), since the budgets count what `agent_logs` holds.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class CostLog:
         self.total_completion_tokens = 0
         self.total_cost_usd = Decimal(0)
         self.calls = 0
+        self._spend_unsaved = False
 
     def record(
         self,
@@ -119,6 +122,8 @@ class CostLog:
             self.total_prompt_tokens += prompt_tokens
             self.total_completion_tokens += completion_tokens
             self.total_cost_usd += cost
+            if cost or prompt_tokens or completion_tokens:
+                self._spend_unsaved = True
             full = len(self._rows) >= self.batch_size
         observe_llm_call(
             agent=agent,
@@ -133,6 +138,13 @@ class CostLog:
         )
         if full:
             self.flush()
+
+    @property
+    def unsaved_spend(self) -> bool:
+        """A call that spent tokens or money is buffered: write it now (`flush`), not at the
+        end of the run — the budgets read spend from `agent_logs`, and a killed worker loses
+        its buffer. Free calls (rules engine, answer-cache hits) stay buffered."""
+        return self._spend_unsaved and self.engine is not None
 
     @property
     def pending(self) -> list[dict[str, Any]]:
@@ -150,6 +162,7 @@ class CostLog:
 
         with self._lock:
             rows, self._rows = self._rows, []
+            self._spend_unsaved = False
         if not rows:
             return 0
         with self.engine.begin() as conn:

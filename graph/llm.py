@@ -10,6 +10,7 @@ came, a tokenizer count for a stream that broke off; every attempt is a row in `
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -192,15 +193,19 @@ async def call_agent[T: BaseModel](
 ) -> AgentCall[T]:
     """One agent call; log lines inside it carry the agent (and run) as context."""
     with log_context(agent=agent, run_id=run_id):
-        call = await _call_agent(
-            ctx,
-            agent=agent,
-            prompt=prompt,
-            schema=schema,
-            fallback=fallback,
-            run_id=run_id,
-            writer=writer,
-        )
+        try:
+            call = await _call_agent(
+                ctx,
+                agent=agent,
+                prompt=prompt,
+                schema=schema,
+                fallback=fallback,
+                run_id=run_id,
+                writer=writer,
+            )
+        finally:
+            if ctx.cost_log is not None and ctx.cost_log.unsaved_spend:
+                await asyncio.shield(asyncio.to_thread(ctx.cost_log.flush))
     if call.record.fallback:
         observe_llm_fallback(
             agent=agent, model=call.record.model, provider=ctx.settings.llm_provider.value

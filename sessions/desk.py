@@ -57,7 +57,11 @@ def session_deciders(
         model_client = RulesModelClient()
     # One run budget for the whole watchlist: the session's cost cap, not one cap per symbol.
     budget = BudgetGuard(
-        desk, db, run_usd=desk.backtest_cost_cap_usd, run_tokens=BACKTEST_RUN_TOKENS
+        desk,
+        db,
+        run_usd=desk.backtest_cost_cap_usd,
+        run_tokens=BACKTEST_RUN_TOKENS,
+        run_id=session_id,
     )
     deciders: dict[str, GraphDecider] = {}
     for symbol in spec.symbols:

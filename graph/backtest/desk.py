@@ -139,6 +139,7 @@ class GraphDecider:
                 db,
                 run_usd=cap if cap is not None else settings.backtest_cost_cap_usd,
                 run_tokens=BACKTEST_RUN_TOKENS,
+                run_id=run_id,
             ),
         )
         return cls(ctx, symbol=params.symbol, interval=params.interval)

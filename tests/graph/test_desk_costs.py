@@ -369,3 +369,66 @@ async def test_replay_without_a_recording_fails_the_run(sqlite_engine: Engine) -
     assert client.calls == []
     assert events[-1].status == "failed" and "replay" in (events[-1].reason or "")
     assert run_row(sqlite_engine, "miss-1").status == "failed"
+
+
+async def test_a_call_that_spent_is_logged_before_the_run_goes_on(sqlite_engine: Engine) -> None:
+    """A killed worker must not lose spend the budgets count: when the trader is asked, the
+    analysts' and the researcher's calls are already in `agent_logs`, not in a buffer that
+    would be written at the end of the run."""
+    seen: dict[str, int] = {}
+
+    def script(agent: str, prompt: Prompt, attempt: int) -> str:
+        seen.setdefault(agent, len(logs(sqlite_engine, "spent-1")))
+        return rules_text_reply(agent, prompt)
+
+    await collect(
+        run_analysis(
+            "BTCUSDT",
+            "1h",
+            run_id="spent-1",
+            engine=sqlite_engine,
+            settings=fake_settings(),
+            context_overrides=overrides(FakeModelClient(script=script)),
+        )
+    )
+    assert seen["trader"] == 4  # technical, sentiment, tokenomics, researcher
+    assert seen["risk_manager"] == 5
+
+
+async def test_free_calls_stay_buffered_until_the_run_ends(sqlite_engine: Engine) -> None:
+    seen: dict[str, int] = {}
+
+    def script(agent: str, prompt: Prompt, attempt: int) -> str:
+        seen.setdefault(agent, len(logs(sqlite_engine, "free-1")))
+        return rules_text_reply(agent, prompt)
+
+    free = FakeModelClient(script=script, usage=Usage(prompt_tokens=0, completion_tokens=0))
+    await collect(
+        run_analysis(
+            "BTCUSDT",
+            "1h",
+            run_id="free-1",
+            engine=sqlite_engine,
+            settings=fake_settings(),
+            context_overrides=overrides(free),
+        )
+    )
+    assert seen["risk_manager"] == 0  # one batch at the end: a backtest's hot path
+    assert len(logs(sqlite_engine, "free-1")) == 6
+
+
+def test_a_resumed_run_budget_counts_its_earlier_attempts(sqlite_engine: Engine) -> None:
+    """A run resumed after its worker died does not get its whole budget again: its guard
+    starts from what the run's logged calls spent (other runs' calls count for the day only)."""
+    settings = fake_settings(budget_run_tokens=4_500, llm_max_output_tokens=800)
+    with session_scope(sqlite_engine) as s:
+        s.add(AgentLog(run_id="resumed", agent="technical", model=FAKE_MODEL, prompt_tokens=4_000))
+        s.add(AgentLog(run_id="other", agent="technical", model=FAKE_MODEL, prompt_tokens=4_000))
+    texts = ["a short prompt"]
+    with pytest.raises(BudgetExceededError) as refused:
+        BudgetGuard(settings, sqlite_engine, run_id="resumed").reserve(FAKE_MODEL, texts)
+    assert refused.value.scope == "run" and refused.value.spent_tokens == 4_000
+    fresh = BudgetGuard(settings, sqlite_engine, run_id="new-run")
+    reserved = fresh.reserve(FAKE_MODEL, texts)
+    assert fresh.run_tokens == reserved.tokens
+    assert fresh.day_tokens == 8_000 + reserved.tokens  # both runs' calls are today's spend
