@@ -168,20 +168,37 @@ class RunFence:
         import psycopg
 
         if self._conn is None or self._conn.closed:
-            if self._held:
-                logger.error("run fence connection lost while holding %s", sorted(self._held))
             self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+            for run_id in sorted(self._held):  # the lost connection's locks went with it
+                cursor = await self._conn.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
+                )
+                row = await cursor.fetchone()
+                if not (row and row[0]):
+                    logger.error("run fence: run %s was taken while the fence reconnected", run_id)
         return self._conn
 
     async def acquire(self, run_id: str) -> bool:
+        import psycopg
+
         async with self._lock:
             if run_id in self._held:
                 return False
-            conn = await self._connection()
-            cursor = await conn.execute(
-                "SELECT pg_try_advisory_lock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
-            )
-            row = await cursor.fetchone()
+            for attempt in (1, 2):
+                conn = await self._connection()
+                try:
+                    cursor = await conn.execute(
+                        "SELECT pg_try_advisory_lock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
+                    )
+                    row = await cursor.fetchone()
+                    break
+                except psycopg.OperationalError:
+                    # The connection was lost (Postgres restarted, backend terminated) and with
+                    # it the locks it held: a new one takes them again (`_connection`).
+                    if attempt == 2:
+                        raise
+                    logger.warning("run fence: connection lost; reconnecting")
+                    await conn.close()
             if row and row[0]:
                 self._held.add(run_id)
                 return True
@@ -193,9 +210,10 @@ class RunFence:
                 return
             self._held.discard(run_id)
             if self._conn is not None and not self._conn.closed:
-                await self._conn.execute(
-                    "SELECT pg_advisory_unlock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
-                )
+                with contextlib.suppress(Exception):  # a lost connection released it already
+                    await self._conn.execute(
+                        "SELECT pg_advisory_unlock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
+                    )
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -1,8 +1,10 @@
 """Checkpointers for the desk: thread id = run id, so a run whose process died resumes from
 its last completed step, and a paused run (human approval) resumes later.
 
-- Postgres `DATABASE_URL` → `AsyncPostgresSaver` on its own connection (autocommit, dict rows,
-  as langgraph-checkpoint-postgres requires), tables created by `.setup()` in the same database.
+- Postgres `DATABASE_URL` → `AsyncPostgresSaver` on a small connection pool of its own
+  (autocommit, dict rows, as langgraph-checkpoint-postgres requires; each connection checked
+  when taken, so a lost connection is replaced, not reused), tables created by `.setup()` in
+  the same database.
 - SQLite `DATABASE_URL` → `AsyncSqliteSaver` in a SEPARATE file next to the database
   (`<db stem>-checkpoints.db`, the same file the API opens): checkpoint writes never contend
   with the firm's own writers.
@@ -16,6 +18,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -42,6 +45,9 @@ def postgres_conninfo(database_url: str) -> str:
     url = make_url(normalise_url(database_url)).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
 
+
+CHECKPOINT_POOL_SIZE = 4
+"""The saver serialises its operations (one lock per saver): more connections would idle."""
 
 SETUP_LOCK_KEY = 7_312_024_112
 """Advisory lock: API replicas and workers starting together on a fresh database would
@@ -75,11 +81,29 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
     backend = make_url(normalise_url(database_url)).get_backend_name()
     if backend == "postgresql":
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
 
         conninfo = postgres_conninfo(database_url)
-        async with AsyncPostgresSaver.from_conn_string(conninfo) as saver:
-            await _setup_once(conninfo, saver)
-            yield saver
+        # A pool whose connections are checked when taken, not the saver's one connection: a
+        # connection lost once (Postgres restarted, a backend terminated) made every later
+        # checkpoint read of the process fail until it was restarted.
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=CHECKPOINT_POOL_SIZE,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            check=AsyncConnectionPool.check_connection,
+            open=False,
+            name="checkpoints",
+        )
+        await pool.open(wait=True, timeout=30)
+        try:
+            pg_saver = AsyncPostgresSaver(conn=pool)
+            await _setup_once(conninfo, pg_saver)
+            yield pg_saver
+        finally:
+            await pool.close()
         return
     if backend != "sqlite":
         raise ValueError(

@@ -121,6 +121,7 @@ class PostgresRelayReader:
             min_size=min(2, max_size),
             max_size=max_size,
             kwargs={"autocommit": True},
+            check=AsyncConnectionPool.check_connection,  # a lost connection is replaced
             open=False,
             name="sse-relays",
         )
