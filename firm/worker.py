@@ -13,8 +13,9 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from procrastinate.exceptions import ConnectorException
@@ -33,12 +34,12 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _worker_options(settings: Settings, runtime: JobRuntime, *, signals: bool) -> dict[str, Any]:
+def _worker_options(settings: Settings, runtime: JobRuntime) -> dict[str, Any]:
     return {
         "queues": [QUEUE],
         "name": worker_name(),
         "concurrency": settings.worker_concurrency,
-        "install_signal_handlers": signals,
+        "install_signal_handlers": False,  # see run_rejoining
         "additional_context": {"runtime": runtime},
         "update_heartbeat_interval": settings.worker_heartbeat_seconds,
         "stalled_worker_timeout": settings.worker_stalled_seconds,
@@ -69,24 +70,48 @@ def _declared_dead(exc: BaseException) -> bool:
     )
 
 
+DATABASE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Waits before starting the worker loop again after the database failed it (then 30 s each)."""
+
+
 async def run_rejoining(queue: RunQueue, options: dict[str, Any]) -> None:
-    """procrastinate's worker loop, started again (a new registration) each time it finds it
-    was declared dead. Its running jobs were stopped as at a shutdown (their runs are left to
-    recovery, and their stalled jobs were already re-queued by the sweeps); without this the
-    process exited on the first job it tried to take — or, in `cryptofirm serve`, its worker
-    task died unseen — and runs waited for a worker that was never coming back."""
+    """procrastinate's worker loop, started again whenever the database ended it:
+    - declared dead (see `_declared_dead`): re-join at once under a new registration;
+    - the database unreachable for longer than its pools ride out (a job fetch failed, or the
+      heartbeat did and procrastinate stopped the loop): an error logged with the reason, and
+      a new start after `DATABASE_RETRY_SECONDS`.
+    The running jobs were stopped as at a shutdown (their runs are left to recovery). Without
+    this the process exited — or, in `cryptofirm serve`, its worker task died unseen — and runs
+    waited for a worker that was never coming back. Only cancelling the task ends it (the
+    signal handlers of `run_worker`, the end of `worker_running`): the loop is run without
+    procrastinate's own, so a normal return is always a loop that stopped by itself."""
+    failures = 0
     while True:
+        started = asyncio.get_running_loop().time()
         try:
             await queue.app.run_worker_async(**options)
-            return
+            reason = "its heartbeat or listener failed (see the error above)"
         except ConnectorException as exc:
-            if not _declared_dead(exc):
-                raise
-            logger.error(
-                "worker %s was declared dead by another worker (its heartbeat was late by more "
-                "than WORKER_STALLED_SECONDS): its runs go to recovery; re-joining the queue",
-                options.get("name"),
-            )
+            if _declared_dead(exc):
+                logger.error(
+                    "worker %s was declared dead by another worker (its heartbeat was late by "
+                    "more than WORKER_STALLED_SECONDS): its runs go to recovery; re-joining",
+                    options.get("name"),
+                )
+                continue
+            cause = exc.__cause__ or exc
+            reason = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0]}"
+        if asyncio.get_running_loop().time() - started > DATABASE_RETRY_SECONDS[-1]:
+            failures = 0  # it had been running: a new outage starts the waits again
+        wait = DATABASE_RETRY_SECONDS[min(failures, len(DATABASE_RETRY_SECONDS) - 1)]
+        failures += 1
+        logger.error(
+            "worker %s stopped: the database failed it (%s); starting again in %.0f s",
+            options.get("name"),
+            reason,
+            wait,
+        )
+        await asyncio.sleep(wait)
 
 
 def _sweeper(queue: RunQueue, settings: Settings) -> asyncio.Task[None]:
@@ -116,7 +141,7 @@ async def worker_running(
             queue, quiet_seconds=0, max_recoveries=settings.max_run_recoveries, everything=True
         )
     worker = asyncio.create_task(
-        run_rejoining(queue, _worker_options(settings, runtime, signals=False)),
+        run_rejoining(queue, _worker_options(settings, runtime)),
         name="run-worker",
     )
     sweeper = _sweeper(queue, settings)
@@ -151,6 +176,29 @@ def _serve_metrics(engine: Any, settings: Settings) -> None:
         logger.error("worker metrics: cannot listen on :%s (%s)", settings.worker_metrics_port, exc)
 
 
+async def _until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` until it ends or SIGINT/SIGTERM arrives; the signal cancels it (the worker
+    stops gracefully: running jobs are left to recovery). A second signal acts as usual."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(work, name="run-worker")
+
+    def stop() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 async def run_worker(settings: Settings) -> None:
     """The `cryptofirm worker` process: until SIGINT/SIGTERM."""
     from firm.hub import RunHub
@@ -174,7 +222,7 @@ async def run_worker(settings: Settings) -> None:
         sweeper = _sweeper(queue, settings)
         logger.info("worker %s on queue %r", worker_name(), QUEUE)
         try:
-            await run_rejoining(queue, _worker_options(settings, runtime, signals=True))
+            await _until_signalled(run_rejoining(queue, _worker_options(settings, runtime)))
         finally:
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)

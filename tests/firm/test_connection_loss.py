@@ -4,6 +4,8 @@ every later run and stream."""
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 from firm_helpers import FirmDb, Processes, enqueue, new_analysis, statuses, wait_until
@@ -103,3 +105,41 @@ def test_an_api_replica_outlives_lost_database_connections(
     assert events[-1].data["status"] == "completed", events[-1].data
     assert [e.id for e in events] == list(range(1, len(events) + 1))
     assert httpx.get(f"{api}/api/ready", timeout=30).status_code == 200
+
+
+def test_a_worker_waits_out_a_database_outage(firm_db: FirmDb, processes: Processes) -> None:
+    """The database refuses every connection for a while (as when Postgres is down): the
+    worker's heartbeat and job fetch fail, it says so and retries instead of exiting, and once
+    the database is back it takes the runs queued meanwhile."""
+    import psycopg
+
+    db = firm_db
+    worker = processes.worker(concurrency=2)
+    wait_until(lambda: len(_registered(db)) == 1, 120, "the worker to register")
+    name = db.url.rsplit("/", 1)[1]
+    admin_dsn = os.environ.get("CRYPTOFIRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    admin = psycopg.connect(admin_dsn, autocommit=True)  # another database: not refused
+    try:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        log_path = db.workdir / "worker-0.log"
+        wait_until(
+            lambda: worker.poll() is not None or "the database failed it" in log_path.read_text(),
+            200,
+            "the worker to stop or to say why it is waiting",
+        )
+        assert worker.poll() is None, log_path.read_text()[-3000:]
+    finally:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.close()
+    db.engine.dispose()  # the test's own connections were terminated too
+    runs = [new_analysis(db) for _ in range(2)]
+    enqueue(db, [(r, "analysis") for r in runs])
+    wait_until(
+        lambda: set(statuses(db.engine, runs).values()) == {"completed"},
+        120,
+        "the runs queued after the outage to complete",
+    )
+    assert worker.poll() is None, log_path.read_text()
