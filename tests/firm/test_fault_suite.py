@@ -75,6 +75,13 @@ def _unfinished(db: FirmDb, run_ids: list[str]) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in rows]
 
 
+def _why(db: FirmDb) -> list[Any]:
+    """The analyses' decisions and errors, to say why nothing was bought."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(Run.status, Run.error, Run.result).where(Run.kind == "analysis"))
+        return [(r.status, r.error, (r.result or {}).get("decision")) for r in rows]
+
+
 def _check_analysis(db: FirmDb, run_id: str) -> int:
     events = check_run_events(db.engine, run_id)
     with db.engine.connect() as conn:
@@ -141,7 +148,7 @@ def test_kill_dash_nine_workers_mid_run(firm_db: FirmDb, processes: Processes) -
     # Only the killed workers died: none stopped by itself (e.g. after being declared dead).
     assert all(w.poll() is None for w in workers), [w.returncode for w in workers]
     fills = sum(_check_analysis(db, run_id) for run_id in analyses)
-    assert fills > 0, "the desk bought nothing: the suite would not test fills"
+    assert fills > 0, f"the desk bought nothing (the suite would not test fills): {_why(db)}"
 
     reference_id = create_backtest_run(db.engine, params, settings=db.settings())
     reference = run_backtest(db.engine, reference_id, settings=db.settings())
