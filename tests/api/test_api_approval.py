@@ -21,6 +21,12 @@ from persistence.candles import store_candles
 from tools.candle_frame import now_ms
 from tools.intervals import interval_ms
 
+HOUR_TURN_LIMITS = {"max_data_age_bars": 3}
+"""Risk limits for a portfolio trading `fresh_uptrend`: its candles end at the last closed hour
+when the test starts, and at the next turn of the hour they are two bars old — stale to the
+default limit (2), so a test running across it saw the desk refuse to trade. One more bar of
+tolerance covers any test shorter than an hour."""
+
 
 def fresh_uptrend(bars: int = 600) -> pd.DataFrame:
     """Hourly candles ending at the last closed hour, rising ~0.2% a bar with noise: EMAs
@@ -55,7 +61,12 @@ def desk_client(make_client: Callable[..., TestClient]) -> TestClient:
 def _portfolio(client: TestClient, name: str) -> int:
     created = client.post(
         "/api/portfolios",
-        json={"name": name, "starting_cash": "10000", "require_approval": True},
+        json={
+            "name": name,
+            "starting_cash": "10000",
+            "require_approval": True,
+            "risk": HOUR_TURN_LIMITS,
+        },
     )
     assert created.status_code == 201, created.text
     return int(created.json()["id"])

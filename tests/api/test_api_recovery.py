@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from test_api_approval import fresh_uptrend
+from test_api_approval import HOUR_TURN_LIMITS, fresh_uptrend
 
 from api.runs_store import create_run
 from api.sse_client import parse_sse_lines
@@ -28,7 +28,7 @@ def test_runs_of_a_dead_process_resume_at_start_up(
     settings = settings_factory(data_source="store")
     engine = init_db(settings.database_url)
     store_candles(engine, "BTCUSDT", "1h", fresh_uptrend(), source="import")
-    pid = create_portfolio(engine, "recovered", Decimal(10_000)).id
+    pid = create_portfolio(engine, "recovered", Decimal(10_000), risk=HOUR_TURN_LIMITS).id
     params = {"symbol": "BTCUSDT", "interval": "1h", "portfolio_id": pid, "execute": True}
     for run_id in ("never-started", "died-mid-run"):
         create_run(

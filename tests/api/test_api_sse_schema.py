@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from test_api_approval import fresh_uptrend
+from test_api_approval import HOUR_TURN_LIMITS, fresh_uptrend
 
 from api.openapi import render
 from api.sse_client import ReceivedEvent, parse_sse_lines
@@ -45,7 +45,8 @@ def test_desk_and_backtest_frames_match_the_schema(make_client: Callable[..., Te
     engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
     store_candles(engine, "BTCUSDT", "1h", fresh_uptrend(), source="import")
     manager: Any = client.app.state.run_manager  # type: ignore[attr-defined]
-    pid = client.post("/api/portfolios", json={"name": "p", "starting_cash": 10000}).json()["id"]
+    body = {"name": "p", "starting_cash": 10000, "risk": HOUR_TURN_LIMITS}
+    pid = client.post("/api/portfolios", json=body).json()["id"]
     kinds: set[str] = set()
     for _ in range(2):  # a buy, then a second look at a full position
         run_id = client.post(

@@ -38,6 +38,13 @@ FAST_WORKER = {
 }
 
 
+HOUR_TURN_LIMITS = {"max_data_age_bars": 3}
+"""Risk limits for portfolios trading `uptrend`: its candles end at the last closed hour when
+the fixture runs, and at the next turn of the hour they are two bars old — stale to the
+default limit (2). A fault suite running across it saw every analysis refuse to trade ("the
+desk bought nothing"); one more bar of tolerance covers any test shorter than an hour."""
+
+
 def uptrend(bars: int = BARS) -> pd.DataFrame:
     """Hourly candles up to the last closed hour, rising ~0.2% a bar with noise."""
     step = interval_ms("1h")
@@ -135,7 +142,7 @@ def new_analysis(db: FirmDb) -> str:
     from persistence.portfolios import create_portfolio
 
     run_id = str(uuid.uuid4())
-    pid = create_portfolio(db.engine, f"p-{run_id[:8]}", Decimal(10_000)).id
+    pid = create_portfolio(db.engine, f"p-{run_id[:8]}", Decimal(10_000), risk=HOUR_TURN_LIMITS).id
     create_run(
         db.engine,
         run_id=run_id,

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from firm_helpers import BARS, FirmDb, Processes, uptrend
+from firm_helpers import BARS, HOUR_TURN_LIMITS, FirmDb, Processes, uptrend
 
 from api.sse_client import ReceivedEvent, parse_sse_lines
 
@@ -44,7 +44,12 @@ def test_start_on_one_replica_stream_and_approve_on_the_other(
 
     created = httpx.post(
         f"{api_a}/api/portfolios",
-        json={"name": "replicas", "starting_cash": "10000", "require_approval": True},
+        json={
+            "name": "replicas",
+            "starting_cash": "10000",
+            "require_approval": True,
+            "risk": HOUR_TURN_LIMITS,
+        },
     )
     assert created.status_code == 201, created.text
     pid = created.json()["id"]
