@@ -170,11 +170,7 @@ class RunFence:
         if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
             for run_id in sorted(self._held):  # the lost connection's locks went with it
-                cursor = await self._conn.execute(
-                    "SELECT pg_try_advisory_lock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
-                )
-                row = await cursor.fetchone()
-                if not (row and row[0]):
+                if not await _try_lock(self._conn, run_id):
                     logger.error("run fence: run %s was taken while the fence reconnected", run_id)
         return self._conn
 
@@ -184,40 +180,45 @@ class RunFence:
         async with self._lock:
             if run_id in self._held:
                 return False
-            for attempt in (1, 2):
-                conn = await self._connection()
-                try:
-                    cursor = await conn.execute(
-                        "SELECT pg_try_advisory_lock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
-                    )
-                    row = await cursor.fetchone()
-                    break
-                except psycopg.OperationalError:
-                    # The connection was lost (Postgres restarted, backend terminated) and with
-                    # it the locks it held: a new one takes them again (`_connection`).
-                    if attempt == 2:
-                        raise
-                    logger.warning("run fence: connection lost; reconnecting")
-                    await conn.close()
-            if row and row[0]:
+            try:
+                taken = await _try_lock(await self._connection(), run_id)
+            except psycopg.OperationalError:
+                # The connection was lost (Postgres restarted, backend terminated) and with it
+                # the locks it held: a new one takes them again (`_connection`).
+                logger.warning("run fence: connection lost; reconnecting")
+                await self._conn.close()
+                taken = await _try_lock(await self._connection(), run_id)
+            if taken:
                 self._held.add(run_id)
-                return True
-            return False
+            return taken
 
     async def release(self, run_id: str) -> None:
+        import psycopg
+
         async with self._lock:
             if run_id not in self._held:
                 return
             self._held.discard(run_id)
             if self._conn is not None and not self._conn.closed:
-                with contextlib.suppress(Exception):  # a lost connection released it already
+                with contextlib.suppress(psycopg.OperationalError):  # lost: released with it
                     await self._conn.execute(
-                        "SELECT pg_advisory_unlock(hashtext(%s))", (f"cryptofirm-run:{run_id}",)
+                        "SELECT pg_advisory_unlock(hashtext(%s))", (_lock_name(run_id),)
                     )
 
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
+
+
+def _lock_name(run_id: str) -> str:
+    return f"cryptofirm-run:{run_id}"
+
+
+async def _try_lock(conn: Any, run_id: str) -> bool:
+    """Take run `run_id`'s session advisory lock on `conn` if nobody holds it."""
+    cursor = await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_lock_name(run_id),))
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 @contextlib.asynccontextmanager

@@ -59,15 +59,13 @@ async def warm_up() -> None:
         await asyncio.to_thread(importlib.import_module, module)
 
 
-def _declared_dead(exc: BaseException) -> bool:
+def _declared_dead(exc: ConnectorException) -> bool:
     """True when the worker could not take a job because its registration is gone: another
     worker starting while this one's heartbeat was late (a loaded machine) pruned it as dead,
     and procrastinate's fetch then breaks the jobs' foreign key to it."""
     import psycopg.errors
 
-    return isinstance(exc, ConnectorException) and isinstance(
-        exc.__cause__, psycopg.errors.ForeignKeyViolation
-    )
+    return isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation)
 
 
 DATABASE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)

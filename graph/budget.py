@@ -83,15 +83,15 @@ class BudgetGuard:
         self.day_limit_tokens = settings.budget_day_tokens
         self.run_usd = Decimal(0)
         self.run_tokens = 0
-        self._day_loaded = False
+        self._spent_loaded = False
         self.day_usd = Decimal(0)
         self.day_tokens = 0
         self._lock = threading.Lock()
 
-    def _load_day(self) -> None:
-        if self._day_loaded:
+    def _load_spent(self) -> None:
+        if self._spent_loaded:
             return
-        self._day_loaded = True
+        self._spent_loaded = True
         if self.engine is None:
             return
         from persistence.spend import spent_since
@@ -116,7 +116,7 @@ class BudgetGuard:
         + this estimate would break a budget."""
         est = self.estimate(model, prompt_texts)
         with self._lock:
-            self._load_day()
+            self._load_spent()
             if (
                 self.run_usd + est.usd > self.run_limit_usd
                 or self.run_tokens + est.tokens > self.run_limit_tokens

@@ -1,9 +1,9 @@
 """Checkpointers for the desk: thread id = run id, so a run whose process died resumes from
 its last completed step, and a paused run (human approval) resumes later.
 
-- Postgres `DATABASE_URL` → `AsyncPostgresSaver` on a small connection pool of its own
-  (autocommit, dict rows, as langgraph-checkpoint-postgres requires; each connection checked
-  when taken, so a lost connection is replaced, not reused), tables created by `.setup()` in
+- Postgres `DATABASE_URL` → `AsyncPostgresSaver` on a one-connection pool of its own
+  (autocommit, dict rows, as langgraph-checkpoint-postgres requires; the connection checked
+  when taken, so a lost one is replaced, not reused), tables created by `.setup()` in
   the same database.
 - SQLite `DATABASE_URL` → `AsyncSqliteSaver` in a SEPARATE file next to the database
   (`<db stem>-checkpoints.db`, the same file the API opens): checkpoint writes never contend
@@ -46,9 +46,6 @@ def postgres_conninfo(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-CHECKPOINT_POOL_SIZE = 4
-"""The saver serialises its operations (one lock per saver): more connections would idle."""
-
 SETUP_LOCK_KEY = 7_312_024_112
 """Advisory lock: API replicas and workers starting together on a fresh database would
 otherwise race on the saver's CREATE TABLEs."""
@@ -85,13 +82,14 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
         from psycopg_pool import AsyncConnectionPool
 
         conninfo = postgres_conninfo(database_url)
-        # A pool whose connections are checked when taken, not the saver's one connection: a
-        # connection lost once (Postgres restarted, a backend terminated) made every later
-        # checkpoint read of the process fail until it was restarted.
+        # A pool of one connection, checked when taken, not the saver's bare connection: that
+        # one, once lost (Postgres restarted, a backend terminated), failed every later
+        # checkpoint read of the process until it was restarted. One is all the saver uses:
+        # it holds its own lock around every use of the connection.
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             conninfo,
             min_size=1,
-            max_size=CHECKPOINT_POOL_SIZE,
+            max_size=1,
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
             check=AsyncConnectionPool.check_connection,
             open=False,

@@ -13,10 +13,10 @@ from decimal import Decimal
 from sqlalchemy import Engine, Integer, Numeric, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from persistence.models import AgentLog
+from persistence.models import USD_COST, AgentLog
 
-COST_SCALE = 8
-"""Decimal places of `agent_logs.cost_usd` (`persistence.models.USD_COST`)."""
+COST_SCALE = USD_COST.scale
+"""Decimal places of `agent_logs.cost_usd`."""
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,13 @@ def _pg_url_for(dbname: str) -> str:
 
 
 @pytest.fixture
+def pg_admin_dsn() -> str:
+    """The Postgres to create test databases on (CRYPTOFIRM_TEST_PG), for tests that must act
+    on a test database from outside it."""
+    return PG_ADMIN_DSN
+
+
+@pytest.fixture
 def pg_empty_url() -> Iterator[str]:
     """URL of a brand-new, empty Postgres database, dropped afterwards."""
     admin = _pg_admin_connect()

@@ -136,6 +136,14 @@ class Processes:
             proc.wait()
 
 
+def registered_workers(db: FirmDb) -> list[int]:
+    """Ids of the workers registered with procrastinate (alive, or dead and not pruned yet)."""
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        return list(conn.execute(text("SELECT id FROM procrastinate_workers")).scalars())
+
+
 def new_analysis(db: FirmDb) -> str:
     """An analysis that executes (the rules desk buys the uptrend) on a portfolio of its own."""
     from api.runs_store import create_run

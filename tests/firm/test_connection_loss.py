@@ -4,21 +4,22 @@ every later run and stream."""
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
-from firm_helpers import FirmDb, Processes, enqueue, new_analysis, statuses, wait_until
+from firm_helpers import (
+    FirmDb,
+    Processes,
+    enqueue,
+    new_analysis,
+    registered_workers,
+    statuses,
+    wait_until,
+)
 from sqlalchemy import text
 
 from api.sse_client import parse_sse_lines
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def _registered(db: FirmDb) -> list[int]:
-    with db.engine.connect() as conn:
-        return list(conn.execute(text("SELECT id FROM procrastinate_workers")).scalars())
 
 
 def test_a_worker_outlives_lost_database_connections(firm_db: FirmDb, processes: Processes) -> None:
@@ -28,7 +29,7 @@ def test_a_worker_outlives_lost_database_connections(firm_db: FirmDb, processes:
     or failed naming the lost connection); runs queued after each loss all complete."""
     db = firm_db
     worker = processes.worker(concurrency=2)
-    wait_until(lambda: len(_registered(db)) == 1, 120, "the worker to register")
+    wait_until(lambda: len(registered_workers(db)) == 1, 120, "the worker to register")
 
     _terminate_other_backends(db)  # idle: its LISTEN, pool, checkpointer and fence connections
     after_idle = [new_analysis(db) for _ in range(2)]
@@ -107,7 +108,9 @@ def test_an_api_replica_outlives_lost_database_connections(
     assert httpx.get(f"{api}/api/ready", timeout=30).status_code == 200
 
 
-def test_a_worker_waits_out_a_database_outage(firm_db: FirmDb, processes: Processes) -> None:
+def test_a_worker_waits_out_a_database_outage(
+    firm_db: FirmDb, processes: Processes, pg_admin_dsn: str
+) -> None:
     """The database refuses every connection for a while (as when Postgres is down): the
     worker's heartbeat and job fetch fail, it says so and retries instead of exiting, and once
     the database is back it takes the runs queued meanwhile."""
@@ -115,10 +118,9 @@ def test_a_worker_waits_out_a_database_outage(firm_db: FirmDb, processes: Proces
 
     db = firm_db
     worker = processes.worker(concurrency=2)
-    wait_until(lambda: len(_registered(db)) == 1, 120, "the worker to register")
+    wait_until(lambda: len(registered_workers(db)) == 1, 120, "the worker to register")
     name = db.url.rsplit("/", 1)[1]
-    admin_dsn = os.environ.get("CRYPTOFIRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-    admin = psycopg.connect(admin_dsn, autocommit=True)  # another database: not refused
+    admin = psycopg.connect(pg_admin_dsn, autocommit=True)  # another database: not refused
     try:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         admin.execute(

@@ -6,15 +6,18 @@ and the runs queued afterwards."""
 from __future__ import annotations
 
 import pytest
-from firm_helpers import FirmDb, Processes, enqueue, new_analysis, statuses, wait_until
+from firm_helpers import (
+    FirmDb,
+    Processes,
+    enqueue,
+    new_analysis,
+    registered_workers,
+    statuses,
+    wait_until,
+)
 from sqlalchemy import text
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def _registered(db: FirmDb) -> list[int]:
-    with db.engine.connect() as conn:
-        return list(conn.execute(text("SELECT id FROM procrastinate_workers")).scalars())
 
 
 def _prune_everyone(db: FirmDb) -> None:
@@ -28,8 +31,8 @@ def test_a_worker_pruned_while_alive_rejoins_and_finishes_every_run(
 ) -> None:
     db = firm_db
     worker = processes.worker(concurrency=2)
-    wait_until(lambda: len(_registered(db)) == 1, 120, "the worker to register")
-    first = _registered(db)
+    wait_until(lambda: len(registered_workers(db)) == 1, 120, "the worker to register")
+    first = registered_workers(db)
 
     during = [new_analysis(db) for _ in range(2)]
     enqueue(db, [(r, "analysis") for r in during])
@@ -43,5 +46,5 @@ def test_a_worker_pruned_while_alive_rejoins_and_finishes_every_run(
     )
     log = (db.workdir / "worker-0.log").read_text()
     assert worker.poll() is None, log
-    assert _registered(db) not in ([], first), log  # the same process, registered anew
+    assert registered_workers(db) not in ([], first), log  # the same process, registered anew
     assert "declared dead" in log

@@ -8,15 +8,9 @@ import signal
 import subprocess
 
 import pytest
-from firm_helpers import FirmDb, Processes, wait_until
-from sqlalchemy import text
+from firm_helpers import FirmDb, Processes, registered_workers, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def _registered(db: FirmDb) -> int:
-    with db.engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM procrastinate_workers")).scalar_one())
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -24,7 +18,7 @@ def test_a_signal_stops_the_worker_gracefully(
     firm_db: FirmDb, processes: Processes, sig: signal.Signals
 ) -> None:
     worker = processes.worker()
-    wait_until(lambda: _registered(firm_db) == 1, 120, "the worker to register")
+    wait_until(lambda: len(registered_workers(firm_db)) == 1, 120, "the worker to register")
     worker.send_signal(sig)
     try:
         status = worker.wait(timeout=20)
@@ -32,4 +26,4 @@ def test_a_signal_stops_the_worker_gracefully(
         raise AssertionError(f"{sig.name}: the worker did not stop within 20 s") from None
     log = (firm_db.workdir / "worker-0.log").read_text()
     assert status == 0, log
-    assert _registered(firm_db) == 0, log
+    assert registered_workers(firm_db) == [], log

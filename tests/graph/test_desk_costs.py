@@ -371,48 +371,40 @@ async def test_replay_without_a_recording_fails_the_run(sqlite_engine: Engine) -
     assert run_row(sqlite_engine, "miss-1").status == "failed"
 
 
-async def test_a_call_that_spent_is_logged_before_the_run_goes_on(sqlite_engine: Engine) -> None:
-    """A killed worker must not lose spend the budgets count: when the trader is asked, the
-    analysts' and the researcher's calls are already in `agent_logs`, not in a buffer that
-    would be written at the end of the run."""
+async def _logged_when_asked(engine: Engine, run_id: str, usage: Usage) -> dict[str, int]:
+    """Run an analysis whose calls use `usage`; per agent, how many of the run's calls were in
+    `agent_logs` when that agent was first asked."""
     seen: dict[str, int] = {}
 
     def script(agent: str, prompt: Prompt, attempt: int) -> str:
-        seen.setdefault(agent, len(logs(sqlite_engine, "spent-1")))
+        seen.setdefault(agent, len(logs(engine, run_id)))
         return rules_text_reply(agent, prompt)
 
+    client = FakeModelClient(script=script, usage=usage)
     await collect(
         run_analysis(
             "BTCUSDT",
             "1h",
-            run_id="spent-1",
-            engine=sqlite_engine,
+            run_id=run_id,
+            engine=engine,
             settings=fake_settings(),
-            context_overrides=overrides(FakeModelClient(script=script)),
+            context_overrides=overrides(client),
         )
     )
+    return seen
+
+
+async def test_a_call_that_spent_is_logged_before_the_run_goes_on(sqlite_engine: Engine) -> None:
+    """A killed worker must not lose spend the budgets count: when the trader is asked, the
+    analysts' and the researcher's calls are already in `agent_logs`, not in a buffer that
+    would be written at the end of the run."""
+    seen = await _logged_when_asked(sqlite_engine, "spent-1", Usage(100, 50))
     assert seen["trader"] == 4  # technical, sentiment, tokenomics, researcher
     assert seen["risk_manager"] == 5
 
 
 async def test_free_calls_stay_buffered_until_the_run_ends(sqlite_engine: Engine) -> None:
-    seen: dict[str, int] = {}
-
-    def script(agent: str, prompt: Prompt, attempt: int) -> str:
-        seen.setdefault(agent, len(logs(sqlite_engine, "free-1")))
-        return rules_text_reply(agent, prompt)
-
-    free = FakeModelClient(script=script, usage=Usage(prompt_tokens=0, completion_tokens=0))
-    await collect(
-        run_analysis(
-            "BTCUSDT",
-            "1h",
-            run_id="free-1",
-            engine=sqlite_engine,
-            settings=fake_settings(),
-            context_overrides=overrides(free),
-        )
-    )
+    seen = await _logged_when_asked(sqlite_engine, "free-1", Usage(0, 0))
     assert seen["risk_manager"] == 0  # one batch at the end: a backtest's hot path
     assert len(logs(sqlite_engine, "free-1")) == 6
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from persistence.models import AgentLog
-from persistence.spend import spent_since
+from persistence.spend import Spend, spent_since
 
 SINCE = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -27,7 +27,7 @@ def _log(cost: str, tokens: tuple[int, int], at: datetime) -> AgentLog:
 
 
 def test_spend_since_is_exact_and_one_statement(engine: Engine) -> None:
-    assert spent_since(engine, SINCE).usd == 0 and spent_since(engine, SINCE).tokens == 0
+    assert spent_since(engine, SINCE) == Spend(Decimal(0), 0)
     costs = ["0.1", "0.2", "0", "0.00000001"]
     with Session(engine) as session:
         session.add_all(_log(c, (10, 5), SINCE + timedelta(minutes=i)) for i, c in enumerate(costs))
