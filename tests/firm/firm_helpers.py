@@ -183,6 +183,30 @@ def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def wait_finished(db: FirmDb, run_ids: list[str], seconds: float, what: str) -> None:
+    """Until no run of `run_ids` is active (pending/running/stopping); on timeout the failure
+    lists those still active with their recoveries, worker and job status."""
+    from sqlalchemy import text
+
+    from firm.runs import ACTIVE
+
+    try:
+        wait_until(
+            lambda: not set(ACTIVE) & set(statuses(db.engine, run_ids).values()), seconds, what
+        )
+    except AssertionError as exc:
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT r.id, r.status, r.recoveries, r.worker, j.status AS job"
+                    " FROM runs r LEFT JOIN procrastinate_jobs j ON j.id = r.job_id"
+                    " WHERE r.id = ANY(:ids) AND r.status = ANY(:active)"
+                ),
+                {"ids": run_ids, "active": list(ACTIVE)},
+            )
+            raise AssertionError(f"{exc}; unfinished: {[tuple(r) for r in rows]}") from None
+
+
 def statuses(engine: Engine, run_ids: list[str]) -> dict[str, str]:
     with engine.connect() as conn:
         rows = conn.execute(select(Run.id, Run.status).where(Run.id.in_(run_ids)))

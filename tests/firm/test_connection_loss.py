@@ -13,6 +13,7 @@ from firm_helpers import (
     new_analysis,
     registered_workers,
     statuses,
+    wait_finished,
     wait_until,
 )
 from sqlalchemy import text
@@ -34,16 +35,16 @@ def test_a_worker_outlives_lost_database_connections(firm_db: FirmDb, processes:
     _terminate_other_backends(db)  # idle: its LISTEN, pool, checkpointer and fence connections
     after_idle = [new_analysis(db) for _ in range(2)]
     enqueue(db, [(r, "analysis") for r in after_idle])
-    _wait_terminal(db, after_idle)
+    wait_finished(db, after_idle, 120, "the runs after the idle loss to end")
 
     during = [new_analysis(db) for _ in range(2)]
     enqueue(db, [(r, "analysis") for r in during])
     wait_until(lambda: "pending" not in statuses(db.engine, during).values(), 60, "runs to start")
     _terminate_other_backends(db)  # mid-run
-    _wait_terminal(db, during)
+    wait_finished(db, during, 120, "the runs cut mid-way to end")
     after = [new_analysis(db) for _ in range(2)]
     enqueue(db, [(r, "analysis") for r in after])
-    _wait_terminal(db, after)
+    wait_finished(db, after, 120, "the runs after the mid-run loss to end")
 
     runs = {r[0]: r for r in _runs(db, after_idle + during + after)}
     log = (db.workdir / "worker-0.log").read_text()
@@ -53,17 +54,6 @@ def test_a_worker_outlives_lost_database_connections(firm_db: FirmDb, processes:
     for run_id in during:
         status, error = runs[run_id][1], runs[run_id][2] or ""
         assert status == "completed" or (status == "failed" and "connection" in error), runs
-
-
-def _wait_terminal(db: FirmDb, run_ids: list[str]) -> None:
-    try:
-        wait_until(
-            lambda: not {"pending", "running"} & set(statuses(db.engine, run_ids).values()),
-            120,
-            "the runs to end",
-        )
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}: {_runs(db, run_ids)}") from None
 
 
 def _runs(db: FirmDb, run_ids: list[str]) -> list[tuple[object, ...]]:

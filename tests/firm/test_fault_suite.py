@@ -25,9 +25,9 @@ from firm_helpers import (
     statuses,
     trades_of,
     uptrend,
-    wait_until,
+    wait_finished,
 )
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from graph.backtest.runs import create_backtest_run, run_backtest
 from graph.backtest.schemas import BacktestParams
@@ -58,21 +58,6 @@ def _busy_workers(db: FirmDb, procs: list[Any]) -> list[tuple[int, str]]:
     with db.engine.connect() as conn:
         rows = conn.execute(select(Run.worker, Run.kind).where(Run.status == "running"))
         return sorted({(names[r.worker], r.kind) for r in rows if r.worker in names})
-
-
-def _unfinished(db: FirmDb, run_ids: list[str]) -> list[tuple[Any, ...]]:
-    """(run, status, recoveries, worker, its job's status) of the runs not yet finished."""
-    with db.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT r.id, r.status, r.recoveries, r.worker, j.status AS job"
-                " FROM runs r LEFT JOIN procrastinate_jobs j ON j.id = r.job_id"
-                " WHERE r.id = ANY(:ids) AND r.status NOT IN"
-                " ('completed', 'failed', 'cancelled', 'budget_exceeded')"
-            ),
-            {"ids": run_ids},
-        )
-        return [tuple(r) for r in rows]
 
 
 def _why(db: FirmDb) -> list[Any]:
@@ -137,14 +122,7 @@ def test_kill_dash_nine_workers_mid_run(firm_db: FirmDb, processes: Processes) -
     assert killed["analysis"] > 0 and killed["backtest"] > 0, killed
 
     all_runs = analyses + backtests
-    try:
-        wait_until(
-            lambda: all(s in TERMINAL for s in statuses(db.engine, all_runs).values()),
-            240,
-            "every run to finish after the kills",
-        )
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; unfinished: {_unfinished(db, all_runs)}") from None
+    wait_finished(db, all_runs, 240, "every run to finish after the kills")
     # Only the killed workers died: none stopped by itself (e.g. after being declared dead).
     assert all(w.poll() is None for w in workers), [w.returncode for w in workers]
     fills = sum(_check_analysis(db, run_id) for run_id in analyses)
